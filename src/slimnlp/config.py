@@ -55,8 +55,13 @@ class DataConfig:
     dev_fraction: float = _help("Fraction of train held out as dev when no dev file is given.", 0.1)
     test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2)
     drop_test_overlap: bool = _help("Drop train/dev rows whose text is also in test.", True)
-    repair_mojibake: bool = _help("Repair Devanagari decoded as cp866 when the repair round-trips.", True)
+    drop_labels: list[str] = _help(
+        "Labels whose rows are removed from every split (e.g. a class that is all duplicates).", factory=list)
+    repair_mojibake: bool = _help(
+        "Repair Devanagari decoded as cp866 when the repair round-trips (such rows are dropped when it "
+        "does not, or when this is false).", True)
     max_train_rows: int | None = _help("Keep at most this many training rows (stratified).", None)
+    max_dev_rows: int | None = _help("Keep at most this many dev rows (stratified).", None)
     max_test_rows: int | None = _help("Keep at most this many test rows (stratified).", None)
     min_examples_per_label: int = _help("A label with fewer training examples is an error.", 2)
     seed: int = _help("Seed for splits and subsets.", 13)
@@ -67,7 +72,7 @@ class DataConfig:
         fmts = ("auto", "csv", "tsv", "jsonl", "parquet")
         _require(self.file_format in fmts, "file_format", f"must be one of {fmts}, got {self.file_format!r}")
         _require(self.min_examples_per_label >= 1, "min_examples_per_label", "must be >= 1")
-        for name in ("max_train_rows", "max_test_rows"):
+        for name in ("max_train_rows", "max_dev_rows", "max_test_rows"):
             value = getattr(self, name)
             _require(value is None or value > 0, name, f"must be a positive integer or null, got {value}")
 

@@ -236,3 +236,59 @@ def load_model_dir(path: str | Path, device: str = "cpu"):
     if missing or unexpected:
         raise ModelDirError(f"{weights} does not match its layout: missing={missing[:5]} unexpected={unexpected[:5]}")
     return model.to(device).eval(), tokenizer
+
+
+def load_checkpoint(checkpoint: str, id2label: dict[int, str], cache_dir: str | Path):
+    """(model, tokenizer) from a hub name, a local directory or an s3:// URI, with a fresh
+    classification head sized for `id2label` unless the checkpoint already has exactly these labels."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    source = checkpoint
+    if checkpoint.startswith("s3://"):
+        from slimnlp.storage import fetch
+
+        source = str(fetch(checkpoint.rstrip("/") + "/", Path(cache_dir) / "teacher_checkpoint"))
+    local = Path(source).expanduser()
+    if local.exists():
+        if (local / LAYOUT_FILE).is_file():
+            model, tokenizer = load_model_dir(local)
+            if model.config.num_labels == len(id2label):
+                return model, tokenizer
+        source = str(local)
+    elif "/" not in checkpoint and not checkpoint.replace("-", "").replace("_", "").isalnum():
+        raise ModelDirError(f"teacher.checkpoint {checkpoint!r} is neither a directory nor a model name")
+    labels = {int(k): v for k, v in id2label.items()}
+    try:
+        config = AutoConfig.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        same_labels = getattr(config, "id2label", None) == labels
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
+            ignore_mismatched_sizes=not same_labels,
+        )
+    except (OSError, ValueError) as err:
+        where = "local directory" if local.exists() else "hub model name"
+        raise ModelDirError(
+            f"could not load teacher.checkpoint {checkpoint!r} as a {where}: {str(err).splitlines()[0]}. "
+            "Without a reachable model hub pass a local directory or an s3:// URI, or set "
+            "teacher.checkpoint: null to train a teacher from a config."
+        ) from err
+    if getattr(model.config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
+        raise ModelDirError(f"teacher.checkpoint {checkpoint!r} is a {model.config.model_type!r} model; "
+                            f"slimnlp can prune {', '.join(SUPPORTED_MODEL_TYPES)}")
+    return model, tokenizer
+
+
+def keep_layers(model: nn.Module, count: int) -> list[int]:
+    """Keep `count` evenly spaced encoder layers (first and last included); returns their indices."""
+    layers = encoder_layers(model)
+    if count >= len(layers):
+        return list(range(len(layers)))
+    if count == 1:
+        chosen = [len(layers) - 1]
+    else:
+        chosen = sorted({round(i * (len(layers) - 1) / (count - 1)) for i in range(count)})
+    base = getattr(model, model.base_model_prefix)
+    base.encoder.layer = nn.ModuleList([layers[i] for i in chosen])
+    model.config.num_hidden_layers = len(chosen)
+    return chosen

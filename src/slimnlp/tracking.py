@@ -1,0 +1,230 @@
+"""MLflow runs and CodeCarbon energy around every step.
+
+One parent run per pipeline run, one nested run per step. A step run that raises is marked FAILED
+and what it already logged stays; earlier steps' runs and artifacts are untouched.
+
+    with parent_run(cfg) as parent_id:
+        with step_run(cfg, "train-teacher", parent_id) as run:
+            run.log_metrics({"dev_accuracy": 0.8}, step=1)
+
+When KFP's MLflow integration injects MLFLOW_RUN_ID / MLFLOW_TRACKING_URI, steps nest under that run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slimnlp.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+PARENT_RUN_ENV = "SLIMNLP_PARENT_RUN_ID"
+
+
+def tracking_uri(cfg: RunConfig) -> str:
+    """MLFLOW_TRACKING_URI > config > SQLite file inside the run directory."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    if cfg.tracking.tracking_uri:
+        return cfg.tracking.tracking_uri
+    db = (cfg.run_dir / "mlflow.db").resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{db}"
+
+
+def artifact_location(cfg: RunConfig) -> str | None:
+    """Local artifact root for a SQLite store (a server decides its own)."""
+    uri = tracking_uri(cfg)
+    if uri.startswith("sqlite:") or uri.startswith("file:"):
+        return (cfg.run_dir / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def _setup(cfg: RunConfig) -> str:
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    if experiment is None:
+        experiment_id = client.create_experiment(cfg.tracking.experiment,
+                                                 artifact_location=artifact_location(cfg))
+    else:
+        experiment_id = experiment.experiment_id
+    return experiment_id
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            flat.update(flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def numeric_metrics(values: dict[str, Any]) -> dict[str, float]:
+    """The flat numeric entries of a (nested) metrics dict: what MLflow can log as metrics."""
+    return {k: float(v) for k, v in flatten(values).items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+@contextlib.contextmanager
+def parent_run(cfg: RunConfig, tags: dict[str, str] | None = None) -> Iterator[str]:
+    """Start the pipeline's parent run; yields its id. Marked FAILED if the block raises."""
+    import mlflow
+
+    experiment_id = _setup(cfg)
+    client = mlflow.MlflowClient()
+    run = client.create_run(experiment_id, run_name=cfg.name,
+                            tags={"slimnlp.kind": "pipeline", **(tags or {})})
+    run_id = run.info.run_id
+    client.log_dict(run_id, cfg.to_dict(), "config.json")
+    for key, value in flatten(cfg.to_dict()).items():
+        client.log_param(run_id, key, str(value)[:6000])
+    try:
+        yield run_id
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+
+
+@dataclass
+class StepRun:
+    """What a step logs through; a thin layer over MlflowClient with one fixed run id."""
+
+    run_id: str
+    client: Any
+    energy: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None  # set by the step; energy is merged into its metrics.json on exit
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        values = numeric_metrics(metrics)
+        if not values:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step or 0) for k, v in values.items()])
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        for key, value in flatten(params).items():
+            self.client.log_param(self.run_id, key, str(value)[:6000])
+
+    def log_dict(self, values: dict[str, Any], name: str) -> None:
+        self.client.log_dict(self.run_id, values, name)
+
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
+
+    def log_artifact(self, local_file: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(local_file), artifact_path)
+
+
+@contextlib.contextmanager
+def energy_tracker(cfg: RunConfig, name: str) -> Iterator[dict[str, Any]]:
+    """CodeCarbon's offline tracker around a block; fills the yielded dict on exit.
+
+    No RAPL on most cloud VMs: CodeCarbon then estimates from CPU load and TDP, and we record that
+    (`energy_method`) so nobody mistakes an estimate for a measurement.
+    """
+    result: dict[str, Any] = {}
+    if not cfg.tracking.codecarbon:
+        yield result
+        return
+    tracker = None
+    try:
+        from codecarbon import OfflineEmissionsTracker
+
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
+        tracker = OfflineEmissionsTracker(
+            country_iso_code=cfg.tracking.country_iso_code, project_name=name, save_to_file=False,
+            log_level="error", measure_power_secs=5,
+        )
+        tracker.start()
+    except Exception as err:  # energy is a nice-to-have: never fail a step because of it
+        log.warning("CodeCarbon could not start (%s); energy is not recorded for %s", err, name)
+        tracker = None
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result["duration_s"] = round(time.perf_counter() - start, 3)
+        if tracker is not None:
+            try:
+                emissions = tracker.stop() or 0.0
+                data = tracker.final_emissions_data
+                result["energy_kwh"] = float(getattr(data, "energy_consumed", 0.0) or 0.0)
+                result["emissions_kg_co2"] = float(emissions)
+                result["energy_method"] = _energy_method(tracker)
+            except Exception as err:
+                log.warning("CodeCarbon could not stop cleanly (%s)", err)
+
+
+def _energy_method(tracker: Any) -> str:
+    hardware = getattr(tracker, "_hardware", []) or []
+    names = [type(h).__name__ + ":" + str(getattr(h, "_mode", "")) for h in hardware]
+    return ", ".join(names) or "unknown"
+
+
+def resolve_parent_run_id(parent_run_id: str | None) -> str | None:
+    return parent_run_id or os.environ.get(PARENT_RUN_ENV) or os.environ.get("MLFLOW_RUN_ID") or None
+
+
+@contextlib.contextmanager
+def step_run(cfg: RunConfig, step: str, parent_run_id: str | None = None,
+             params: dict[str, Any] | None = None) -> Iterator[StepRun]:
+    """A nested MLflow run for one step, with CodeCarbon around it.
+
+    On an exception the run is marked FAILED (with the error as a tag) and the error propagates.
+    """
+    import mlflow
+
+    experiment_id = _setup(cfg)
+    client = mlflow.MlflowClient()
+    parent = resolve_parent_run_id(parent_run_id)
+    tags = {"slimnlp.step": step, "slimnlp.kind": "step"}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = client.create_run(experiment_id, run_name=step, tags=tags)
+    step_run_ = StepRun(run.info.run_id, client)
+    if params:
+        step_run_.log_params(params)
+    try:
+        with energy_tracker(cfg, step) as energy:
+            yield step_run_
+    except BaseException as err:
+        client.set_tag(run.info.run_id, "slimnlp.error", f"{type(err).__name__}: {err}"[:5000])
+        _log_energy(step_run_, energy)
+        client.set_terminated(run.info.run_id, "FAILED")
+        raise
+    _log_energy(step_run_, energy)
+    client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def _log_energy(run: StepRun, energy: dict[str, Any]) -> None:
+    run.energy = dict(energy)
+    run.log_metrics({k: v for k, v in energy.items() if k != "energy_method"})
+    if "energy_method" in energy:
+        run.client.set_tag(run.run_id, "codecarbon.method", energy["energy_method"])
+    metrics_file = run.out_dir / "metrics.json" if run.out_dir else None
+    if metrics_file is not None and metrics_file.is_file():
+        values = json.loads(metrics_file.read_text(encoding="utf-8"))
+        values.update({f"step_{k}": v for k, v in energy.items()})
+        write_json(metrics_file, values)
+
+
+def write_json(path: str | Path, values: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(values, indent=2, sort_keys=True, default=str), encoding="utf-8")
