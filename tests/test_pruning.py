@@ -1,0 +1,81 @@
+"""Structured pruning: exact targets, floors, importance that finds dead heads, real removal."""
+
+import pytest
+import torch
+
+from slimnlp import modeling
+from slimnlp.pruning import Importance, choose_removals, prune_model, taylor_importance
+
+TEXTS = ["भारताने क्रिकेट सामना जिंकला", "निवडणुकीचा निकाल जाहीर", "मुसळधार पाऊस पडला",
+         "नवीन स्मार्टफोन बाजारात", "रुग्णालयात लसीकरण सुरू", "शेअर बाजारात घसरण"] * 4
+LABELS = [0, 1, 2, 0, 1, 2] * 4
+
+
+@pytest.fixture()
+def model_and_tokenizer():
+    tokenizer = modeling.train_wordpiece(TEXTS, 200, 16)
+    torch.manual_seed(0)
+    model = modeling.build_bert(len(tokenizer), 3, {0: "a", 1: "b", 2: "c"}, num_layers=3, hidden_size=32,
+                                num_heads=4, intermediate_size=64, max_length=16, dropout=0.0).eval()
+    return model, tokenizer
+
+
+def test_choose_removals_exact_count_and_floor():
+    scores = [torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([0.1, 0.2, 0.3, 0.4]), torch.tensor([5.0, 1.0, 1.0, 1.0])]
+    kept, clamped = choose_removals(scores, 0.5, 1)
+    assert sum(4 - len(k) for k in kept) == 6
+    assert all(len(k) >= 1 for k in kept)
+    kept, clamped = choose_removals(scores, 0.75, 2)  # 9 wanted, floors allow only 6
+    assert [len(k) for k in kept] == [2, 2, 2] and clamped == [0, 1, 2]
+
+
+def test_prune_removes_exact_fraction_and_shrinks(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    importance = taylor_importance(model, tokenizer, TEXTS, LABELS, batches=3, batch_size=8, max_length=16)
+    report = prune_model(model, importance, head_fraction=0.25, ffn_fraction=0.5)
+    assert report["heads_removed"] == 3 and report["neurons_removed"] == 96
+    assert report["head_sparsity"] == pytest.approx(0.25) and report["ffn_sparsity"] == pytest.approx(0.5)
+    assert report["params_after"] < report["params_before"]
+    layout = modeling.model_layout(model)
+    assert sum(layout["heads_per_layer"]) == 9 and sum(layout["intermediate_sizes"]) == 96
+    batch = tokenizer(TEXTS[:3], return_tensors="pt", padding=True)
+    assert model(**batch).logits.shape == (3, 3)
+
+
+def test_a_dead_head_is_ranked_last_and_is_the_one_removed(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    layer = modeling.encoder_layers(model)[1]
+    rows = slice(2 * 8, 3 * 8)  # head 2 of layer 1, head_dim 8
+    with torch.no_grad():
+        layer.attention.self.value.weight[rows] = 0
+        layer.attention.self.value.bias[rows] = 0
+        layer.attention.output.dense.weight[:, rows] = 0
+    importance = taylor_importance(model, tokenizer, TEXTS, LABELS, batches=2, batch_size=8, max_length=16)
+    assert int(importance.heads[1].argmin()) == 2
+    report = prune_model(model, Importance(heads=importance.heads, neurons=importance.neurons),
+                         head_fraction=1 / 12, ffn_fraction=0.01)
+    assert report["kept_heads"][1] == [0, 1, 3]
+    assert modeling.encoder_layers(model)[1].attention.self.query.out_features == 24
+
+
+def test_removing_only_a_dead_head_keeps_outputs(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    layer = modeling.encoder_layers(model)[0]
+    rows = slice(0, 8)
+    with torch.no_grad():
+        layer.attention.output.dense.weight[:, rows] = 0
+    batch = tokenizer(TEXTS[:6], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        before = model(**batch).logits
+    modeling.keep_heads(layer, [1, 2, 3], 8)
+    with torch.no_grad():
+        assert torch.allclose(model(**batch).logits, before, atol=1e-5)
+
+
+def test_min_heads_per_layer_is_kept_and_reported(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    importance = taylor_importance(model, tokenizer, TEXTS, LABELS, batches=1, batch_size=8, max_length=16)
+    importance.heads[0] = torch.zeros(4)  # the ranking wants every head of layer 0 gone
+    report = prune_model(model, importance, head_fraction=0.4, ffn_fraction=0.1, min_heads_per_layer=1)
+    assert report["heads_per_layer_after"][0] == 1
+    assert 0 in report["layers_clamped_to_min_heads"]

@@ -1,0 +1,83 @@
+"""The one training loop: losses, precision choice, learning and early stopping."""
+
+import pytest
+import torch
+
+from slimnlp import modeling
+from slimnlp.training import (
+    LoopSettings,
+    classification_metrics,
+    combined_loss,
+    kd_loss,
+    predict_logits,
+    resolve_precision,
+    train_classifier,
+)
+
+SPORT = ["क्रिकेट सामना जिंकला", "फुटबॉल संघ विजयी", "खेळाडूने शतक ठोकले", "कबड्डी स्पर्धा सुरू"]
+RAIN = ["मुसळधार पाऊस पडला", "पावसामुळे पूर आला", "हवामान विभागाचा इशारा", "धरण भरले पाऊस"]
+
+
+def dataset(repeat):
+    texts = (SPORT + RAIN) * repeat
+    return texts, [0, 0, 0, 0, 1, 1, 1, 1] * repeat
+
+
+def test_kd_loss_is_zero_when_student_equals_teacher():
+    logits = torch.randn(8, 5)
+    assert kd_loss(logits, logits.clone(), 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert kd_loss(logits, torch.randn(8, 5), 2.0).item() > 0
+
+
+def test_combined_loss_weights():
+    logits, teacher, labels = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    ce = torch.nn.functional.cross_entropy(logits, labels)
+    kd = kd_loss(logits, teacher, 3.0)
+    assert combined_loss(logits, labels, None, 0.9, 3.0).item() == pytest.approx(ce.item())
+    assert combined_loss(logits, labels, teacher, 0.25, 3.0).item() == pytest.approx(0.25 * kd.item() + 0.75 * ce.item())
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "expected"),
+    [("auto", "cpu", "fp32"), ("auto", "cuda", "fp16"), ("fp16", "cpu", "fp32"), ("bf16", "cpu", "bf16"),
+     ("fp32", "cuda", "fp32")],
+)
+def test_resolve_precision(requested, device, expected):
+    precision, reason = resolve_precision(requested, device)
+    assert precision == expected and reason
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_loop_learns_a_separable_task(precision):
+    texts, labels = dataset(6)
+    tokenizer = modeling.train_wordpiece(texts, 200, 16)
+    torch.manual_seed(0)
+    model = modeling.build_bert(len(tokenizer), 2, {0: "sport", 1: "rain"}, num_layers=1, hidden_size=32,
+                                num_heads=2, intermediate_size=64, max_length=16, dropout=0.0)
+    settings = LoopSettings(epochs=15, batch_size=8, learning_rate=3e-3, patience=15, precision=precision,
+                            max_length=16)
+    seen = []
+    history = train_classifier(model, tokenizer, (texts, labels), (SPORT + RAIN, [0] * 4 + [1] * 4), settings,
+                               on_epoch=lambda e, r: seen.append(e), progress=False, device="cpu")
+    assert history["best_dev_accuracy"] == 1.0
+    assert seen == list(range(1, history["epochs_run"] + 1))
+    predictions = predict_logits(model, tokenizer, SPORT + RAIN, 16).argmax(-1).tolist()
+    assert predictions == [0] * 4 + [1] * 4
+
+
+def test_early_stopping_restores_best_epoch():
+    texts, labels = dataset(2)
+    tokenizer = modeling.train_wordpiece(texts, 200, 16)
+    model = modeling.build_bert(len(tokenizer), 2, {0: "a", 1: "b"}, num_layers=1, hidden_size=16,
+                                num_heads=2, intermediate_size=32, max_length=16)
+    # A learning rate of ~0 cannot improve dev after epoch 1, so patience=2 stops at epoch 3.
+    settings = LoopSettings(epochs=10, batch_size=8, learning_rate=1e-12, patience=2, max_length=16)
+    history = train_classifier(model, tokenizer, (texts, labels), (texts, labels), settings, progress=False)
+    assert history["epochs_run"] == 3 and history["best_epoch"] == 1
+
+
+def test_classification_metrics_numbers():
+    metrics = classification_metrics([0, 1, 1, 2], [0, 1, 2, 2], {0: "a", 1: "b", 2: "c"})
+    assert metrics["accuracy"] == 0.75
+    assert metrics["per_class_f1"] == {"a": 1.0, "b": pytest.approx(2 / 3), "c": pytest.approx(2 / 3)}
+    assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
