@@ -8,8 +8,12 @@ import torch
 from slimnlp import modeling
 
 TEXTS = [
-    "भारताने क्रिकेट सामना जिंकला", "निवडणुकीचा निकाल जाहीर झाला", "पावसामुळे शेतकऱ्यांचे नुकसान",
-    "नवीन स्मार्टफोन बाजारात दाखल", "रुग्णालयात लसीकरण मोहीम सुरू", "शेअर बाजारात मोठी घसरण",
+    "भारताने क्रिकेट सामना जिंकला",
+    "निवडणुकीचा निकाल जाहीर झाला",
+    "पावसामुळे शेतकऱ्यांचे नुकसान",
+    "नवीन स्मार्टफोन बाजारात दाखल",
+    "रुग्णालयात लसीकरण मोहीम सुरू",
+    "शेअर बाजारात मोठी घसरण",
 ] * 5
 
 
@@ -20,8 +24,16 @@ def tokenizer():
 
 def tiny(tokenizer, layers=2, heads=4, hidden=32, ffn=64):
     torch.manual_seed(0)
-    return modeling.build_bert(len(tokenizer), 3, {0: "a", 1: "b", 2: "c"}, num_layers=layers,
-                               hidden_size=hidden, num_heads=heads, intermediate_size=ffn, max_length=32).eval()
+    return modeling.build_bert(
+        len(tokenizer),
+        3,
+        {0: "a", 1: "b", 2: "c"},
+        num_layers=layers,
+        hidden_size=hidden,
+        num_heads=heads,
+        intermediate_size=ffn,
+        max_length=32,
+    ).eval()
 
 
 def test_tokenizer_keeps_devanagari_intact(tokenizer):
@@ -42,7 +54,9 @@ def test_removed_heads_are_gone_and_reload_is_bit_exact(tokenizer, tmp_path):
     assert layers[0].attention.self.query.weight.shape == (16, 32)
     assert layers[0].attention.output.dense.weight.shape == (32, 16)
     assert layers[1].intermediate.dense.weight.shape == (10, 32)
-    assert modeling.count_parameters(model)["total"] == before - 3 * (2 * 8 * 32 + 2 * 8) - 2 * 8 * 32 - (54 * 32 * 2 + 54)
+    assert modeling.count_parameters(model)["total"] == before - 3 * (2 * 8 * 32 + 2 * 8) - 2 * 8 * 32 - (
+        54 * 32 * 2 + 54
+    )
 
     batch = tokenizer(TEXTS[:4], return_tensors="pt", padding=True)
     with torch.no_grad():
@@ -82,7 +96,9 @@ def test_checkpoint_from_local_hf_dir_gets_new_head(tokenizer, tmp_path):
     tokenizer.save_pretrained(tmp_path)
     loaded, _ = modeling.load_checkpoint(str(tmp_path), {0: "x", 1: "y"}, tmp_path / "cache")
     assert loaded.config.num_labels == 2 and loaded.config.id2label == {0: "x", 1: "y"}
-    assert torch.equal(loaded.bert.embeddings.word_embeddings.weight, model.bert.embeddings.word_embeddings.weight)
+    assert torch.equal(
+        loaded.bert.embeddings.word_embeddings.weight, model.bert.embeddings.word_embeddings.weight
+    )
 
 
 def test_unreachable_hub_name_is_a_clear_error(monkeypatch, tmp_path):

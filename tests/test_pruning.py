@@ -6,8 +6,14 @@ import torch
 from slimnlp import modeling
 from slimnlp.pruning import Importance, choose_removals, prune_model, taylor_importance
 
-TEXTS = ["भारताने क्रिकेट सामना जिंकला", "निवडणुकीचा निकाल जाहीर", "मुसळधार पाऊस पडला",
-         "नवीन स्मार्टफोन बाजारात", "रुग्णालयात लसीकरण सुरू", "शेअर बाजारात घसरण"] * 4
+TEXTS = [
+    "भारताने क्रिकेट सामना जिंकला",
+    "निवडणुकीचा निकाल जाहीर",
+    "मुसळधार पाऊस पडला",
+    "नवीन स्मार्टफोन बाजारात",
+    "रुग्णालयात लसीकरण सुरू",
+    "शेअर बाजारात घसरण",
+] * 4
 LABELS = [0, 1, 2, 0, 1, 2] * 4
 
 
@@ -15,13 +21,26 @@ LABELS = [0, 1, 2, 0, 1, 2] * 4
 def model_and_tokenizer():
     tokenizer = modeling.train_wordpiece(TEXTS, 200, 16)
     torch.manual_seed(0)
-    model = modeling.build_bert(len(tokenizer), 3, {0: "a", 1: "b", 2: "c"}, num_layers=3, hidden_size=32,
-                                num_heads=4, intermediate_size=64, max_length=16, dropout=0.0).eval()
+    model = modeling.build_bert(
+        len(tokenizer),
+        3,
+        {0: "a", 1: "b", 2: "c"},
+        num_layers=3,
+        hidden_size=32,
+        num_heads=4,
+        intermediate_size=64,
+        max_length=16,
+        dropout=0.0,
+    ).eval()
     return model, tokenizer
 
 
 def test_choose_removals_exact_count_and_floor():
-    scores = [torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([0.1, 0.2, 0.3, 0.4]), torch.tensor([5.0, 1.0, 1.0, 1.0])]
+    scores = [
+        torch.tensor([1.0, 2.0, 3.0, 4.0]),
+        torch.tensor([0.1, 0.2, 0.3, 0.4]),
+        torch.tensor([5.0, 1.0, 1.0, 1.0]),
+    ]
     kept, clamped = choose_removals(scores, 0.5, 1)
     assert sum(4 - len(k) for k in kept) == 6
     assert all(len(k) >= 1 for k in kept)
@@ -52,8 +71,12 @@ def test_a_dead_head_is_ranked_last_and_is_the_one_removed(model_and_tokenizer):
         layer.attention.output.dense.weight[:, rows] = 0
     importance = taylor_importance(model, tokenizer, TEXTS, LABELS, batches=2, batch_size=8, max_length=16)
     assert int(importance.heads[1].argmin()) == 2
-    report = prune_model(model, Importance(heads=importance.heads, neurons=importance.neurons),
-                         head_fraction=1 / 12, ffn_fraction=0.01)
+    report = prune_model(
+        model,
+        Importance(heads=importance.heads, neurons=importance.neurons),
+        head_fraction=1 / 12,
+        ffn_fraction=0.01,
+    )
     assert report["kept_heads"][1] == [0, 1, 3]
     assert modeling.encoder_layers(model)[1].attention.self.query.out_features == 24
 

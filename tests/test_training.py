@@ -34,13 +34,20 @@ def test_combined_loss_weights():
     ce = torch.nn.functional.cross_entropy(logits, labels)
     kd = kd_loss(logits, teacher, 3.0)
     assert combined_loss(logits, labels, None, 0.9, 3.0).item() == pytest.approx(ce.item())
-    assert combined_loss(logits, labels, teacher, 0.25, 3.0).item() == pytest.approx(0.25 * kd.item() + 0.75 * ce.item())
+    assert combined_loss(logits, labels, teacher, 0.25, 3.0).item() == pytest.approx(
+        0.25 * kd.item() + 0.75 * ce.item()
+    )
 
 
 @pytest.mark.parametrize(
     ("requested", "device", "expected"),
-    [("auto", "cpu", "fp32"), ("auto", "cuda", "fp16"), ("fp16", "cpu", "fp32"), ("bf16", "cpu", "bf16"),
-     ("fp32", "cuda", "fp32")],
+    [
+        ("auto", "cpu", "fp32"),
+        ("auto", "cuda", "fp16"),
+        ("fp16", "cpu", "fp32"),
+        ("bf16", "cpu", "bf16"),
+        ("fp32", "cuda", "fp32"),
+    ],
 )
 def test_resolve_precision(requested, device, expected):
     precision, reason = resolve_precision(requested, device)
@@ -52,13 +59,31 @@ def test_loop_learns_a_separable_task(precision):
     texts, labels = dataset(6)
     tokenizer = modeling.train_wordpiece(texts, 200, 16)
     torch.manual_seed(0)
-    model = modeling.build_bert(len(tokenizer), 2, {0: "sport", 1: "rain"}, num_layers=1, hidden_size=32,
-                                num_heads=2, intermediate_size=64, max_length=16, dropout=0.0)
-    settings = LoopSettings(epochs=15, batch_size=8, learning_rate=3e-3, patience=15, precision=precision,
-                            max_length=16)
+    model = modeling.build_bert(
+        len(tokenizer),
+        2,
+        {0: "sport", 1: "rain"},
+        num_layers=1,
+        hidden_size=32,
+        num_heads=2,
+        intermediate_size=64,
+        max_length=16,
+        dropout=0.0,
+    )
+    settings = LoopSettings(
+        epochs=15, batch_size=8, learning_rate=3e-3, patience=15, precision=precision, max_length=16
+    )
     seen = []
-    history = train_classifier(model, tokenizer, (texts, labels), (SPORT + RAIN, [0] * 4 + [1] * 4), settings,
-                               on_epoch=lambda e, r: seen.append(e), progress=False, device="cpu")
+    history = train_classifier(
+        model,
+        tokenizer,
+        (texts, labels),
+        (SPORT + RAIN, [0] * 4 + [1] * 4),
+        settings,
+        on_epoch=lambda e, r: seen.append(e),
+        progress=False,
+        device="cpu",
+    )
     assert history["best_dev_accuracy"] == 1.0
     assert seen == list(range(1, history["epochs_run"] + 1))
     predictions = predict_logits(model, tokenizer, SPORT + RAIN, 16).argmax(-1).tolist()
@@ -68,8 +93,16 @@ def test_loop_learns_a_separable_task(precision):
 def test_early_stopping_restores_best_epoch():
     texts, labels = dataset(2)
     tokenizer = modeling.train_wordpiece(texts, 200, 16)
-    model = modeling.build_bert(len(tokenizer), 2, {0: "a", 1: "b"}, num_layers=1, hidden_size=16,
-                                num_heads=2, intermediate_size=32, max_length=16)
+    model = modeling.build_bert(
+        len(tokenizer),
+        2,
+        {0: "a", 1: "b"},
+        num_layers=1,
+        hidden_size=16,
+        num_heads=2,
+        intermediate_size=32,
+        max_length=16,
+    )
     # A learning rate of ~0 cannot improve dev after epoch 1, so patience=2 stops at epoch 3.
     settings = LoopSettings(epochs=10, batch_size=8, learning_rate=1e-12, patience=2, max_length=16)
     history = train_classifier(model, tokenizer, (texts, labels), (texts, labels), settings, progress=False)

@@ -56,10 +56,13 @@ class DataConfig:
     test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2)
     drop_test_overlap: bool = _help("Drop train/dev rows whose text is also in test.", True)
     drop_labels: list[str] = _help(
-        "Labels whose rows are removed from every split (e.g. a class that is all duplicates).", factory=list)
+        "Labels whose rows are removed from every split (e.g. a class that is all duplicates).", factory=list
+    )
     repair_mojibake: bool = _help(
         "Repair Devanagari decoded as cp866 when the repair round-trips (such rows are dropped when it "
-        "does not, or when this is false).", True)
+        "does not, or when this is false).",
+        True,
+    )
     max_train_rows: int | None = _help("Keep at most this many training rows (stratified).", None)
     max_dev_rows: int | None = _help("Keep at most this many dev rows (stratified).", None)
     max_test_rows: int | None = _help("Keep at most this many test rows (stratified).", None)
@@ -68,7 +71,9 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _require(0 < self.dev_fraction < 0.5, "dev_fraction", f"must be in (0, 0.5), got {self.dev_fraction}")
-        _require(0 < self.test_fraction < 0.5, "test_fraction", f"must be in (0, 0.5), got {self.test_fraction}")
+        _require(
+            0 < self.test_fraction < 0.5, "test_fraction", f"must be in (0, 0.5), got {self.test_fraction}"
+        )
         fmts = ("auto", "csv", "tsv", "jsonl", "parquet")
         _require(self.file_format in fmts, "file_format", f"must be one of {fmts}, got {self.file_format!r}")
         _require(self.min_examples_per_label >= 1, "min_examples_per_label", "must be >= 1")
@@ -99,10 +104,21 @@ class TeacherConfig:
     dropout: float = _help("Hidden and attention dropout of a from-config BERT.", 0.1)
 
     def __post_init__(self) -> None:
-        _require(self.hidden_size % self.num_heads == 0, "hidden_size",
-                 f"({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
-        for name in ("vocab_size", "num_layers", "num_heads", "intermediate_size", "max_length",
-                     "epochs", "batch_size", "patience"):
+        _require(
+            self.hidden_size % self.num_heads == 0,
+            "hidden_size",
+            f"({self.hidden_size}) must be divisible by num_heads ({self.num_heads})",
+        )
+        for name in (
+            "vocab_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "max_length",
+            "epochs",
+            "batch_size",
+            "patience",
+        ):
             _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         _require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
         _require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
@@ -113,7 +129,9 @@ class PruneConfig:
     method: str = _help("importance: first-order Taylor importance of heads and FFN neurons.", "importance")
     target_sparsity: float = _help("Fraction of attention heads and FFN neurons to remove, in (0, 1).", 0.25)
     head_sparsity: float | None = _help("Fraction of heads to remove; defaults to target_sparsity.", None)
-    ffn_sparsity: float | None = _help("Fraction of FFN neurons to remove; defaults to target_sparsity.", None)
+    ffn_sparsity: float | None = _help(
+        "Fraction of FFN neurons to remove; defaults to target_sparsity.", None
+    )
     min_heads_per_layer: int = _help("Never remove the last heads of a layer below this count.", 1)
     importance_batches: int = _help("Training batches used to estimate importance.", 16)
 
@@ -129,7 +147,9 @@ class PruneConfig:
 
 @dataclass(frozen=True)
 class DistillConfig:
-    student: str = _help("pruned: distil into the pruned model; layers: a shallower copy of the teacher.", "pruned")
+    student: str = _help(
+        "pruned: distil into the pruned model; layers: a shallower copy of the teacher.", "pruned"
+    )
     student_layers: int = _help("Layers kept (evenly spaced) when student=layers.", 2)
     temperature: float = _help("Softmax temperature of the KD term.", 2.0)
     alpha: float = _help("Loss = alpha * KD + (1 - alpha) * CE.", 0.7)
@@ -139,7 +159,11 @@ class DistillConfig:
     patience: int = _help("Early-stopping patience in epochs.", 3)
 
     def __post_init__(self) -> None:
-        _require(self.student in ("pruned", "layers"), "student", f"must be 'pruned' or 'layers', got {self.student!r}")
+        _require(
+            self.student in ("pruned", "layers"),
+            "student",
+            f"must be 'pruned' or 'layers', got {self.student!r}",
+        )
         _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
         _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
         _require(self.student_layers >= 1, "student_layers", "must be >= 1")
@@ -191,10 +215,17 @@ class BenchmarkConfig:
     runtimes: list[str] = _help("pytorch, onnx, onnx-int8.", factory=lambda: ["pytorch", "onnx", "onnx-int8"])
 
     def __post_init__(self) -> None:
-        _require(len(self.batch_sizes) > 0 and all(b >= 1 for b in self.batch_sizes), "batch_sizes",
-                 f"must be a non-empty list of positive integers, got {self.batch_sizes}")
+        _require(
+            len(self.batch_sizes) > 0 and all(b >= 1 for b in self.batch_sizes),
+            "batch_sizes",
+            f"must be a non-empty list of positive integers, got {self.batch_sizes}",
+        )
         allowed = {"pytorch", "onnx", "onnx-int8"}
-        _require(set(self.runtimes) <= allowed, "runtimes", f"must be a subset of {sorted(allowed)}, got {self.runtimes}")
+        _require(
+            set(self.runtimes) <= allowed,
+            "runtimes",
+            f"must be a subset of {sorted(allowed)}, got {self.runtimes}",
+        )
         for name in ("sequence_length", "rounds", "iterations", "threads"):
             _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
 
@@ -202,7 +233,8 @@ class BenchmarkConfig:
 @dataclass(frozen=True)
 class TrackingConfig:
     tracking_uri: str | None = _help(
-        "MLflow tracking URI; None = sqlite:///<run dir>/mlflow.db. MLFLOW_TRACKING_URI overrides it.", None)
+        "MLflow tracking URI; None = sqlite:///<run dir>/mlflow.db. MLFLOW_TRACKING_URI overrides it.", None
+    )
     experiment: str = _help("MLflow experiment name.", "slimnlp")
     codecarbon: bool = _help("Measure energy and CO2 of every step with CodeCarbon (offline).", True)
     country_iso_code: str = _help("Country for CodeCarbon's offline carbon intensity.", "IND")
@@ -210,16 +242,19 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class KubernetesConfig:
-    image: str = _help("Image every component runs in (point it at your registry).",
-                       "ghcr.io/slimnlp/slimnlp:0.1.0")
+    image: str = _help(
+        "Image every component runs in (point it at your registry).", "ghcr.io/slimnlp/slimnlp:0.1.0"
+    )
     gpu_image: str | None = _help("Image for the GPU training steps; None = image.", None)
     accelerator_type: str = _help("Accelerator resource of the training steps.", "nvidia.com/gpu")
     accelerator_limit: int = _help("GPUs per training step (0 = CPU only).", 1)
     node_selector: dict[str, str] = _help(
-        "Node selector of the training steps.", factory=lambda: {"nvidia.com/gpu.present": "true"})
+        "Node selector of the training steps.", factory=lambda: {"nvidia.com/gpu.present": "true"}
+    )
     tolerations: list[dict[str, str]] = _help(
         "Tolerations of the training steps.",
-        factory=lambda: [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+        factory=lambda: [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    )
     cpu_request: str = _help("CPU request of every step.", "2")
     memory_request: str = _help("Memory request of every step.", "8G")
     memory_limit: str = _help("Memory limit of every step.", "16G")
@@ -241,7 +276,9 @@ class RunConfig:
     export: ExportConfig = _help("export-onnx", factory=ExportConfig)
     benchmark: BenchmarkConfig = _help("benchmark", factory=BenchmarkConfig)
     tracking: TrackingConfig = _help("MLflow and CodeCarbon", factory=TrackingConfig)
-    kubernetes: KubernetesConfig = _help("Cluster settings used by `slimnlp compile`", factory=KubernetesConfig)
+    kubernetes: KubernetesConfig = _help(
+        "Cluster settings used by `slimnlp compile`", factory=KubernetesConfig
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -57,8 +57,13 @@ def encoder_layers(model: nn.Module) -> list[nn.Module]:
 def layer_modules(layer: nn.Module) -> LayerModules:
     attn = layer.attention.self
     return LayerModules(
-        query=attn.query, key=attn.key, value=attn.value, attn_out=layer.attention.output.dense,
-        ffn_in=layer.intermediate.dense, ffn_out=layer.output.dense, attention=attn,
+        query=attn.query,
+        key=attn.key,
+        value=attn.value,
+        attn_out=layer.attention.output.dense,
+        ffn_in=layer.intermediate.dense,
+        ffn_out=layer.output.dense,
+        attention=attn,
     )
 
 
@@ -83,8 +88,9 @@ def _slice_linear(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear
     if dim == 0 and bias is not None:
         bias = bias.index_select(0, index.to(bias.device)).clone()
     out_features, in_features = weight.shape
-    new = nn.Linear(in_features, out_features, bias=bias is not None,
-                    device=weight.device, dtype=weight.dtype)
+    new = nn.Linear(
+        in_features, out_features, bias=bias is not None, device=weight.device, dtype=weight.dtype
+    )
     new.weight.data.copy_(weight)
     if bias is not None:
         new.bias.data.copy_(bias)
@@ -141,33 +147,56 @@ def train_wordpiece(texts: list[str], vocab_size: int, max_length: int):
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, min_frequency=1,
-                                        show_progress=False)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=specials, min_frequency=1, show_progress=False
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     tok.decoder = decoders.WordPiece()
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]", model_max_length=max_length,
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
     )
 
 
-def build_bert(vocab_size: int, num_labels: int, id2label: dict[int, str], *, num_layers: int,
-               hidden_size: int, num_heads: int, intermediate_size: int, max_length: int,
-               dropout: float = 0.1, pad_token_id: int = 0):
+def build_bert(
+    vocab_size: int,
+    num_labels: int,
+    id2label: dict[int, str],
+    *,
+    num_layers: int,
+    hidden_size: int,
+    num_heads: int,
+    intermediate_size: int,
+    max_length: int,
+    dropout: float = 0.1,
+    pad_token_id: int = 0,
+):
     from transformers import BertConfig, BertForSequenceClassification
 
     config = BertConfig(
-        vocab_size=vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
-        num_attention_heads=num_heads, intermediate_size=intermediate_size,
-        max_position_embeddings=max(512, max_length), num_labels=num_labels,
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max(512, max_length),
+        num_labels=num_labels,
         id2label={int(k): v for k, v in id2label.items()},
         label2id={v: int(k) for k, v in id2label.items()},
-        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, pad_token_id=pad_token_id,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        pad_token_id=pad_token_id,
     )
     return BertForSequenceClassification(config)
 
@@ -186,8 +215,9 @@ def dir_size_bytes(path: str | Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
-def save_model_dir(model: nn.Module, tokenizer: Any, out_dir: str | Path,
-                   metrics: dict[str, Any] | None = None) -> Path:
+def save_model_dir(
+    model: nn.Module, tokenizer: Any, out_dir: str | Path, metrics: dict[str, Any] | None = None
+) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -234,7 +264,9 @@ def load_model_dir(path: str | Path, device: str = "cpu"):
     # Tied/derived buffers such as position_ids may be absent from the file; real weights may not.
     missing = [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]
     if missing or unexpected:
-        raise ModelDirError(f"{weights} does not match its layout: missing={missing[:5]} unexpected={unexpected[:5]}")
+        raise ModelDirError(
+            f"{weights} does not match its layout: missing={missing[:5]} unexpected={unexpected[:5]}"
+        )
     return model.to(device).eval(), tokenizer
 
 
@@ -263,7 +295,10 @@ def load_checkpoint(checkpoint: str, id2label: dict[int, str], cache_dir: str | 
         tokenizer = AutoTokenizer.from_pretrained(source)
         same_labels = getattr(config, "id2label", None) == labels
         model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()},
+            source,
+            num_labels=len(labels),
+            id2label=labels,
+            label2id={v: k for k, v in labels.items()},
             ignore_mismatched_sizes=not same_labels,
         )
     except (OSError, ValueError) as err:
@@ -274,8 +309,10 @@ def load_checkpoint(checkpoint: str, id2label: dict[int, str], cache_dir: str | 
             "teacher.checkpoint: null to train a teacher from a config."
         ) from err
     if getattr(model.config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
-        raise ModelDirError(f"teacher.checkpoint {checkpoint!r} is a {model.config.model_type!r} model; "
-                            f"slimnlp can prune {', '.join(SUPPORTED_MODEL_TYPES)}")
+        raise ModelDirError(
+            f"teacher.checkpoint {checkpoint!r} is a {model.config.model_type!r} model; "
+            f"slimnlp can prune {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
     return model, tokenizer
 
 

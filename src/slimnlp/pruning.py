@@ -17,7 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from slimnlp.modeling import count_parameters, encoder_layers, head_dim, keep_heads, keep_neurons, layer_modules
+from slimnlp.modeling import (
+    count_parameters,
+    encoder_layers,
+    head_dim,
+    keep_heads,
+    keep_neurons,
+    layer_modules,
+)
 from slimnlp.training import collate, combined_loss, encode, pad_id_of
 
 log = logging.getLogger(__name__)
@@ -35,10 +42,19 @@ def _taylor(param: torch.nn.Parameter) -> torch.Tensor:
     return (param.detach() * param.grad.detach()).abs()
 
 
-def taylor_importance(model: nn.Module, tokenizer: Any, texts: list[str], labels: list[int], *,
-                      batches: int, batch_size: int, max_length: int,
-                      teacher_logits: torch.Tensor | None = None, alpha: float = 0.0,
-                      temperature: float = 2.0) -> Importance:
+def taylor_importance(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: list[str],
+    labels: list[int],
+    *,
+    batches: int,
+    batch_size: int,
+    max_length: int,
+    teacher_logits: torch.Tensor | None = None,
+    alpha: float = 0.0,
+    temperature: float = 2.0,
+) -> Importance:
     """Accumulate |w * grad| per head and per FFN neuron over `batches` batches of the data."""
     device = next(model.parameters()).device.type
     dim = head_dim(model)
@@ -51,7 +67,7 @@ def taylor_importance(model: nn.Module, tokenizer: Any, texts: list[str], labels
     order = torch.randperm(len(ids), generator=generator).tolist()
     model.eval()  # no dropout: importance of the deterministic network
     for b in range(batches):
-        chunk = order[(b * batch_size) % len(order):][:batch_size] or order[:batch_size]
+        chunk = order[(b * batch_size) % len(order) :][:batch_size] or order[:batch_size]
         batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
         model.zero_grad(set_to_none=True)
         logits = model(**batch).logits
@@ -61,8 +77,9 @@ def taylor_importance(model: nn.Module, tokenizer: Any, texts: list[str], labels
             qkv = sum(_taylor(p.weight).sum(1) + _taylor(p.bias) for p in (m.query, m.key, m.value))
             out_cols = _taylor(m.attn_out.weight).sum(0)
             heads[i] += (qkv + out_cols).view(-1, dim).sum(1).cpu()
-            neurons[i] += (_taylor(m.ffn_in.weight).sum(1) + _taylor(m.ffn_in.bias)
-                           + _taylor(m.ffn_out.weight).sum(0)).cpu()
+            neurons[i] += (
+                _taylor(m.ffn_in.weight).sum(1) + _taylor(m.ffn_in.bias) + _taylor(m.ffn_out.weight).sum(0)
+            ).cpu()
     model.zero_grad(set_to_none=True)
     return Importance(heads=heads, neurons=neurons)
 
@@ -71,7 +88,9 @@ def _normalised(scores: list[torch.Tensor]) -> list[torch.Tensor]:
     return [s / (s.norm() + 1e-12) for s in scores]
 
 
-def choose_removals(scores: list[torch.Tensor], fraction: float, min_keep: int) -> tuple[list[list[int]], list[int]]:
+def choose_removals(
+    scores: list[torch.Tensor], fraction: float, min_keep: int
+) -> tuple[list[list[int]], list[int]]:
     """Indices to keep per layer after removing `round(fraction * total)` lowest-scoring units globally,
     never leaving a layer with fewer than `min_keep` units. Also returns the layers that hit that floor
     while the ranking still wanted to remove more from them."""
@@ -92,8 +111,13 @@ def choose_removals(scores: list[torch.Tensor], fraction: float, min_keep: int) 
     return [sorted(k) for k in kept], sorted(clamped)
 
 
-def prune_model(model: nn.Module, importance: Importance, head_fraction: float, ffn_fraction: float,
-                min_heads_per_layer: int = 1) -> dict[str, Any]:
+def prune_model(
+    model: nn.Module,
+    importance: Importance,
+    head_fraction: float,
+    ffn_fraction: float,
+    min_heads_per_layer: int = 1,
+) -> dict[str, Any]:
     """Physically remove the least important heads and neurons; returns what was removed."""
     before = count_parameters(model)
     dim = head_dim(model)
@@ -102,8 +126,11 @@ def prune_model(model: nn.Module, importance: Importance, head_fraction: float, 
     head_keep, clamped = choose_removals(importance.heads, head_fraction, min_heads_per_layer)
     neuron_keep, _ = choose_removals(importance.neurons, ffn_fraction, 1)
     if clamped:
-        log.warning("layers %s kept %d head(s) each (min_heads_per_layer) although the target asked for fewer",
-                    clamped, min_heads_per_layer)
+        log.warning(
+            "layers %s kept %d head(s) each (min_heads_per_layer) although the target asked for fewer",
+            clamped,
+            min_heads_per_layer,
+        )
     for layer, heads, neurons in zip(encoder_layers(model), head_keep, neuron_keep, strict=True):
         keep_heads(layer, heads, dim)
         keep_neurons(layer, neurons)

@@ -19,10 +19,23 @@ import torch
 
 from slimnlp import modeling, tracking
 from slimnlp.config import RunConfig
-from slimnlp.training import LoopSettings, default_device, evaluate, predict_logits, resolve_precision, train_classifier
+from slimnlp.training import (
+    LoopSettings,
+    default_device,
+    evaluate,
+    predict_logits,
+    resolve_precision,
+    train_classifier,
+)
 
 STEP_NAMES = (
-    "prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark",
+    "prepare-data",
+    "train-teacher",
+    "prune",
+    "distill",
+    "finetune-amp",
+    "export-onnx",
+    "benchmark",
 )
 
 
@@ -34,8 +47,12 @@ def _splits(data_dir: str | Path):
     from slimnlp.data import read_label_map, read_split
 
     data_dir = Path(data_dir)
-    return (read_split(data_dir, "train"), read_split(data_dir, "dev"), read_split(data_dir, "test"),
-            read_label_map(data_dir))
+    return (
+        read_split(data_dir, "train"),
+        read_split(data_dir, "dev"),
+        read_split(data_dir, "test"),
+        read_label_map(data_dir),
+    )
 
 
 def _out(out_dir: str | Path) -> Path:
@@ -44,18 +61,25 @@ def _out(out_dir: str | Path) -> Path:
     return out
 
 
-def _model_metrics(model, tokenizer, test, id2label, max_length: int, prefix: str = "test_") -> dict[str, Any]:
+def _model_metrics(
+    model, tokenizer, test, id2label, max_length: int, prefix: str = "test_"
+) -> dict[str, Any]:
     scores = evaluate(model, tokenizer, test[0], test[1], max_length, id2label)
     params = modeling.count_parameters(model)
     return {
-        f"{prefix}accuracy": scores["accuracy"], f"{prefix}macro_f1": scores["macro_f1"],
-        f"{prefix}per_class_f1": scores["per_class_f1"], "params_total": params["total"],
-        "params_embeddings": params["embeddings"], "params_non_embedding": params["non_embedding"],
+        f"{prefix}accuracy": scores["accuracy"],
+        f"{prefix}macro_f1": scores["macro_f1"],
+        f"{prefix}per_class_f1": scores["per_class_f1"],
+        "params_total": params["total"],
+        "params_embeddings": params["embeddings"],
+        "params_non_embedding": params["non_embedding"],
         "layout": modeling.model_layout(model),
     }
 
 
-def _finish(run: tracking.StepRun, out: Path, metrics: dict[str, Any], model_dir: bool = True) -> dict[str, Any]:
+def _finish(
+    run: tracking.StepRun, out: Path, metrics: dict[str, Any], model_dir: bool = True
+) -> dict[str, Any]:
     if model_dir:
         metrics["size_bytes"] = modeling.dir_size_bytes(out)
     modeling.write_metrics(out, metrics)
@@ -70,13 +94,21 @@ def _teacher_logits(teacher_dir: str | Path, texts: list[str], max_length: int) 
     return predict_logits(teacher, tokenizer, texts, max_length)
 
 
-def _settings(section: Any, cfg: RunConfig, *, alpha: float = 0.0, temperature: float = 2.0,
-              precision: str = "fp32") -> LoopSettings:
+def _settings(
+    section: Any, cfg: RunConfig, *, alpha: float = 0.0, temperature: float = 2.0, precision: str = "fp32"
+) -> LoopSettings:
     return LoopSettings(
-        epochs=section.epochs, batch_size=section.batch_size, learning_rate=section.learning_rate,
-        weight_decay=getattr(section, "weight_decay", 0.01), warmup_ratio=getattr(section, "warmup_ratio", 0.1),
-        patience=section.patience, alpha=alpha, temperature=temperature, precision=precision,
-        max_length=cfg.teacher.max_length, seed=cfg.seed,
+        epochs=section.epochs,
+        batch_size=section.batch_size,
+        learning_rate=section.learning_rate,
+        weight_decay=getattr(section, "weight_decay", 0.01),
+        warmup_ratio=getattr(section, "warmup_ratio", 0.1),
+        patience=section.patience,
+        alpha=alpha,
+        temperature=temperature,
+        precision=precision,
+        max_length=cfg.teacher.max_length,
+        seed=cfg.seed,
     )
 
 
@@ -100,36 +132,61 @@ def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | No
         return _finish(run, out, dict(report), model_dir=False)
 
 
-def train_teacher(cfg: RunConfig, data_dir: str | Path, out_dir: str | Path, *,
-                  parent_run_id: str | None = None) -> dict[str, Any]:
+def train_teacher(
+    cfg: RunConfig, data_dir: str | Path, out_dir: str | Path, *, parent_run_id: str | None = None
+) -> dict[str, Any]:
     """Fine-tune a checkpoint, or build a BERT from the config with a WordPiece tokenizer trained on
     the training text; early stopping on dev keeps the best epoch. out_dir is a model directory."""
     t = cfg.teacher
     out = _out(out_dir)
     train, dev, test, id2label = _splits(data_dir)
-    with tracking.step_run(cfg, "train-teacher", parent_run_id, params={"teacher": cfg.to_dict()["teacher"]}) as run:
+    with tracking.step_run(
+        cfg, "train-teacher", parent_run_id, params={"teacher": cfg.to_dict()["teacher"]}
+    ) as run:
         if t.checkpoint:
             model, tokenizer = modeling.load_checkpoint(t.checkpoint, id2label, out / ".cache")
             source = t.checkpoint
         else:
             tokenizer = modeling.train_wordpiece(train[0], t.vocab_size, t.max_length)
             model = modeling.build_bert(
-                len(tokenizer), len(id2label), id2label, num_layers=t.num_layers, hidden_size=t.hidden_size,
-                num_heads=t.num_heads, intermediate_size=t.intermediate_size, max_length=t.max_length,
-                dropout=t.dropout, pad_token_id=tokenizer.pad_token_id,
+                len(tokenizer),
+                len(id2label),
+                id2label,
+                num_layers=t.num_layers,
+                hidden_size=t.hidden_size,
+                num_heads=t.num_heads,
+                intermediate_size=t.intermediate_size,
+                max_length=t.max_length,
+                dropout=t.dropout,
+                pad_token_id=tokenizer.pad_token_id,
             )
             source = "from-config"
-        print(f"train-teacher: {source}, {modeling.count_parameters(model)['total']:,} parameters, "
-              f"{len(train[0])} training texts", flush=True)
-        history = train_classifier(model, tokenizer, train, dev, _settings(t, cfg), on_epoch=_epoch_logger(run))
+        print(
+            f"train-teacher: {source}, {modeling.count_parameters(model)['total']:,} parameters, "
+            f"{len(train[0])} training texts",
+            flush=True,
+        )
+        history = train_classifier(
+            model, tokenizer, train, dev, _settings(t, cfg), on_epoch=_epoch_logger(run)
+        )
         shutil.rmtree(out / ".cache", ignore_errors=True)
-        metrics = {"source": source, **history, **_model_metrics(model.cpu(), tokenizer, test, id2label, t.max_length)}
+        metrics = {
+            "source": source,
+            **history,
+            **_model_metrics(model.cpu(), tokenizer, test, id2label, t.max_length),
+        }
         modeling.save_model_dir(model, tokenizer, out)
         return _finish(run, out, metrics)
 
 
-def prune(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, out_dir: str | Path, *,
-          parent_run_id: str | None = None) -> dict[str, Any]:
+def prune(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    teacher_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
     """Structured pruning of heads and FFN neurons by first-order Taylor importance, with physical
     removal; out_dir is a (smaller) model directory."""
     from slimnlp.pruning import prune_model, taylor_importance
@@ -140,44 +197,90 @@ def prune(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, out_dir
     with tracking.step_run(cfg, "prune", parent_run_id, params={"prune": cfg.to_dict()["prune"]}) as run:
         model, tokenizer = modeling.load_model_dir(teacher_dir)
         modeling.encoder_layers(model)  # fails early, naming supported types, for unknown layouts
-        importance = taylor_importance(model, tokenizer, train[0], train[1], batches=p.importance_batches,
-                                       batch_size=cfg.teacher.batch_size, max_length=cfg.teacher.max_length)
-        report = prune_model(model, importance, p.head_sparsity or p.target_sparsity,
-                             p.ffn_sparsity or p.target_sparsity, p.min_heads_per_layer)
-        print(f"prune: heads per layer {report['heads_per_layer_before']} -> {report['heads_per_layer_after']}, "
-              f"FFN {report['neurons_per_layer_before']} -> {report['neurons_per_layer_after']}, "
-              f"parameters {report['params_before']:,} -> {report['params_after']:,}", flush=True)
-        metrics = {**report, **_model_metrics(model, tokenizer, test, id2label, cfg.teacher.max_length),
-                   **{f"dev_{k}": v for k, v in evaluate(model, tokenizer, dev[0], dev[1],
-                                                         cfg.teacher.max_length).items() if k != "per_class_f1"}}
+        importance = taylor_importance(
+            model,
+            tokenizer,
+            train[0],
+            train[1],
+            batches=p.importance_batches,
+            batch_size=cfg.teacher.batch_size,
+            max_length=cfg.teacher.max_length,
+        )
+        report = prune_model(
+            model,
+            importance,
+            p.head_sparsity or p.target_sparsity,
+            p.ffn_sparsity or p.target_sparsity,
+            p.min_heads_per_layer,
+        )
+        print(
+            f"prune: heads per layer {report['heads_per_layer_before']} -> {report['heads_per_layer_after']}, "
+            f"FFN {report['neurons_per_layer_before']} -> {report['neurons_per_layer_after']}, "
+            f"parameters {report['params_before']:,} -> {report['params_after']:,}",
+            flush=True,
+        )
+        metrics = {
+            **report,
+            **_model_metrics(model, tokenizer, test, id2label, cfg.teacher.max_length),
+            **{
+                f"dev_{k}": v
+                for k, v in evaluate(model, tokenizer, dev[0], dev[1], cfg.teacher.max_length).items()
+                if k != "per_class_f1"
+            },
+        }
         modeling.save_model_dir(model, tokenizer, out)
         return _finish(run, out, metrics)
 
 
-def distill(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, student_dir: str | Path,
-            out_dir: str | Path, *, parent_run_id: str | None = None) -> dict[str, Any]:
+def distill(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    teacher_dir: str | Path,
+    student_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
     """Knowledge distillation (alpha * KD + (1 - alpha) * CE) from the teacher into the student
     (student=pruned), or into a shallower copy of it (student=layers); out_dir is a model directory."""
     d = cfg.distill
     out = _out(out_dir)
     train, dev, test, id2label = _splits(data_dir)
-    with tracking.step_run(cfg, "distill", parent_run_id, params={"distill": cfg.to_dict()["distill"]}) as run:
+    with tracking.step_run(
+        cfg, "distill", parent_run_id, params={"distill": cfg.to_dict()["distill"]}
+    ) as run:
         teacher_logits = _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length)
         model, tokenizer = modeling.load_model_dir(student_dir)
         kept_layers = None
         if d.student == "layers":
             kept_layers = modeling.keep_layers(model, d.student_layers)
-        history = train_classifier(model, tokenizer, train, dev, _settings(d, cfg, alpha=d.alpha,
-                                   temperature=d.temperature), teacher_logits=teacher_logits,
-                                   on_epoch=_epoch_logger(run))
-        metrics = {**history, "kept_layers": kept_layers,
-                   **_model_metrics(model.cpu(), tokenizer, test, id2label, cfg.teacher.max_length)}
+        history = train_classifier(
+            model,
+            tokenizer,
+            train,
+            dev,
+            _settings(d, cfg, alpha=d.alpha, temperature=d.temperature),
+            teacher_logits=teacher_logits,
+            on_epoch=_epoch_logger(run),
+        )
+        metrics = {
+            **history,
+            "kept_layers": kept_layers,
+            **_model_metrics(model.cpu(), tokenizer, test, id2label, cfg.teacher.max_length),
+        }
         modeling.save_model_dir(model, tokenizer, out)
         return _finish(run, out, metrics)
 
 
-def finetune_amp(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, student_dir: str | Path,
-                 out_dir: str | Path, *, parent_run_id: str | None = None) -> dict[str, Any]:
+def finetune_amp(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    teacher_dir: str | Path,
+    student_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
     """Mixed-precision fine-tune (fp16 + gradient scaling on CUDA; bf16 on CPU only when asked:
     fp32 is the CPU default); logs which precision ran and why. out_dir is a model directory."""
     a = cfg.finetune_amp
@@ -185,41 +288,72 @@ def finetune_amp(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, 
     train, dev, test, id2label = _splits(data_dir)
     device = default_device()
     precision, reason = resolve_precision(a.precision, device)
-    with tracking.step_run(cfg, "finetune-amp", parent_run_id,
-                           params={"finetune_amp": cfg.to_dict()["finetune_amp"]}) as run:
+    with tracking.step_run(
+        cfg, "finetune-amp", parent_run_id, params={"finetune_amp": cfg.to_dict()["finetune_amp"]}
+    ) as run:
         run.client.set_tag(run.run_id, "slimnlp.precision", precision)
         run.client.set_tag(run.run_id, "slimnlp.precision_reason", reason)
         print(f"finetune-amp: precision {precision} on {device} ({reason})", flush=True)
         model, tokenizer = modeling.load_model_dir(student_dir)
         history: dict[str, Any] = {"epochs_run": 0}
         if a.epochs > 0:
-            teacher_logits = _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length) if a.alpha > 0 else None
-            history = train_classifier(model, tokenizer, train, dev,
-                                       _settings(a, cfg, alpha=a.alpha, temperature=a.temperature, precision=precision),
-                                       teacher_logits=teacher_logits, on_epoch=_epoch_logger(run), device=device)
-        metrics = {**history, "precision": precision, "precision_reason": reason, "device": device,
-                   **_model_metrics(model.cpu().float(), tokenizer, test, id2label, cfg.teacher.max_length)}
+            teacher_logits = (
+                _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length) if a.alpha > 0 else None
+            )
+            history = train_classifier(
+                model,
+                tokenizer,
+                train,
+                dev,
+                _settings(a, cfg, alpha=a.alpha, temperature=a.temperature, precision=precision),
+                teacher_logits=teacher_logits,
+                on_epoch=_epoch_logger(run),
+                device=device,
+            )
+        metrics = {
+            **history,
+            "precision": precision,
+            "precision_reason": reason,
+            "device": device,
+            **_model_metrics(model.cpu().float(), tokenizer, test, id2label, cfg.teacher.max_length),
+        }
         modeling.save_model_dir(model, tokenizer, out)
         return _finish(run, out, metrics)
 
 
-def export_onnx(cfg: RunConfig, data_dir: str | Path, model_dir: str | Path, out_dir: str | Path, *,
-                parent_run_id: str | None = None) -> dict[str, Any]:
+def export_onnx(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    model_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
     """ONNX export with a parity check on real test texts (+ optional int8); out_dir holds model.onnx,
     model.int8.onnx and what serving needs (tokenizer, config, layout)."""
     from slimnlp.export import export_onnx_model
 
     out = _out(out_dir)
     _, _, test, _ = _splits(data_dir)
-    with tracking.step_run(cfg, "export-onnx", parent_run_id, params={"export": cfg.to_dict()["export"]}) as run:
-        metrics = export_onnx_model(model_dir, out, test[0], cfg.export, labels=test[1],
-                                    max_length=cfg.teacher.max_length)
+    with tracking.step_run(
+        cfg, "export-onnx", parent_run_id, params={"export": cfg.to_dict()["export"]}
+    ) as run:
+        metrics = export_onnx_model(
+            model_dir, out, test[0], cfg.export, labels=test[1], max_length=cfg.teacher.max_length
+        )
         return _finish(run, out, dict(metrics), model_dir=False)
 
 
-def benchmark(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, student_dir: str | Path,
-              student_onnx_dir: str | Path, out_dir: str | Path, *,
-              parent_run_id: str | None = None) -> dict[str, Any]:
+def benchmark(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    teacher_dir: str | Path,
+    student_dir: str | Path,
+    student_onnx_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
     """Teacher vs. student on the same test set with the same harness, in PyTorch and ONNX Runtime
     (fp32 and int8); out_dir holds results.json/.md/.csv and plots."""
     from slimnlp.benchmark import Variant, benchmark_models
@@ -227,21 +361,28 @@ def benchmark(cfg: RunConfig, data_dir: str | Path, teacher_dir: str | Path, stu
 
     out = _out(out_dir)
     _, _, test, id2label = _splits(data_dir)
-    with tracking.step_run(cfg, "benchmark", parent_run_id,
-                           params={"benchmark": cfg.to_dict()["benchmark"]}) as run:
+    with tracking.step_run(
+        cfg, "benchmark", parent_run_id, params={"benchmark": cfg.to_dict()["benchmark"]}
+    ) as run:
         started = time.perf_counter()
         # The teacher goes through the same export so that runtimes compare like with like.
         teacher_onnx = out / "teacher_onnx"
-        export_onnx_model(teacher_dir, teacher_onnx, test[0], cfg.export, labels=test[1],
-                          max_length=cfg.teacher.max_length)
+        export_onnx_model(
+            teacher_dir, teacher_onnx, test[0], cfg.export, labels=test[1], max_length=cfg.teacher.max_length
+        )
         variants = _variants(Variant, cfg.benchmark.runtimes, "teacher", teacher_dir, teacher_onnx)
         variants += _variants(Variant, cfg.benchmark.runtimes, "student", student_dir, Path(student_onnx_dir))
         results = benchmark_models(variants, test[0], test[1], id2label, cfg.benchmark, out)
         shutil.rmtree(teacher_onnx / ".cache", ignore_errors=True)
         metrics = {"benchmark_seconds": time.perf_counter() - started}
         for row in results["rows"]:
-            metrics.update({f"{row['name']}.{k}": v for k, v in row.items()
-                            if isinstance(v, int | float) and not isinstance(v, bool)})
+            metrics.update(
+                {
+                    f"{row['name']}.{k}": v
+                    for k, v in row.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                }
+            )
         run.log_dict(results, "results.json")
         metrics = _finish(run, out, metrics, model_dir=False)
         return {**metrics, "rows": results["rows"]}
@@ -254,7 +395,14 @@ def _variants(variant_cls, runtimes: list[str], role: str, model_dir: str | Path
         path = files[runtime]
         if path is not None and not path.is_file():
             continue  # e.g. int8 disabled in export
-        variants.append(variant_cls(name=f"{role}-{runtime}", runtime=runtime,
-                                    path=str(path or model_dir), tokenizer_dir=str(model_dir),
-                                    role=role, model_dir=str(model_dir)))
+        variants.append(
+            variant_cls(
+                name=f"{role}-{runtime}",
+                runtime=runtime,
+                path=str(path or model_dir),
+                tokenizer_dir=str(model_dir),
+                role=role,
+                model_dir=str(model_dir),
+            )
+        )
     return variants

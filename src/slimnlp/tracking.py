@@ -56,8 +56,9 @@ def _setup(cfg: RunConfig) -> str:
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     if experiment is None:
-        experiment_id = client.create_experiment(cfg.tracking.experiment,
-                                                 artifact_location=artifact_location(cfg))
+        experiment_id = client.create_experiment(
+            cfg.tracking.experiment, artifact_location=artifact_location(cfg)
+        )
     else:
         experiment_id = experiment.experiment_id
     return experiment_id
@@ -76,8 +77,11 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def numeric_metrics(values: dict[str, Any]) -> dict[str, float]:
     """The flat numeric entries of a (nested) metrics dict: what MLflow can log as metrics."""
-    return {k: float(v) for k, v in flatten(values).items()
-            if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {
+        k: float(v)
+        for k, v in flatten(values).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 @contextlib.contextmanager
@@ -87,8 +91,9 @@ def parent_run(cfg: RunConfig, tags: dict[str, str] | None = None) -> Iterator[s
 
     experiment_id = _setup(cfg)
     client = mlflow.MlflowClient()
-    run = client.create_run(experiment_id, run_name=cfg.name,
-                            tags={"slimnlp.kind": "pipeline", **(tags or {})})
+    run = client.create_run(
+        experiment_id, run_name=cfg.name, tags={"slimnlp.kind": "pipeline", **(tags or {})}
+    )
     run_id = run.info.run_id
     client.log_dict(run_id, cfg.to_dict(), "config.json")
     for key, value in flatten(cfg.to_dict()).items():
@@ -150,8 +155,11 @@ def energy_tracker(cfg: RunConfig, name: str) -> Iterator[dict[str, Any]]:
 
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
         tracker = OfflineEmissionsTracker(
-            country_iso_code=cfg.tracking.country_iso_code, project_name=name, save_to_file=False,
-            log_level="error", measure_power_secs=5,
+            country_iso_code=cfg.tracking.country_iso_code,
+            project_name=name,
+            save_to_file=False,
+            log_level="error",
+            measure_power_secs=5,
         )
         tracker.start()
     except Exception as err:  # energy is a nice-to-have: never fail a step because of it
@@ -184,8 +192,9 @@ def resolve_parent_run_id(parent_run_id: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def step_run(cfg: RunConfig, step: str, parent_run_id: str | None = None,
-             params: dict[str, Any] | None = None) -> Iterator[StepRun]:
+def step_run(
+    cfg: RunConfig, step: str, parent_run_id: str | None = None, params: dict[str, Any] | None = None
+) -> Iterator[StepRun]:
     """A nested MLflow run for one step, with CodeCarbon around it.
 
     On an exception the run is marked FAILED (with the error as a tag) and the error propagates.

@@ -50,8 +50,9 @@ def resolve_precision(requested: str, device: str) -> tuple[str, str]:
     if requested == "auto":
         if device.startswith("cuda"):
             return "fp16", "auto: CUDA device, fp16 autocast with gradient scaling"
-        return "fp32", ("auto: CPU; bf16 autocast measured 1.4-1.5x slower than fp32 on CPUs without "
-                        "AMX, so fp32")
+        return "fp32", (
+            "auto: CPU; bf16 autocast measured 1.4-1.5x slower than fp32 on CPUs without AMX, so fp32"
+        )
     if requested == "fp16" and not device.startswith("cuda"):
         return "fp32", "fp16 requested but no CUDA device: fp16 autocast is CUDA-only, fell back to fp32"
     return requested, f"{requested} requested"
@@ -68,12 +69,21 @@ def default_device() -> str:
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Hinton's KD: KL(softmax(t/T) || softmax(s/T)) * T^2; zero when student equals teacher."""
     t = temperature
-    return F.kl_div(F.log_softmax(student_logits / t, dim=-1), F.log_softmax(teacher_logits / t, dim=-1),
-                    reduction="batchmean", log_target=True) * (t * t)
+    return F.kl_div(
+        F.log_softmax(student_logits / t, dim=-1),
+        F.log_softmax(teacher_logits / t, dim=-1),
+        reduction="batchmean",
+        log_target=True,
+    ) * (t * t)
 
 
-def combined_loss(logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None,
-                  alpha: float, temperature: float) -> torch.Tensor:
+def combined_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_logits: torch.Tensor | None,
+    alpha: float,
+    temperature: float,
+) -> torch.Tensor:
     ce = F.cross_entropy(logits, labels)
     if teacher_logits is None or alpha == 0:
         return ce
@@ -104,8 +114,14 @@ def pad_id_of(tokenizer: Any) -> int:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, tokenizer: Any, texts: list[str], max_length: int,
-                   batch_size: int = 64, device: str | None = None) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    device: str | None = None,
+) -> torch.Tensor:
     device = device or next(model.parameters()).device.type
     was_training = model.training
     model.eval()
@@ -121,8 +137,11 @@ def predict_logits(model: nn.Module, tokenizer: Any, texts: list[str], max_lengt
     return out
 
 
-def classification_metrics(predictions: list[int] | np.ndarray, labels: list[int] | np.ndarray,
-                           id2label: dict[int, str] | None = None) -> dict[str, Any]:
+def classification_metrics(
+    predictions: list[int] | np.ndarray,
+    labels: list[int] | np.ndarray,
+    id2label: dict[int, str] | None = None,
+) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score
 
     predictions, labels = np.asarray(predictions), np.asarray(labels)
@@ -136,8 +155,14 @@ def classification_metrics(predictions: list[int] | np.ndarray, labels: list[int
     }
 
 
-def evaluate(model: nn.Module, tokenizer: Any, texts: list[str], labels: list[int], max_length: int,
-             id2label: dict[int, str] | None = None) -> dict[str, Any]:
+def evaluate(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: list[str],
+    labels: list[int],
+    max_length: int,
+    id2label: dict[int, str] | None = None,
+) -> dict[str, Any]:
     logits = predict_logits(model, tokenizer, texts, max_length)
     return classification_metrics(logits.argmax(-1).numpy(), labels, id2label)
 
@@ -151,8 +176,10 @@ def _optimizer(model: nn.Module, settings: LoopSettings, total_steps: int):
     for name, param in model.named_parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=settings.learning_rate)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=settings.learning_rate,
+    )
     warmup = max(1, int(total_steps * settings.warmup_ratio))
 
     def schedule(step: int) -> float:
@@ -201,15 +228,20 @@ def train_classifier(
         model.train()
         order = torch.randperm(len(ids), generator=generator).tolist()
         total_loss = 0.0
-        bar = tqdm(range(0, len(order), settings.batch_size), desc=f"epoch {epoch}/{settings.epochs}",
-                   disable=None if progress else True, leave=False)
+        bar = tqdm(
+            range(0, len(order), settings.batch_size),
+            desc=f"epoch {epoch}/{settings.epochs}",
+            disable=None if progress else True,
+            leave=False,
+        )
         for start in bar:
             chunk = order[start : start + settings.batch_size]
             batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
             y = label_tensor[chunk].to(device)
             t_logits = teacher_logits[chunk].to(device) if teacher_logits is not None else None
-            with torch.autocast(device_type=device.split(":")[0], dtype=autocast_dtype,
-                                enabled=autocast_dtype is not None):
+            with torch.autocast(
+                device_type=device.split(":")[0], dtype=autocast_dtype, enabled=autocast_dtype is not None
+            ):
                 logits = model(**batch).logits
             loss = combined_loss(logits.float(), y, t_logits, settings.alpha, settings.temperature)
             optimizer.zero_grad(set_to_none=True)
@@ -222,12 +254,19 @@ def train_classifier(
             total_loss += loss.item() * len(chunk)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         dev_metrics = evaluate(model, tokenizer, dev[0], dev[1], settings.max_length)
-        record = {"epoch": epoch, "train_loss": total_loss / len(ids), "dev_accuracy": dev_metrics["accuracy"],
-                  "dev_macro_f1": dev_metrics["macro_f1"]}
+        record = {
+            "epoch": epoch,
+            "train_loss": total_loss / len(ids),
+            "dev_accuracy": dev_metrics["accuracy"],
+            "dev_macro_f1": dev_metrics["macro_f1"],
+        }
         history.append(record)
         if progress:
-            print(f"  epoch {epoch}: loss {record['train_loss']:.4f}  dev acc {record['dev_accuracy']:.4f}"
-                  f"  dev macro-F1 {record['dev_macro_f1']:.4f}", flush=True)
+            print(
+                f"  epoch {epoch}: loss {record['train_loss']:.4f}  dev acc {record['dev_accuracy']:.4f}"
+                f"  dev macro-F1 {record['dev_macro_f1']:.4f}",
+                flush=True,
+            )
         if on_epoch:
             on_epoch(epoch, record)
         if dev_metrics["macro_f1"] > best["macro_f1"]:
@@ -240,6 +279,11 @@ def train_classifier(
                 break
     model.load_state_dict(best_state)
     model.eval()
-    return {"history": history, "best_epoch": best.get("epoch", 0), "best_dev_macro_f1": best["macro_f1"],
-            "best_dev_accuracy": best.get("accuracy", 0.0), "epochs_run": len(history),
-            "precision": settings.precision}
+    return {
+        "history": history,
+        "best_epoch": best.get("epoch", 0),
+        "best_dev_macro_f1": best["macro_f1"],
+        "best_dev_accuracy": best.get("accuracy", 0.0),
+        "epochs_run": len(history),
+        "precision": settings.precision,
+    }
