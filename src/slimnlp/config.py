@@ -213,8 +213,18 @@ class BenchmarkConfig:
     warmup: int = _help("Untimed warm-up iterations per variant.", 3)
     threads: int = _help("Intra-op threads for PyTorch and ORT (pinned).", 2)
     runtimes: list[str] = _help("pytorch, onnx, onnx-int8.", factory=lambda: ["pytorch", "onnx", "onnx-int8"])
+    peak_memory: str = _help(
+        "subprocess: RSS high-water mark of a fresh process per variant (~5-8 s each); off: skip.",
+        "subprocess",
+    )
 
     def __post_init__(self) -> None:
+        _require(
+            self.peak_memory in ("subprocess", "off"),
+            "peak_memory",
+            f"must be 'subprocess' or 'off', got {self.peak_memory!r}",
+        )
+        _require(self.warmup >= 0, "warmup", f"must be >= 0, got {self.warmup}")
         _require(
             len(self.batch_sizes) > 0 and all(b >= 1 for b in self.batch_sizes),
             "batch_sizes",

