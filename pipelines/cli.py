@@ -197,7 +197,7 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
         "--workers",
         "1",
     ]
-    print(" ".join(command[1:]), flush=True)
+    print("mlflow " + " ".join(command[3:]), flush=True)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     try:
         return subprocess.call(command, env=env)

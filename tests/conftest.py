@@ -1,9 +1,9 @@
 """Shared fixtures: a real S3 server (SeaweedFS), a local HTTP server and the shared data folder.
 
-    s3_server   `weed mini` on free 127.0.0.1 ports in a tmp dir, with real credentials (session scope)
-    s3_env      points the AWS_* environment variables of one test at s3_server
-    http_server serves a tmp folder over HTTP on 127.0.0.1
-    shared_data /work/shared/data (../shared/data beside the checkout); tests skip when it is absent
+s3_server   `weed mini` on free 127.0.0.1 ports in a tmp dir, with real credentials (session scope)
+s3_env      points the AWS_* environment variables of one test at s3_server
+http_server serves a tmp folder over HTTP on 127.0.0.1
+shared_data /work/shared/data (../shared/data beside the checkout); tests skip when it is absent
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ class S3Server:
     def client(self, secret_key: str | None = None) -> Any:
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id=self.access_key,
-                            aws_secret_access_key=secret_key or self.secret_key)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+        )
 
     def create_bucket(self, name: str) -> str:
         """Create the bucket (if needed) and return its name."""
@@ -54,8 +58,12 @@ class S3Server:
         return name
 
     def env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": self.access_key,
-                "AWS_SECRET_ACCESS_KEY": self.secret_key, "AWS_DEFAULT_REGION": "us-east-1"}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
 
 def _free_ports(count: int) -> list[int]:
@@ -70,13 +78,31 @@ def _free_ports(count: int) -> list[int]:
 def _weed_command(weed: str, data_dir: Path, config: Path, ports: list[int]) -> list[str]:
     # Every listener gets its own free port: weed's defaults (8333, 9333, 23646, grpc = http + 10000)
     # would collide with a second test session on the same machine.
-    names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-             "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc"]
+    names = [
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port",
+        "s3.port.grpc",
+        "admin.port",
+        "admin.port.grpc",
+    ]
     return [
-        weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        weed,
+        "mini",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
         *[f"-{name}={port}" for name, port in zip(names, ports, strict=True)],
-        "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
-        "-master.telemetry=false", f"-s3.config={config}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        f"-s3.config={config}",
         "-s3.autoCreateBucket=false",  # like real S3: writing to a missing bucket is an error
     ]
 
@@ -103,16 +129,23 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("seaweedfs")
     (root / "data").mkdir()
     server = S3Server("", "slimnlp-test-key", "slimnlp-test-secret-0123456789", root / "data")
-    identity = {"name": "admin", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                "credentials": [{"accessKey": server.access_key, "secretKey": server.secret_key}]}
+    identity = {
+        "name": "admin",
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        "credentials": [{"accessKey": server.access_key, "secretKey": server.secret_key}],
+    }
     config = root / "s3.json"
     config.write_text(json.dumps({"identities": [identity]}))
     ports = _free_ports(10)
     server.endpoint_url = f"http://127.0.0.1:{ports[6]}"
     log = root / "weed.log"
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(_weed_command(weed, server.data_dir, config, ports), cwd=root,
-                                   stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            _weed_command(weed, server.data_dir, config, ports),
+            cwd=root,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_until_ready(server, process, log)
         yield server
@@ -164,7 +197,9 @@ def http_server(tmp_path: Path):
 def shared_data() -> Path:
     """The shared Marathi data (never copied into the repo); skip when this checkout has none."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA.resolve()} (expected ../shared/data beside the repo)")
+        pytest.skip(
+            f"shared data not found at {SHARED_DATA.resolve()} (expected ../shared/data beside the repo)"
+        )
     return SHARED_DATA.resolve()
 
 

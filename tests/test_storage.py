@@ -80,7 +80,9 @@ def test_wrong_credentials_name_bucket_and_key_not_the_secret(s3_env, tmp_path, 
 
 
 def test_missing_bucket_and_missing_key(s3_env, tmp_path: Path) -> None:
-    with pytest.raises(StorageError, match="s3://no-such-bucket/a.csv: bucket 'no-such-bucket' does not exist"):
+    with pytest.raises(
+        StorageError, match="s3://no-such-bucket/a.csv: bucket 'no-such-bucket' does not exist"
+    ):
         fetch("s3://no-such-bucket/a.csv", tmp_path)
     with pytest.raises(StorageError, match="s3://no-such-bucket/models/: the bucket does not exist"):
         fetch("s3://no-such-bucket/models/", tmp_path)

@@ -26,8 +26,17 @@ T = TypeVar("T")
 RETRIES = 4  # attempts per transfer; waits 0.5 s, 1 s, 2 s between them
 BACKOFF_S = 0.5
 _FATAL_S3_CODES = {
-    "403", "404", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket",
-    "NoSuchKey", "InvalidBucketName", "ExpiredToken", "InvalidToken", "AllAccessDisabled",
+    "403",
+    "404",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "InvalidBucketName",
+    "ExpiredToken",
+    "InvalidToken",
+    "AllAccessDisabled",
 }
 
 
@@ -111,8 +120,9 @@ def s3_client(endpoint_url: str | None = None) -> Any:
 # Retries and error messages
 
 
-def _with_retries(action: Callable[[], T], what: str, is_fatal: Callable[[Exception], bool],
-                  endpoint: str = "") -> T:
+def _with_retries(
+    action: Callable[[], T], what: str, is_fatal: Callable[[Exception], bool], endpoint: str = ""
+) -> T:
     """Run `action`, retrying transient failures with exponential backoff; `what` names the object."""
     for attempt in range(1, RETRIES + 1):
         try:
@@ -148,10 +158,19 @@ def _describe(err: Exception, what: str, endpoint: str) -> str:
     """A message for people: what failed, why, and what to do (never the credentials)."""
     code = _s3_code(err)
     at = f" at {endpoint}" if endpoint else ""
-    if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-                "InvalidToken", "AllAccessDisabled"):
-        return (f"{what}: access denied ({code}){at}; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
-                "(or the profile or role in use) and the bucket's permissions")
+    if code in (
+        "403",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "AllAccessDisabled",
+    ):
+        return (
+            f"{what}: access denied ({code}){at}; check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+            "(or the profile or role in use) and the bucket's permissions"
+        )
     if code == "NoSuchBucket":
         return f"{what}: the bucket does not exist{at}; create it or fix the bucket name"
     if code in ("404", "NoSuchKey"):
@@ -175,8 +194,9 @@ def _object_size(client: Any, bucket: str, key: str) -> int:
     """Size of an object; when it is missing, say whether the bucket or the key is."""
     what, endpoint = f"s3://{bucket}/{key}", _endpoint(client)
     try:
-        return _with_retries(lambda: client.head_object(Bucket=bucket, Key=key)["ContentLength"],
-                             what, _s3_fatal, endpoint)
+        return _with_retries(
+            lambda: client.head_object(Bucket=bucket, Key=key)["ContentLength"], what, _s3_fatal, endpoint
+        )
     except StorageError as err:
         if _s3_code(err) not in ("404", "NoSuchKey"):
             raise
@@ -184,8 +204,10 @@ def _object_size(client: Any, bucket: str, key: str) -> int:
             client.head_bucket(Bucket=bucket)
         except Exception as bucket_err:  # noqa: BLE001 - only a 404 changes the message
             if _s3_code(bucket_err) in ("404", "NoSuchBucket"):
-                raise StorageError(f"{what}: bucket {bucket!r} does not exist at {endpoint}; "
-                                   "create it or fix the bucket name") from bucket_err
+                raise StorageError(
+                    f"{what}: bucket {bucket!r} does not exist at {endpoint}; "
+                    "create it or fix the bucket name"
+                ) from bucket_err
         raise
 
 
@@ -215,14 +237,16 @@ def _download_prefix(client: Any, bucket: str, prefix: str, dest_dir: Path, prog
 
     def list_keys() -> list[str]:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        return [obj["Key"] for page in pages for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
+        return [
+            obj["Key"] for page in pages for obj in page.get("Contents", []) if not obj["Key"].endswith("/")
+        ]
 
     keys = _with_retries(list_keys, what, _s3_fatal, endpoint)
     if not keys:
         raise StorageError(f"{what}: no objects under this prefix at {endpoint}; check the URI")
     target = dest_dir / (Path(prefix.rstrip("/")).name or bucket)
     for key in keys:
-        _download_object(client, bucket, key, target / key[len(prefix):], progress)
+        _download_object(client, bucket, key, target / key[len(prefix) :], progress)
     return target
 
 

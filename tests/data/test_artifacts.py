@@ -21,8 +21,9 @@ def test_round_trip(tmp_path: Path) -> None:
     write_all(tmp_path)
     assert read_label_map(tmp_path) == {0: "a", 1: "b"}
     assert read_split(tmp_path, "dev") == (["क", "x"], [1, 0])
-    assert (tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()[0] == \
-        '{"text": "क", "label": 1, "label_name": "b"}'
+    assert (tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()[
+        0
+    ] == '{"text": "क", "label": 1, "label_name": "b"}'
 
 
 def test_hash_changes_with_the_data(tmp_path: Path) -> None:

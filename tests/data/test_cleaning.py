@@ -25,8 +25,9 @@ MOJIBAKE = STREE.encode("utf-8").decode("cp866")  # 'рд╕реНрдЯреНр
 
 
 def table(*rows: tuple[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({"text": [t for t, _ in rows], "label": [label for _, label in rows],
-                         "row": range(1, len(rows) + 1)})
+    return pd.DataFrame(
+        {"text": [t for t, _ in rows], "label": [label for _, label in rows], "row": range(1, len(rows) + 1)}
+    )
 
 
 def rows_of(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -38,26 +39,36 @@ def test_mojibake_fixture_is_the_real_thing() -> None:
 
 
 def test_header_rows_are_dropped_only_when_both_columns_match() -> None:
-    kept, report = drop_header_rows(table(("a", "x"), ("Text", "Label"), ("Text", "x"), ("Text", "Label")),
-                                    "Text", "Label")
+    kept, report = drop_header_rows(
+        table(("a", "x"), ("Text", "Label"), ("Text", "x"), ("Text", "Label")), "Text", "Label"
+    )
     assert rows_of(kept) == [("a", "x"), ("Text", "x")]
     assert report["dropped"] == 2
     assert [e["row"] for e in report["examples"]] == [2, 4]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (MOJIBAKE, STREE),
-    ("OMG : " + "नमस्कार".encode().decode("cp866") + " !", "OMG : नमस्कार !"),  # ASCII survives the round trip
-    ("‘पॉल’".encode().decode("cp866"), "‘पॉल’"),  # curly quotes: E2 80 98 -> 'тАШ'
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MOJIBAKE, STREE),
+        (
+            "OMG : " + "नमस्कार".encode().decode("cp866") + " !",
+            "OMG : नमस्कार !",
+        ),  # ASCII survives the round trip
+        ("‘पॉल’".encode().decode("cp866"), "‘पॉल’"),  # curly quotes: E2 80 98 -> 'тАШ'
+    ],
+)
 def test_repairable_mojibake_is_repaired(text: str, expected: str) -> None:
     assert classify_mojibake(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    MOJIBAKE[:-1],  # a cut-off byte sequence: cannot decode
-    MOJIBAKE + "स",  # mixed with real Devanagari: cannot be encoded back to cp866
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        MOJIBAKE[:-1],  # a cut-off byte sequence: cannot decode
+        MOJIBAKE + "स",  # mixed with real Devanagari: cannot be encoded back to cp866
+    ],
+)
 def test_broken_mojibake_is_flagged_for_dropping(text: str) -> None:
     assert classify_mojibake(text) is False
 
@@ -86,7 +97,9 @@ def test_unicode_is_nfc_normalised_and_stripped() -> None:
     composed = "शेतक\u0931\u094dयांना"
     assert unicodedata.normalize("NFC", decomposed) == composed != decomposed
     with_zwj = "क\u094d\u200dष"  # a zero-width joiner chooses the conjunct's shape: it must stay
-    kept, report = normalize_unicode(table((decomposed, " a "), ("\u200bशब्द\u200b \u00a0", "b"), (with_zwj, "c")))
+    kept, report = normalize_unicode(
+        table((decomposed, " a "), ("\u200bशब्द\u200b \u00a0", "b"), (with_zwj, "c"))
+    )
     assert rows_of(kept) == [(composed, "a"), ("शब्द", "b"), (with_zwj, "c")]
     assert (report["nfc_changed"], report["stripped"]) == (1, 2)
 
@@ -130,12 +143,19 @@ def test_clean_table_applies_the_rules_in_order() -> None:
         (STREE, "Fashion"),
         (MOJIBAKE[:-2] + "x", "Fashion"),  # broken mojibake
         ("  ", "Auto"),  # empty after stripping
-        ("गाडी", "Auto"), ("गाडी", "Crime"),  # conflicting
+        ("गाडी", "Auto"),
+        ("गाडी", "Crime"),  # conflicting
         ("बातमी ", "Auto"),
     )
     kept, report = clean_table(raw, "Text", "Label")
     assert rows_of(kept) == [(STREE, "Fashion"), ("बातमी", "Auto")]
     counts = {rule: r.get("dropped") for rule, r in report.items()}
-    assert counts == {"header_rows": 1, "mojibake": 1, "unicode": None, "empty": 1, "duplicates": 1,
-                      "conflicting_labels": 2}
+    assert counts == {
+        "header_rows": 1,
+        "mojibake": 1,
+        "unicode": None,
+        "empty": 1,
+        "duplicates": 1,
+        "conflicting_labels": 2,
+    }
     assert report["mojibake"]["repaired"] == 1

@@ -12,11 +12,28 @@ from slimnlp.config import DataConfig
 from slimnlp.data import DataError, prepare_data_files, read_label_map, read_split
 from slimnlp.storage import upload
 
-METRICS = ["rows_read", "train_rows", "dev_rows", "test_rows", "num_labels", "dropped_header_rows",
-           "repaired_mojibake", "dropped_mojibake", "normalized_nfc", "stripped_whitespace", "dropped_empty",
-           "dropped_duplicates", "dropped_conflicting", "dropped_by_drop_labels", "train_test_overlap",
-           "dev_test_overlap", "train_dev_overlap", "dropped_overlap", "dropped_by_row_limits"]
-MOJIBAKE = "स्ट्री".encode("utf-8").decode("cp866")
+METRICS = [
+    "rows_read",
+    "train_rows",
+    "dev_rows",
+    "test_rows",
+    "num_labels",
+    "dropped_header_rows",
+    "repaired_mojibake",
+    "dropped_mojibake",
+    "normalized_nfc",
+    "stripped_whitespace",
+    "dropped_empty",
+    "dropped_duplicates",
+    "dropped_conflicting",
+    "dropped_by_drop_labels",
+    "train_test_overlap",
+    "dev_test_overlap",
+    "train_dev_overlap",
+    "dropped_overlap",
+    "dropped_by_row_limits",
+]
+MOJIBAKE = "स्ट्री".encode().decode("cp866")
 
 
 def write_csv(path: Path, rows: list[tuple[str, str]], columns=("text", "label")) -> Path:
@@ -65,7 +82,10 @@ def test_same_config_same_data_hash(tmp_path: Path) -> None:
     first = prepare_data_files(DataConfig(), tmp_path / "a", progress=False)
     second = prepare_data_files(DataConfig(), tmp_path / "b", progress=False)
     assert first["data_sha256"] == second["data_sha256"]
-    assert prepare_data_files(DataConfig(seed=1), tmp_path / "c", progress=False)["data_sha256"] != first["data_sha256"]
+    assert (
+        prepare_data_files(DataConfig(seed=1), tmp_path / "c", progress=False)["data_sha256"]
+        != first["data_sha256"]
+    )
 
 
 def test_missing_splits_are_held_out_stratified(tmp_path: Path) -> None:
@@ -80,8 +100,12 @@ def test_missing_splits_are_held_out_stratified(tmp_path: Path) -> None:
 def test_train_test_overlap_is_reported_and_dropped_by_config(tmp_path: Path, drop: bool) -> None:
     train = topic_rows(10) + [("सामायिक बातमी", "a"), ("दुसरी सामायिक", "b")]
     test = topic_rows(3, prefix="test ") + [("सामायिक बातमी", "a"), ("दुसरी सामायिक", "b")]
-    report = prepare(tmp_path, train_file=str(write_csv(tmp_path / "train.csv", train)),
-                     test_file=str(write_csv(tmp_path / "test.csv", test)), drop_test_overlap=drop)
+    report = prepare(
+        tmp_path,
+        train_file=str(write_csv(tmp_path / "train.csv", train)),
+        test_file=str(write_csv(tmp_path / "test.csv", test)),
+        drop_test_overlap=drop,
+    )
     assert report["train_test_overlap"] == 2 and report["dropped_overlap"] == (2 if drop else 0)
     texts, _ = read_split(tmp_path / "out", "train")
     dev_texts, _ = read_split(tmp_path / "out", "dev")
@@ -91,14 +115,34 @@ def test_train_test_overlap_is_reported_and_dropped_by_config(tmp_path: Path, dr
 
 
 def test_cleaning_counts_reach_the_report(tmp_path: Path) -> None:
-    rows = topic_rows(5) + [("text", "label"), (MOJIBAKE, "a"), ("", "b"), ("a बातमी 0", "a"),
-                            ("वाद", "a"), ("वाद", "b")]
-    report = prepare(tmp_path, train_file=str(write_csv(tmp_path / "t.csv", rows)), test_fraction=0.2,
-                     dev_fraction=0.2)
-    got = {k: report[k] for k in ("dropped_header_rows", "repaired_mojibake", "dropped_empty",
-                                  "dropped_duplicates", "dropped_conflicting")}
-    assert got == {"dropped_header_rows": 1, "repaired_mojibake": 1, "dropped_empty": 1,
-                   "dropped_duplicates": 1, "dropped_conflicting": 2}
+    rows = topic_rows(5) + [
+        ("text", "label"),
+        (MOJIBAKE, "a"),
+        ("", "b"),
+        ("a बातमी 0", "a"),
+        ("वाद", "a"),
+        ("वाद", "b"),
+    ]
+    report = prepare(
+        tmp_path, train_file=str(write_csv(tmp_path / "t.csv", rows)), test_fraction=0.2, dev_fraction=0.2
+    )
+    got = {
+        k: report[k]
+        for k in (
+            "dropped_header_rows",
+            "repaired_mojibake",
+            "dropped_empty",
+            "dropped_duplicates",
+            "dropped_conflicting",
+        )
+    }
+    assert got == {
+        "dropped_header_rows": 1,
+        "repaired_mojibake": 1,
+        "dropped_empty": 1,
+        "dropped_duplicates": 1,
+        "dropped_conflicting": 2,
+    }
     assert report["cleaning"]["train"]["header_rows"]["examples"][0]["row"] == 16
 
 
@@ -106,17 +150,24 @@ def test_cleaning_counts_reach_the_report(tmp_path: Path) -> None:
 def test_other_formats_and_column_names(tmp_path: Path, fmt: str) -> None:
     frame = pd.DataFrame(topic_rows(10), columns=["sentence", "sentiment"])
     path = tmp_path / f"train.{fmt}"
-    {"tsv": lambda: frame.to_csv(path, sep="\t", index=False),
-     "jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
-     "parquet": lambda: frame.to_parquet(path)}[fmt]()
+    {
+        "tsv": lambda: frame.to_csv(path, sep="\t", index=False),
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True, force_ascii=False),
+        "parquet": lambda: frame.to_parquet(path),
+    }[fmt]()
     report = prepare(tmp_path, dir=str(tmp_path), text_column="sentence", label_column="sentiment")
     assert report["files"]["train"]["format"] == fmt and report["rows_read"] == 30
 
 
 def test_row_limits_keep_stratified_subsets(tmp_path: Path) -> None:
     rows = topic_rows(40, ("a",)) + topic_rows(20, ("b",))
-    report = prepare(tmp_path, train_file=str(write_csv(tmp_path / "t.csv", rows)), max_train_rows=15,
-                     max_dev_rows=3, max_test_rows=6)
+    report = prepare(
+        tmp_path,
+        train_file=str(write_csv(tmp_path / "t.csv", rows)),
+        max_train_rows=15,
+        max_dev_rows=3,
+        max_test_rows=6,
+    )
     assert (report["train_rows"], report["dev_rows"], report["test_rows"]) == (15, 3, 6)
     assert report["splits"]["train"]["label_counts"] == {"a": 10, "b": 5}
     assert report["dropped_by_row_limits"] == 60 - 24
@@ -148,7 +199,9 @@ def test_empty_dataset(tmp_path: Path) -> None:
 
 def test_a_file_that_cleaning_empties(tmp_path: Path) -> None:
     write_csv(tmp_path / "t.csv", [("text", "label"), ("  ", "a")])
-    with pytest.raises(DataError, match=r"t.csv: no rows left after cleaning \(header_rows: 1 dropped, empty: 1"):
+    with pytest.raises(
+        DataError, match=r"t.csv: no rows left after cleaning \(header_rows: 1 dropped, empty: 1"
+    ):
         prepare(tmp_path, train_file=str(tmp_path / "t.csv"))
 
 
@@ -168,7 +221,9 @@ def test_a_test_label_unseen_in_training(tmp_path: Path) -> None:
 
 def test_drop_labels_with_a_typo(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"data.drop_labels lists \['Manoranjn'\], which no file has"):
-        prepare(tmp_path, train_file=str(write_csv(tmp_path / "t.csv", topic_rows(5))), drop_labels=["Manoranjn"])
+        prepare(
+            tmp_path, train_file=str(write_csv(tmp_path / "t.csv", topic_rows(5))), drop_labels=["Manoranjn"]
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -178,10 +233,14 @@ def test_drop_labels_with_a_typo(tmp_path: Path) -> None:
 def test_csv_from_s3(s3_env, tmp_path: Path) -> None:
     bucket = s3_env.create_bucket("datasets")
     upload(write_csv(tmp_path / "src" / "news_train.csv", topic_rows(10)), f"s3://{bucket}/marathi/")
-    upload(write_csv(tmp_path / "src" / "news_test.csv", topic_rows(3, prefix="t ")), f"s3://{bucket}/marathi/")
+    upload(
+        write_csv(tmp_path / "src" / "news_test.csv", topic_rows(3, prefix="t ")), f"s3://{bucket}/marathi/"
+    )
     report = prepare(tmp_path, dir=f"s3://{bucket}/marathi/")
-    assert report["sources"] == {"train": f"s3://{bucket}/marathi/news_train.csv",
-                                 "test": f"s3://{bucket}/marathi/news_test.csv"}
+    assert report["sources"] == {
+        "train": f"s3://{bucket}/marathi/news_train.csv",
+        "test": f"s3://{bucket}/marathi/news_test.csv",
+    }
     assert (report["rows_read"], report["test_rows"]) == (39, 9)
     explicit = prepare(tmp_path, train_file=f"s3://{bucket}/marathi/news_train.csv")
     assert explicit["files"]["train"]["rows_read"] == 30

@@ -22,14 +22,21 @@ def resolved(cfg: DataConfig, tmp_path: Path) -> dict[str, str]:
     return {split: s.path.name for split, s in resolve_sources(cfg, tmp_path / "work").items()}
 
 
-@pytest.mark.parametrize(("names", "expected"), [
-    (["only.csv", "README.md"], {"train": "only.csv"}),
-    (["MahaSent_MR_Train.csv", "MahaSent_MR_Val.csv", "MahaSent_MR_Test.csv"],
-     {"train": "MahaSent_MR_Train.csv", "dev": "MahaSent_MR_Val.csv", "test": "MahaSent_MR_Test.csv"}),
-    (["train.jsonl", "dev.jsonl"], {"train": "train.jsonl", "dev": "dev.jsonl"}),
-    (["TRAIN.parquet", "validation.parquet", "Test.parquet"],
-     {"train": "TRAIN.parquet", "dev": "validation.parquet", "test": "Test.parquet"}),
-])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["only.csv", "README.md"], {"train": "only.csv"}),
+        (
+            ["MahaSent_MR_Train.csv", "MahaSent_MR_Val.csv", "MahaSent_MR_Test.csv"],
+            {"train": "MahaSent_MR_Train.csv", "dev": "MahaSent_MR_Val.csv", "test": "MahaSent_MR_Test.csv"},
+        ),
+        (["train.jsonl", "dev.jsonl"], {"train": "train.jsonl", "dev": "dev.jsonl"}),
+        (
+            ["TRAIN.parquet", "validation.parquet", "Test.parquet"],
+            {"train": "TRAIN.parquet", "dev": "validation.parquet", "test": "Test.parquet"},
+        ),
+    ],
+)
 def test_detect_split_files(tmp_path: Path, names: list[str], expected: dict[str, str]) -> None:
     found = detect_split_files(touch(tmp_path / "d", *names))
     assert {split: path.name for split, path in found.items()} == expected
@@ -40,7 +47,11 @@ def test_a_folder_without_a_train_file_says_what_it_found(tmp_path: Path) -> Non
     with pytest.raises(DataError) as err:
         detect_split_files(folder)
     message = str(err.value)
-    assert "no training file found" in message and "SHC_Valid.csv" in message and "set data.train_file" in message
+    assert (
+        "no training file found" in message
+        and "SHC_Valid.csv" in message
+        and "set data.train_file" in message
+    )
 
 
 def test_two_train_files_are_ambiguous(tmp_path: Path) -> None:
@@ -57,8 +68,10 @@ def test_relative_files_resolve_against_dir(tmp_path: Path) -> None:
     folder = touch(tmp_path / "shc", "SHC_Valid.csv", "SHC_Test.csv")
     cfg = DataConfig(dir=str(folder), train_file="SHC_Valid.csv", test_file="SHC_Test.csv")
     sources = resolve_sources(cfg, tmp_path / "work")
-    assert {split: s.path for split, s in sources.items()} == {"train": folder / "SHC_Valid.csv",
-                                                               "test": folder / "SHC_Test.csv"}
+    assert {split: s.path for split, s in sources.items()} == {
+        "train": folder / "SHC_Valid.csv",
+        "test": folder / "SHC_Test.csv",
+    }
     assert sources["train"].uri == str(folder / "SHC_Valid.csv")
 
 
@@ -99,8 +112,14 @@ def test_no_data_configured_means_the_shipped_sample(tmp_path: Path) -> None:
     assert sample.path.read_text(encoding="utf-8").startswith("text,label\n")
 
 
-@pytest.mark.parametrize("name", ["hf://datasets/l3cube-pune/marathi-news", "hub:l3cube-pune/marathi-news",
-                                  "hf://datasets/l3cube-pune/marathi-news/train.csv"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hf://datasets/l3cube-pune/marathi-news",
+        "hub:l3cube-pune/marathi-news",
+        "hf://datasets/l3cube-pune/marathi-news/train.csv",
+    ],
+)
 def test_hub_names_fail_with_a_clear_message_when_the_hub_is_unreachable(tmp_path, monkeypatch, name) -> None:
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: fails at once
     with pytest.raises(DataError) as err:

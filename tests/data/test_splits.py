@@ -11,8 +11,9 @@ from slimnlp.data.splits import check_known_labels, check_min_examples, split_of
 
 def labelled(counts: dict[str, int]) -> pd.DataFrame:
     labels = [label for label, n in counts.items() for _ in range(n)]
-    return pd.DataFrame({"text": [f"t{i}" for i in range(len(labels))], "label": labels,
-                         "row": range(1, len(labels) + 1)})
+    return pd.DataFrame(
+        {"text": [f"t{i}" for i in range(len(labels))], "label": labels, "row": range(1, len(labels) + 1)}
+    )
 
 
 def shares(table: pd.DataFrame) -> dict[str, float]:
@@ -29,12 +30,18 @@ def test_split_off_keeps_label_proportions_and_file_order() -> None:
 
 def test_split_off_is_seeded() -> None:
     table = labelled({"a": 50, "b": 50})
-    assert list(split_off(table, 0.2, 1, "test", "f")[1]["text"]) == list(split_off(table, 0.2, 1, "test", "f")[1]["text"])
-    assert list(split_off(table, 0.2, 1, "test", "f")[1]["text"]) != list(split_off(table, 0.2, 2, "test", "f")[1]["text"])
+    assert list(split_off(table, 0.2, 1, "test", "f")[1]["text"]) == list(
+        split_off(table, 0.2, 1, "test", "f")[1]["text"]
+    )
+    assert list(split_off(table, 0.2, 1, "test", "f")[1]["text"]) != list(
+        split_off(table, 0.2, 2, "test", "f")[1]["text"]
+    )
 
 
 def test_split_off_a_label_with_one_row_names_it() -> None:
-    with pytest.raises(DataError, match=r"f.csv: cannot hold out a stratified dev split .* 'rare' with 1 rows"):
+    with pytest.raises(
+        DataError, match=r"f.csv: cannot hold out a stratified dev split .* 'rare' with 1 rows"
+    ):
         split_off(labelled({"a": 20, "rare": 1}), 0.1, 13, "dev", "f.csv")
 
 
@@ -45,7 +52,9 @@ def test_subset_is_stratified_and_keeps_every_label() -> None:
     assert subset["label"].value_counts().to_dict() == {"a": 70, "b": 29, "c": 1}
     tiny = stratified_subset(labelled({"a": 998, "b": 1, "c": 1}), 10, seed=13, key="k")
     assert tiny["label"].value_counts().to_dict() == {"a": 8, "b": 1, "c": 1}
-    assert stratified_subset(table, None, 13, "k") is table and stratified_subset(table, 5000, 13, "k") is table
+    assert (
+        stratified_subset(table, None, 13, "k") is table and stratified_subset(table, 5000, 13, "k") is table
+    )
 
 
 def test_subset_smaller_than_the_label_count() -> None:
@@ -63,9 +72,14 @@ def test_min_examples_names_the_label_and_the_file() -> None:
 
 
 def test_min_examples_counts_labels_emptied_by_the_overlap_rule() -> None:
-    with pytest.raises(DataError, match=r"'gone' \(0 rows, after dropping 7 whose text is also in the test file\)"
-                                        r".*data.drop_labels.*data.drop_test_overlap to false"):
-        check_min_examples(labelled({"a": 5}), 2, "train.csv", labels={"a", "gone"}, overlap_dropped={"gone": 7})
+    with pytest.raises(
+        DataError,
+        match=r"'gone' \(0 rows, after dropping 7 whose text is also in the test file\)"
+        r".*data.drop_labels.*data.drop_test_overlap to false",
+    ):
+        check_min_examples(
+            labelled({"a": 5}), 2, "train.csv", labels={"a", "gone"}, overlap_dropped={"gone": 7}
+        )
 
 
 def test_unknown_test_labels_name_split_file_and_label() -> None:

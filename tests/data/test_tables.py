@@ -15,8 +15,13 @@ ROWS = [("नमस्कार, जग", "-1"), ('"उद्धृत" मज�
 
 
 def write(path: Path, fmt: str, rows=ROWS, text_column="sentence", label_column="label") -> Path:
-    frame = pd.DataFrame({"index": range(len(rows)), text_column: [t for t, _ in rows],
-                          label_column: [label for _, label in rows]})
+    frame = pd.DataFrame(
+        {
+            "index": range(len(rows)),
+            text_column: [t for t, _ in rows],
+            label_column: [label for _, label in rows],
+        }
+    )
     if fmt == "csv":
         frame.to_csv(path, index=False)
     elif fmt == "tsv":
@@ -44,8 +49,16 @@ def test_integer_labels_in_jsonl_and_parquet_become_strings(tmp_path: Path) -> N
     assert list(read_table(tmp_path / "a.parquet", "parquet", "text", "label")["label"]) == ["1", ""]
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("a.CSV", "csv"), ("a.tsv.gz", "tsv"), ("a.ndjson", "jsonl"),
-                                           ("dir/a.json", "jsonl"), ("a.pq", "parquet")])
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("a.CSV", "csv"),
+        ("a.tsv.gz", "tsv"),
+        ("a.ndjson", "jsonl"),
+        ("dir/a.json", "jsonl"),
+        ("a.pq", "parquet"),
+    ],
+)
 def test_detect_format_from_the_extension(name: str, fmt: str) -> None:
     assert detect_format(name) == fmt
 
@@ -75,7 +88,9 @@ def test_header_only_file_is_an_empty_dataset(tmp_path: Path) -> None:
 
 def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "latin.csv").write_bytes("text,label\ncafé,a\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin.csv: not valid UTF-8 at byte \d+ .*re-save the file as UTF-8"):
+    with pytest.raises(
+        DataError, match=r"latin.csv: not valid UTF-8 at byte \d+ .*re-save the file as UTF-8"
+    ):
         read_table(tmp_path / "latin.csv", "csv", "text", "label")
 
 

@@ -1,8 +1,8 @@
 """prepare-data: load, clean and split labelled text, and read the prepared splits back.
 
-    from slimnlp.data import prepare_data_files, read_split, read_label_map
-    report = prepare_data_files(cfg.data, "runs/x/data")
-    texts, labels = read_split("runs/x/data", "train")
+from slimnlp.data import prepare_data_files, read_split, read_label_map
+report = prepare_data_files(cfg.data, "runs/x/data")
+texts, labels = read_split("runs/x/data", "train")
 """
 
 from slimnlp.data.artifacts import read_label_map, read_split

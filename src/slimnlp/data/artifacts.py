@@ -1,12 +1,12 @@
 """The prepared-data directory, written by prepare-data and read by every later step.
 
-    data/
-      train.jsonl dev.jsonl test.jsonl   one {"text": str, "label": int, "label_name": str} per line
-      label_map.json                     {"id2label": {"0": "Auto", ...}, "label2id": {"Auto": 0, ...}}
-      data_report.json                   what was read, cleaned, split (see prepare.py)
+data/
+  train.jsonl dev.jsonl test.jsonl   one {"text": str, "label": int, "label_name": str} per line
+  label_map.json                     {"id2label": {"0": "Auto", ...}, "label2id": {"Auto": 0, ...}}
+  data_report.json                   what was read, cleaned, split (see prepare.py)
 
-    texts, labels = read_split("runs/x/data", "train")
-    id2label = read_label_map("runs/x/data")
+texts, labels = read_split("runs/x/data", "train")
+id2label = read_label_map("runs/x/data")
 """
 
 from __future__ import annotations
@@ -72,8 +72,10 @@ def read_split(data_dir: str | Path, split: str) -> tuple[list[str], list[int]]:
                 texts.append(str(record["text"]))
                 labels.append(int(record["label"]))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-                raise DataError(f"{path} line {number}: expected a JSON object with 'text' and an integer "
-                                f"'label' ({type(err).__name__}: {err}); re-run prepare-data") from None
+                raise DataError(
+                    f"{path} line {number}: expected a JSON object with 'text' and an integer "
+                    f"'label' ({type(err).__name__}: {err}); re-run prepare-data"
+                ) from None
     return texts, labels
 
 
@@ -84,14 +86,18 @@ def read_label_map(data_dir: str | Path) -> dict[int, str]:
         id2label = json.loads(path.read_text(encoding="utf-8"))["id2label"]
         return {int(i): str(name) for i, name in sorted(id2label.items(), key=lambda item: int(item[0]))}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
-        raise DataError(f"{path}: expected {{\"id2label\": {{\"0\": name, ...}}}} ({type(err).__name__}: "
-                        f"{err}); re-run prepare-data") from None
+        raise DataError(
+            f'{path}: expected {{"id2label": {{"0": name, ...}}}} ({type(err).__name__}: '
+            f"{err}); re-run prepare-data"
+        ) from None
 
 
 def _existing(path: Path) -> Path:
     if not path.is_file():
-        raise DataError(f"{path} does not exist; run `slimnlp prepare-data --out {path.parent}` first "
-                        "(or pass the directory prepare-data wrote)")
+        raise DataError(
+            f"{path} does not exist; run `slimnlp prepare-data --out {path.parent}` first "
+            "(or pass the directory prepare-data wrote)"
+        )
     return path
 
 

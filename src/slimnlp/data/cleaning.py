@@ -35,8 +35,9 @@ _EDGE_SPACE = " \t\r\n\f\v\u00a0\u2000\u2001\u2002\u2003\u2009\u202f\u3000"
 _ZERO_WIDTH_SPACES = "[\u200b\ufeff]"
 
 
-def clean_table(table: pd.DataFrame, text_column: str, label_column: str,
-                repair_mojibake: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
+def clean_table(
+    table: pd.DataFrame, text_column: str, label_column: str, repair_mojibake: bool = True
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Apply rules 1-6 to one file's table; returns the clean table and {rule: report}."""
     report: dict[str, Any] = {}
     table, report["header_rows"] = drop_header_rows(table, text_column, label_column)
@@ -64,10 +65,16 @@ def fix_mojibake(table: pd.DataFrame, repair: bool = True) -> tuple[pd.DataFrame
     fixed = table.copy()
     fixed.loc[repairable, "text"] = verdicts[repairable]
     rows = table[repairable].head(EXAMPLES)
-    examples = [{"row": int(row), "label": label, "text": _short(before), "repaired": _short(verdicts[i])}
-                for i, row, label, before in zip(rows.index, rows["row"], rows["label"], rows["text"])]
-    report = {"repaired": int(repairable.sum()), "dropped": int(broken.sum()), "examples": examples,
-              "dropped_examples": _examples(table[broken])}
+    examples = [
+        {"row": int(row), "label": label, "text": _short(before), "repaired": _short(verdicts[i])}
+        for i, row, label, before in zip(rows.index, rows["row"], rows["label"], rows["text"], strict=True)
+    ]
+    report = {
+        "repaired": int(repairable.sum()),
+        "dropped": int(broken.sum()),
+        "examples": examples,
+        "dropped_examples": _examples(table[broken]),
+    }
     return fixed[~broken], report
 
 
@@ -114,8 +121,11 @@ def normalize_unicode(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     nfc_changed = (nfc_text != table["text"]) | (nfc_label != table["label"])
     strip_changed = (stripped_text != nfc_text) | (stripped_label != nfc_label)
     out = table.assign(text=stripped_text, label=stripped_label)
-    report = {"nfc_changed": int(nfc_changed.sum()), "stripped": int(strip_changed.sum()),
-              "examples": _examples(table[nfc_changed])}
+    report = {
+        "nfc_changed": int(nfc_changed.sum()),
+        "stripped": int(strip_changed.sum()),
+        "examples": _examples(table[nfc_changed]),
+    }
     return out, report
 
 
@@ -123,8 +133,12 @@ def drop_empty(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Drop rows whose text or label is empty."""
     empty_text, empty_label = table["text"] == "", table["label"] == ""
     empty = empty_text | empty_label
-    report = {"dropped": int(empty.sum()), "empty_text": int(empty_text.sum()),
-              "empty_label": int(empty_label.sum()), "examples": _examples(table[empty])}
+    report = {
+        "dropped": int(empty.sum()),
+        "empty_text": int(empty_text.sum()),
+        "empty_label": int(empty_label.sum()),
+        "examples": _examples(table[empty]),
+    }
     return table[~empty], report
 
 
@@ -138,10 +152,15 @@ def drop_conflicting_labels(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Drop every row whose text also appears with another label."""
     labels_per_text = table.groupby("text", sort=False)["label"].transform("nunique")
     conflicting = labels_per_text > 1
-    examples = [{"text": _short(text), "labels": sorted(group["label"]), "rows": [int(r) for r in group["row"]]}
-                for text, group in list(table[conflicting].groupby("text", sort=False))[:EXAMPLES]]
-    report = {"dropped": int(conflicting.sum()), "texts": int(table.loc[conflicting, "text"].nunique()),
-              "examples": examples}
+    examples = [
+        {"text": _short(text), "labels": sorted(group["label"]), "rows": [int(r) for r in group["row"]]}
+        for text, group in list(table[conflicting].groupby("text", sort=False))[:EXAMPLES]
+    ]
+    report = {
+        "dropped": int(conflicting.sum()),
+        "texts": int(table.loc[conflicting, "text"].nunique()),
+        "examples": examples,
+    }
     return table[~conflicting], report
 
 
@@ -149,9 +168,12 @@ def drop_overlap(table: pd.DataFrame, test_texts: set[str], drop: bool) -> tuple
     """Find rows of `table` whose text is also a test text; drop them when `drop` is set."""
     overlap = table["text"].isin(test_texts)
     per_label = table.loc[overlap, "label"].value_counts().sort_index()
-    report = {"rows": int(overlap.sum()), "dropped": int(overlap.sum()) if drop else 0,
-              "dropped_per_label": {str(k): int(v) for k, v in per_label.items()} if drop else {},
-              "examples": _examples(table[overlap])}
+    report = {
+        "rows": int(overlap.sum()),
+        "dropped": int(overlap.sum()) if drop else 0,
+        "dropped_per_label": {str(k): int(v) for k, v in per_label.items()} if drop else {},
+        "examples": _examples(table[overlap]),
+    }
     return (table[~overlap] if drop else table), report
 
 
@@ -159,12 +181,19 @@ def drop_labels(table: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame, d
     """Remove the rows of the labels the config excludes (data.drop_labels)."""
     excluded = table["label"].isin(labels)
     counts = table.loc[excluded, "label"].value_counts().sort_index()
-    return table[~excluded], {"dropped": int(excluded.sum()), "labels": {str(k): int(v) for k, v in counts.items()}}
+    return table[~excluded], {
+        "dropped": int(excluded.sum()),
+        "labels": {str(k): int(v) for k, v in counts.items()},
+    }
 
 
 def _examples(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{"row": int(row), "label": label, "text": _short(text)}
-            for row, label, text in zip(rows["row"][:EXAMPLES], rows["label"][:EXAMPLES], rows["text"][:EXAMPLES])]
+    return [
+        {"row": int(row), "label": label, "text": _short(text)}
+        for row, label, text in zip(
+            rows["row"][:EXAMPLES], rows["label"][:EXAMPLES], rows["text"][:EXAMPLES], strict=True
+        )
+    ]
 
 
 def _short(text: str, limit: int = 100) -> str:

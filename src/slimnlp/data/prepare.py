@@ -67,8 +67,10 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
         stages.set_postfix_str("reading")
         with tempfile.TemporaryDirectory(prefix="slimnlp-data-") as work:
             sources = resolve_sources(cfg, Path(work), progress)
-            tables = {split: read_table(s.path, s.fmt, s.text_column, s.label_column, s.uri)
-                      for split, s in sources.items()}
+            tables = {
+                split: read_table(s.path, s.fmt, s.text_column, s.label_column, s.uri)
+                for split, s in sources.items()
+            }
         report = _new_report(cfg, sources, tables)
         stages.update()
         stages.set_postfix_str("cleaning")
@@ -77,8 +79,13 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
         stages.set_postfix_str("overlap")
         train_labels = set(clean["train"]["label"])
         clean = _handle_overlap(clean, cfg.drop_test_overlap, report)
-        check_min_examples(clean["train"], cfg.min_examples_per_label, sources["train"].uri, train_labels,
-                           report["overlap"].get("train_test", {}).get("dropped_per_label"))
+        check_min_examples(
+            clean["train"],
+            cfg.min_examples_per_label,
+            sources["train"].uri,
+            train_labels,
+            report["overlap"].get("train_test", {}).get("dropped_per_label"),
+        )
         stages.update()
         stages.set_postfix_str("splitting")
         splits = _complete_splits(clean, cfg, sources["train"].uri, report)
@@ -90,38 +97,61 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
     return report
 
 
-def _new_report(cfg: DataConfig, sources: dict[str, Source], tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    files = {split: {"uri": s.uri, "format": s.fmt, "text_column": s.text_column,
-                     "label_column": s.label_column, "rows_read": len(tables[split])}
-             for split, s in sources.items()}
-    return {"config": dataclasses.asdict(cfg), "sources": {split: s.uri for split, s in sources.items()}, "files": files,
-            "rows_read": sum(len(t) for t in tables.values()), "cleaning": {}, "overlap": {}, "splits": {}}
+def _new_report(
+    cfg: DataConfig, sources: dict[str, Source], tables: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    files = {
+        split: {
+            "uri": s.uri,
+            "format": s.fmt,
+            "text_column": s.text_column,
+            "label_column": s.label_column,
+            "rows_read": len(tables[split]),
+        }
+        for split, s in sources.items()
+    }
+    return {
+        "config": dataclasses.asdict(cfg),
+        "sources": {split: s.uri for split, s in sources.items()},
+        "files": files,
+        "rows_read": sum(len(t) for t in tables.values()),
+        "cleaning": {},
+        "overlap": {},
+        "splits": {},
+    }
 
 
-def _clean_all(tables: dict[str, pd.DataFrame], sources: dict[str, Source], cfg: DataConfig,
-               report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _clean_all(
+    tables: dict[str, pd.DataFrame], sources: dict[str, Source], cfg: DataConfig, report: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
     """Clean every file; sum each rule's counts into the report's flat keys."""
     clean = {}
     for split, table in tables.items():
         source = sources[split]
-        clean[split], report["cleaning"][split] = clean_table(table, source.text_column, source.label_column,
-                                                              cfg.repair_mojibake)
+        clean[split], report["cleaning"][split] = clean_table(
+            table, source.text_column, source.label_column, cfg.repair_mojibake
+        )
         if clean[split].empty:
-            raise DataError(f"{source.uri}: no rows left after cleaning ({_what_was_dropped(report['cleaning'][split])}); "
-                            f"check that data.text_column ({source.text_column!r}) holds the texts")
+            raise DataError(
+                f"{source.uri}: no rows left after cleaning ({_what_was_dropped(report['cleaning'][split])}); "
+                f"check that data.text_column ({source.text_column!r}) holds the texts"
+            )
     for metric, rule, count in _RULE_METRICS:
         report[metric] = sum(rules[rule][count] for rules in report["cleaning"].values())
     return _drop_labels(clean, cfg.drop_labels, sources, report)
 
 
-def _drop_labels(clean: dict[str, pd.DataFrame], labels: list[str], sources: dict[str, Source],
-                 report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _drop_labels(
+    clean: dict[str, pd.DataFrame], labels: list[str], sources: dict[str, Source], report: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
     """Apply data.drop_labels; a listed label that no file has is a typo worth stopping for."""
     present = set().union(*(set(table["label"]) for table in clean.values()))
     unknown = sorted(set(labels) - present)
     if unknown:
-        raise DataError(f"data.drop_labels lists {unknown}, which no file has (after cleaning); the labels "
-                        f"are {sorted(present)}")
+        raise DataError(
+            f"data.drop_labels lists {unknown}, which no file has (after cleaning); the labels "
+            f"are {sorted(present)}"
+        )
     for split in clean:
         clean[split], report["cleaning"][split]["drop_labels"] = drop_labels(clean[split], labels)
         if clean[split].empty:
@@ -135,7 +165,9 @@ def _what_was_dropped(rules: dict[str, Any]) -> str:
     return ", ".join(f"{rule}: {n} dropped" for rule, n in dropped.items()) or "nothing was dropped"
 
 
-def _handle_overlap(clean: dict[str, pd.DataFrame], drop: bool, report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _handle_overlap(
+    clean: dict[str, pd.DataFrame], drop: bool, report: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
     """Report texts shared by the given files; drop test texts from train and dev when `drop`."""
     overlap = report["overlap"]
     overlap["drop_test_overlap"] = drop
@@ -148,24 +180,33 @@ def _handle_overlap(clean: dict[str, pd.DataFrame], drop: bool, report: dict[str
         _, overlap["train_dev"] = drop_overlap(clean["train"], set(clean["dev"]["text"]), drop=False)
     for pair in ("train_test", "dev_test", "train_dev"):
         report[f"{pair}_overlap"] = overlap.get(pair, {}).get("rows", 0)
-    report["dropped_overlap"] = sum(overlap.get(pair, {}).get("dropped", 0) for pair in ("train_test", "dev_test"))
+    report["dropped_overlap"] = sum(
+        overlap.get(pair, {}).get("dropped", 0) for pair in ("train_test", "dev_test")
+    )
     for split in ("train", "dev"):
         if split in clean and clean[split].empty:
-            raise DataError(f"every {split} row also appears in the test file; the files look identical: "
-                            "check data.train_file / data.test_file")
+            raise DataError(
+                f"every {split} row also appears in the test file; the files look identical: "
+                "check data.train_file / data.test_file"
+            )
     return clean
 
 
-def _complete_splits(clean: dict[str, pd.DataFrame], cfg: DataConfig, train_source: str,
-                     report: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _complete_splits(
+    clean: dict[str, pd.DataFrame], cfg: DataConfig, train_source: str, report: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
     """Hold out missing test/dev splits from train (stratified), then apply the row limits."""
     splits = dict(clean)
     origin = {split: "file" for split in clean}
     if "test" not in splits:
-        splits["train"], splits["test"] = split_off(splits["train"], cfg.test_fraction, cfg.seed, "test", train_source)
+        splits["train"], splits["test"] = split_off(
+            splits["train"], cfg.test_fraction, cfg.seed, "test", train_source
+        )
         origin["test"] = f"held out of train (test_fraction={cfg.test_fraction})"
     if "dev" not in splits:
-        splits["train"], splits["dev"] = split_off(splits["train"], cfg.dev_fraction, cfg.seed, "dev", train_source)
+        splits["train"], splits["dev"] = split_off(
+            splits["train"], cfg.dev_fraction, cfg.seed, "dev", train_source
+        )
         origin["dev"] = f"held out of train (dev_fraction={cfg.dev_fraction})"
     limits = {"train": cfg.max_train_rows, "dev": cfg.max_dev_rows, "test": cfg.max_test_rows}
     report["dropped_by_row_limits"] = 0
@@ -173,8 +214,13 @@ def _complete_splits(clean: dict[str, pd.DataFrame], cfg: DataConfig, train_sour
         before = len(splits[split])
         splits[split] = stratified_subset(splits[split], limits[split], cfg.seed, f"data.max_{split}_rows")
         report["dropped_by_row_limits"] += before - len(splits[split])
-        report["splits"][split] = {"rows": len(splits[split]), "from": origin[split], "row_limit": limits[split],
-                                   "rows_before_limit": before, "label_counts": label_counts(splits[split])}
+        report["splits"][split] = {
+            "rows": len(splits[split]),
+            "from": origin[split],
+            "row_limit": limits[split],
+            "rows_before_limit": before,
+            "label_counts": label_counts(splits[split]),
+        }
     return splits
 
 

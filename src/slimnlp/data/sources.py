@@ -27,8 +27,11 @@ from slimnlp.storage import StorageError, fetch
 
 SPLITS = ("train", "dev", "test")
 SAMPLE = "sample/marathi_topics.csv"
-_ROLE_PATTERNS = {"train": re.compile("train", re.I), "dev": re.compile("valid|val|dev", re.I),
-                  "test": re.compile("test", re.I)}
+_ROLE_PATTERNS = {
+    "train": re.compile("train", re.I),
+    "dev": re.compile("valid|val|dev", re.I),
+    "test": re.compile("test", re.I),
+}
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,16 @@ def resolve_sources(cfg: DataConfig, work_dir: Path, progress: bool = False) -> 
     if cfg.dir is None and cfg.train_file is None:
         for key in ("dev_file", "test_file"):
             if getattr(cfg, key) is not None:
-                raise DataError(f"data.{key} is set but data.train_file and data.dir are not; set "
-                                "data.train_file (or data.dir) too")
+                raise DataError(
+                    f"data.{key} is set but data.train_file and data.dir are not; set "
+                    "data.train_file (or data.dir) too"
+                )
         return {"train": _sample_source(work_dir)}
-    explicit = {split: _join(cfg.dir, getattr(cfg, f"{split}_file")) for split in SPLITS
-                if getattr(cfg, f"{split}_file") is not None}
+    explicit = {
+        split: _join(cfg.dir, getattr(cfg, f"{split}_file"))
+        for split in SPLITS
+        if getattr(cfg, f"{split}_file") is not None
+    }
     located: dict[str, tuple[str, Path]] = {}  # split -> (uri for the report, local path)
     if "train" not in explicit:
         folder = _localize(cfg.dir, work_dir / "dir", progress, "data.dir")
@@ -68,9 +76,12 @@ def resolve_sources(cfg: DataConfig, work_dir: Path, progress: bool = False) -> 
     for split, (uri, path) in located.items():
         if path.is_dir():
             raise DataError(f"{uri} is a folder; data.{split}_file must name one data file")
-    return {split: Source(split, uri, path, detect_format(path.name, cfg.file_format), cfg.text_column,
-                          cfg.label_column)
-            for split, (uri, path) in sorted(located.items(), key=lambda item: SPLITS.index(item[0]))}
+    return {
+        split: Source(
+            split, uri, path, detect_format(path.name, cfg.file_format), cfg.text_column, cfg.label_column
+        )
+        for split, (uri, path) in sorted(located.items(), key=lambda item: SPLITS.index(item[0]))
+    }
 
 
 def detect_split_files(folder: Path, name: str | None = None) -> dict[str, Path]:
@@ -78,8 +89,10 @@ def detect_split_files(folder: Path, name: str | None = None) -> dict[str, Path]
     name = name or str(folder)
     files = sorted(p for p in folder.rglob("*") if is_data_file(p) and ".cache" not in p.parts)
     if not files:
-        raise DataError(f"{name}: no data files (.csv, .tsv, .jsonl, .parquet) found; set data.train_file "
-                        "or point data.dir at the folder holding them")
+        raise DataError(
+            f"{name}: no data files (.csv, .tsv, .jsonl, .parquet) found; set data.train_file "
+            "or point data.dir at the folder holding them"
+        )
     if len(files) == 1:
         return {"train": files[0]}
     found: dict[str, list[Path]] = {split: [] for split in SPLITS}
@@ -92,8 +105,10 @@ def detect_split_files(folder: Path, name: str | None = None) -> dict[str, Path]
             raise DataError(f"{name}: several {split} files {[p.name for p in paths]}; set data.{split}_file")
     if not found["train"]:
         seen = {split: paths[0].name for split, paths in found.items() if paths}
-        raise DataError(f"{name}: no training file found (no file name contains 'train'; found {seen} "
-                        f"among {[p.name for p in files]}); set data.train_file, e.g. to one of those")
+        raise DataError(
+            f"{name}: no training file found (no file name contains 'train'; found {seen} "
+            f"among {[p.name for p in files]}); set data.train_file, e.g. to one of those"
+        )
     return {split: paths[0] for split, paths in found.items() if paths}
 
 
@@ -143,16 +158,21 @@ def _fetch_from_hub(uri: str, dest_dir: Path) -> Path:
         import huggingface_hub as hub
 
         # snapshot_download also for one file: hf_hub_download retries a dead connection for ~20 s.
-        folder = hub.snapshot_download(repo_id, repo_type="dataset", local_dir=dest_dir,
-                                       allow_patterns=[filename] if filename else None,
-                                       endpoint=os.environ.get("HF_ENDPOINT"))  # read now, not at import
+        folder = hub.snapshot_download(
+            repo_id,
+            repo_type="dataset",
+            local_dir=dest_dir,
+            allow_patterns=[filename] if filename else None,
+            endpoint=os.environ.get("HF_ENDPOINT"),
+        )  # read now, not at import
     except Exception as err:  # noqa: BLE001 - apart from a wrong name, the advice is the same
         if type(err).__name__ == "RepositoryNotFoundError":
             raise DataError(f"{uri}: no dataset {repo_id!r} on the hub; check the name") from None
         raise DataError(
             f"{uri}: cannot download from the hub ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
             "If the hub is unreachable from here, download the dataset where it is reachable and set "
-            "data.dir / data.train_file to a local path or an s3:// URI instead") from None
+            "data.dir / data.train_file to a local path or an s3:// URI instead"
+        ) from None
     path = Path(folder) / filename
     if not path.exists():
         raise DataError(f"{uri}: the hub dataset {repo_id!r} has no file {filename!r}; check the path")

@@ -17,8 +17,13 @@ import pandas as pd
 from slimnlp.data.errors import DataError
 
 
-def check_min_examples(train: pd.DataFrame, min_examples: int, source: str, labels: set[str] | None = None,
-                       overlap_dropped: dict[str, int] | None = None) -> None:
+def check_min_examples(
+    train: pd.DataFrame,
+    min_examples: int,
+    source: str,
+    labels: set[str] | None = None,
+    overlap_dropped: dict[str, int] | None = None,
+) -> None:
     """Stop when a label has fewer than `min_examples` training rows (data.min_examples_per_label).
 
     `labels` are all labels the training file had (some may have no rows left) and
@@ -34,9 +39,11 @@ def check_min_examples(train: pd.DataFrame, min_examples: int, source: str, labe
     advice = "add examples of it, remove its rows from the file, list it in data.drop_labels"
     if any(overlap_dropped.get(label, 0) for label in rare.index):
         advice += ", set data.drop_test_overlap to false (the test score then flatters the model)"
-    raise DataError(f"{source}: too few training examples (after cleaning) for label {listed}; "
-                    f"data.min_examples_per_label is {min_examples}. Fix: {advice}, or lower "
-                    "data.min_examples_per_label")
+    raise DataError(
+        f"{source}: too few training examples (after cleaning) for label {listed}; "
+        f"data.min_examples_per_label is {min_examples}. Fix: {advice}, or lower "
+        "data.min_examples_per_label"
+    )
 
 
 def _rare_label(label: str, rows: int, overlap: int) -> str:
@@ -46,17 +53,22 @@ def _rare_label(label: str, rows: int, overlap: int) -> str:
     return text + ")"
 
 
-def check_known_labels(table: pd.DataFrame, known: set[str], split: str, source: str, train_source: str) -> None:
+def check_known_labels(
+    table: pd.DataFrame, known: set[str], split: str, source: str, train_source: str
+) -> None:
     """Stop when a dev/test label never appears in training (the model could never predict it)."""
     unknown = sorted(set(table["label"]) - known)
     if unknown:
-        raise DataError(f"{source}: the {split} split has label(s) {unknown} that never appear in the "
-                        f"training data ({train_source}); add training examples of them or remove those "
-                        f"rows from the {split} file")
+        raise DataError(
+            f"{source}: the {split} split has label(s) {unknown} that never appear in the "
+            f"training data ({train_source}); add training examples of them or remove those "
+            f"rows from the {split} file"
+        )
 
 
-def split_off(table: pd.DataFrame, fraction: float, seed: int, split: str,
-              source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_off(
+    table: pd.DataFrame, fraction: float, seed: int, split: str, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out a stratified `fraction` of `table` as `split`; returns (rest, held_out).
 
     The held-out part gets at least one row per label, so tiny datasets hold out a little more.
@@ -66,14 +78,16 @@ def split_off(table: pd.DataFrame, fraction: float, seed: int, split: str,
     counts = table["label"].value_counts()
     held_rows = max(math.ceil(fraction * len(table)), len(counts))
     try:
-        rest, held = train_test_split(np.arange(len(table)), test_size=held_rows,
-                                      stratify=table["label"].to_numpy(), random_state=seed)
+        rest, held = train_test_split(
+            np.arange(len(table)), test_size=held_rows, stratify=table["label"].to_numpy(), random_state=seed
+        )
     except ValueError as err:
         raise DataError(
             f"{source}: cannot hold out a stratified {split} split ({fraction:g} of {len(table)} rows, "
             f"{len(counts)} labels; scikit-learn says: {err}). The rarest label is {counts.idxmin()!r} with "
             f"{counts.min()} rows. Give a data.{split}_file, add examples of rare labels, or raise "
-            "data.min_examples_per_label to catch this earlier") from None
+            "data.min_examples_per_label to catch this earlier"
+        ) from None
     return table.iloc[np.sort(rest)], table.iloc[np.sort(held)]
 
 
@@ -83,13 +97,17 @@ def stratified_subset(table: pd.DataFrame, max_rows: int | None, seed: int, key:
         return table
     counts = table["label"].value_counts().sort_index()
     if max_rows < len(counts):
-        raise DataError(f"{key} = {max_rows} is smaller than the {len(counts)} labels; raise it to at "
-                        f"least {len(counts)} so every label keeps a row")
+        raise DataError(
+            f"{key} = {max_rows} is smaller than the {len(counts)} labels; raise it to at "
+            f"least {len(counts)} so every label keeps a row"
+        )
     quotas = _allocate(counts, max_rows)
     rng = np.random.default_rng(seed)
     labels = table["label"].to_numpy()
-    keep = [rng.choice(np.flatnonzero(labels == label), size=quota, replace=False)
-            for label, quota in quotas.items()]
+    keep = [
+        rng.choice(np.flatnonzero(labels == label), size=quota, replace=False)
+        for label, quota in quotas.items()
+    ]
     return table.iloc[np.sort(np.concatenate(keep))]
 
 

@@ -19,8 +19,16 @@ import pandas as pd
 from slimnlp.data.errors import DataError
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-               ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 _COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
@@ -33,8 +41,10 @@ def detect_format(name: str, file_format: str = "auto") -> str:
         suffixes = suffixes[:-1]
     if suffixes and suffixes[-1] in _EXTENSIONS:
         return _EXTENSIONS[suffixes[-1]]
-    raise DataError(f"{name}: cannot tell the file format from its name; set data.file_format to one of "
-                    f"{FORMATS} or give the file one of the extensions {sorted(_EXTENSIONS)}")
+    raise DataError(
+        f"{name}: cannot tell the file format from its name; set data.file_format to one of "
+        f"{FORMATS} or give the file one of the extensions {sorted(_EXTENSIONS)}"
+    )
 
 
 def is_data_file(path: Path) -> bool:
@@ -45,7 +55,9 @@ def is_data_file(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".")
 
 
-def read_table(path: Path, fmt: str, text_column: str, label_column: str, source: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: Path, fmt: str, text_column: str, label_column: str, source: str | None = None
+) -> pd.DataFrame:
     """Read `path` and return a DataFrame with string columns `text`, `label` and int column `row`.
 
     Args:
@@ -59,28 +71,35 @@ def read_table(path: Path, fmt: str, text_column: str, label_column: str, source
     try:
         frame = readers[fmt](path, fmt, source)
     except UnicodeDecodeError as err:
-        raise DataError(f"{source}: not valid UTF-8 at byte {err.start} ({err.reason}); re-save the file "
-                        "as UTF-8 (or set data.file_format if this is not a text format)") from None
+        raise DataError(
+            f"{source}: not valid UTF-8 at byte {err.start} ({err.reason}); re-save the file "
+            "as UTF-8 (or set data.file_format if this is not a text format)"
+        ) from None
     except DataError:
         raise
     except Exception as err:  # noqa: BLE001 - pandas/pyarrow raise many types; the message is what matters
-        raise DataError(f"{source}: cannot be read as {fmt}: {type(err).__name__}: {err}; check the file "
-                        "or set data.file_format") from None
+        raise DataError(
+            f"{source}: cannot be read as {fmt}: {type(err).__name__}: {err}; check the file "
+            "or set data.file_format"
+        ) from None
     _check_columns(frame, source, text_column, label_column)
     if len(frame) == 0:
         raise DataError(f"{source}: the file has a header but no data rows; point data at a file with data")
-    table = pd.DataFrame({
-        "text": frame[text_column].map(_as_text).astype(str),
-        "label": frame[label_column].map(_as_text).astype(str),
-        "row": range(1, len(frame) + 1),
-    })
+    table = pd.DataFrame(
+        {
+            "text": frame[text_column].map(_as_text).astype(str),
+            "label": frame[label_column].map(_as_text).astype(str),
+            "row": range(1, len(frame) + 1),
+        }
+    )
     return table
 
 
 def _read_csv(path: Path, fmt: str, source: str) -> pd.DataFrame:
     # utf-8-sig: a byte-order mark (Excel exports) must not end up in the first column's name.
-    return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False,
-                       encoding="utf-8-sig")
+    return pd.read_csv(
+        path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
 
 
 def _read_jsonl(path: Path, fmt: str, source: str) -> pd.DataFrame:
@@ -94,8 +113,9 @@ def _read_jsonl(path: Path, fmt: str, source: str) -> pd.DataFrame:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise DataError(f"{source} line {number}: not valid JSON ({err.msg}); each line must be one "
-                            "JSON object") from None
+            raise DataError(
+                f"{source} line {number}: not valid JSON ({err.msg}); each line must be one JSON object"
+            ) from None
         if not isinstance(record, dict):
             raise DataError(f"{source} line {number}: expected a JSON object, got {type(record).__name__}")
         records.append(record)
@@ -110,8 +130,10 @@ def _check_columns(frame: pd.DataFrame, source: str, text_column: str, label_col
     columns = [str(c) for c in frame.columns]
     for key, column in (("text_column", text_column), ("label_column", label_column)):
         if column not in columns:
-            raise DataError(f"{source}: no column {column!r} (data.{key}); the file's columns are {columns}. "
-                            f"Set data.{key} to the column holding the {key.split('_')[0]}s")
+            raise DataError(
+                f"{source}: no column {column!r} (data.{key}); the file's columns are {columns}. "
+                f"Set data.{key} to the column holding the {key.split('_')[0]}s"
+            )
 
 
 def _as_text(value: Any) -> str:
