@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kfp import dsl
+
 from slimnlp_components import steps
 
 if TYPE_CHECKING:

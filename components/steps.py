@@ -33,23 +33,12 @@ def prepare_data(
         data: Output directory: train/dev/test.jsonl, label_map.json, data_report.json.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(data.path, exist_ok=True)
-    result = steps.prepare_data(
-        config_from_json(config_json), out_dir=data.path, parent_run_id=parent_run_id or None
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "prepare-data", config_json, parent_run_id, tracking_uri, data.path
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
 
 
 def train_teacher(
@@ -70,23 +59,12 @@ def train_teacher(
         model: Output model directory (the teacher).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(model.path, exist_ok=True)
-    result = steps.train_teacher(
-        config_from_json(config_json), data.path, out_dir=model.path, parent_run_id=parent_run_id or None
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "train-teacher", config_json, parent_run_id, tracking_uri, model.path, data=data.path
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
 
 
 def prune(
@@ -109,27 +87,12 @@ def prune(
         model: Output model directory (the pruned model).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(model.path, exist_ok=True)
-    result = steps.prune(
-        config_from_json(config_json),
-        data.path,
-        teacher.path,
-        out_dir=model.path,
-        parent_run_id=parent_run_id or None,
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "prune", config_json, parent_run_id, tracking_uri, model.path, data=data.path, teacher=teacher.path
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
 
 
 def distill(
@@ -154,28 +117,19 @@ def distill(
         model: Output model directory (the distilled student).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(model.path, exist_ok=True)
-    result = steps.distill(
-        config_from_json(config_json),
-        data.path,
-        teacher.path,
-        student.path,
-        out_dir=model.path,
-        parent_run_id=parent_run_id or None,
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "distill",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        model.path,
+        data=data.path,
+        teacher=teacher.path,
+        student=student.path,
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
 
 
 def finetune_amp(
@@ -200,28 +154,19 @@ def finetune_amp(
         model: Output model directory (the final student).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(model.path, exist_ok=True)
-    result = steps.finetune_amp(
-        config_from_json(config_json),
-        data.path,
-        teacher.path,
-        student.path,
-        out_dir=model.path,
-        parent_run_id=parent_run_id or None,
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "finetune-amp",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        model.path,
+        data=data.path,
+        teacher=teacher.path,
+        student=student.path,
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
 
 
 def export_onnx(
@@ -244,27 +189,12 @@ def export_onnx(
         onnx: Output directory: model.onnx, model.int8.onnx, tokenizer and config.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(onnx.path, exist_ok=True)
-    result = steps.export_onnx(
-        config_from_json(config_json),
-        data.path,
-        model.path,
-        out_dir=onnx.path,
-        parent_run_id=parent_run_id or None,
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "export-onnx", config_json, parent_run_id, tracking_uri, onnx.path, data=data.path, model=model.path
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))
 
 
 def benchmark(
@@ -291,26 +221,17 @@ def benchmark(
         results: Output directory: results.json, results.md, results.csv and plots.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    import os
-    import time
+    from slimnlp.step_entry import run_component
 
-    if tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    from slimnlp import steps
-    from slimnlp.config import config_from_json
-    from slimnlp.tracking import numeric_metrics
-
-    start = time.perf_counter()
-    os.makedirs(results.path, exist_ok=True)
-    result = steps.benchmark(
-        config_from_json(config_json),
-        data.path,
-        teacher.path,
-        student.path,
-        student_onnx.path,
-        out_dir=results.path,
-        parent_run_id=parent_run_id or None,
-    )
-    for name, value in numeric_metrics(result).items():
+    for name, value in run_component(
+        "benchmark",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        results.path,
+        data=data.path,
+        teacher=teacher.path,
+        student=student.path,
+        student_onnx=student_onnx.path,
+    ).items():
         metrics.log_metric(name, value)
-    metrics.log_metric("wall_time_s", round(time.perf_counter() - start, 3))

@@ -240,9 +240,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS.get(args.verb, cmd_step)
-    from slimnlp_pipelines.local_run import PipelineFailed
-
     from slimnlp.config import ConfigError
+    from slimnlp_pipelines.local_run import PipelineFailed
 
     try:
         return command(args)

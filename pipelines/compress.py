@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from kfp import compiler, dsl, kubernetes
 from kfp.dsl import Artifact
+
 from slimnlp_components import make_components
 
 if TYPE_CHECKING:

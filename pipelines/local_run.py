@@ -48,9 +48,9 @@ class LocalRun:
 def run_local(cfg: RunConfig) -> LocalRun:
     """Run the whole pipeline locally; raises PipelineFailed (parent run marked FAILED) on a failure."""
     from kfp import local
-    from slimnlp_pipelines.compress import build_pipeline
 
     from slimnlp.tracking import parent_run, tracking_uri
+    from slimnlp_pipelines.compress import build_pipeline
 
     # Images, resources and display names only matter on a cluster; kfp.local says so per task.
     warnings.filterwarnings("ignore", message=r".*no effect in the current local runner.*")

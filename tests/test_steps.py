@@ -4,20 +4,35 @@ determinism, and what a failing step leaves behind."""
 import json
 from pathlib import Path
 
-import mlflow
 import pytest
 from safetensors.torch import load_file
 
+import mlflow
 from slimnlp import modeling, steps, tracking
 from slimnlp.config import load_config
 
 TINY = [
-    "teacher.num_layers=2", "teacher.hidden_size=32", "teacher.num_heads=4", "teacher.intermediate_size=64",
-    "teacher.vocab_size=1500", "teacher.max_length=32", "teacher.epochs=12", "teacher.batch_size=16",
-    "teacher.learning_rate=0.003", "teacher.patience=12", "distill.epochs=2", "distill.batch_size=16",
-    "finetune_amp.epochs=1", "finetune_amp.batch_size=16", "prune.target_sparsity=0.25",
-    "prune.importance_batches=4", "benchmark.rounds=2", "benchmark.iterations=2", "benchmark.warmup=1",
-    "benchmark.sequence_length=32", "export.parity_samples=16",
+    "teacher.num_layers=2",
+    "teacher.hidden_size=32",
+    "teacher.num_heads=4",
+    "teacher.intermediate_size=64",
+    "teacher.vocab_size=1500",
+    "teacher.max_length=32",
+    "teacher.epochs=12",
+    "teacher.batch_size=16",
+    "teacher.learning_rate=0.003",
+    "teacher.patience=12",
+    "distill.epochs=2",
+    "distill.batch_size=16",
+    "finetune_amp.epochs=1",
+    "finetune_amp.batch_size=16",
+    "prune.target_sparsity=0.25",
+    "prune.importance_batches=4",
+    "benchmark.rounds=2",
+    "benchmark.iterations=2",
+    "benchmark.warmup=1",
+    "benchmark.sequence_length=32",
+    "export.parity_samples=16",
 ]
 
 
@@ -25,25 +40,32 @@ TINY = [
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("steps")
     cfg = load_config(overrides=[f"output_dir={root}", "name=steps", *TINY])
-    out = {name: root / name for name in ("data", "teacher", "pruned", "distilled", "student", "onnx", "bench")}
+    out = {
+        name: root / name for name in ("data", "teacher", "pruned", "distilled", "student", "onnx", "bench")
+    }
     metrics = {}
     with tracking.parent_run(cfg) as parent:
         metrics["data"] = steps.prepare_data(cfg, out["data"], parent_run_id=parent)
         metrics["teacher"] = steps.train_teacher(cfg, out["data"], out["teacher"], parent_run_id=parent)
         metrics["pruned"] = steps.prune(cfg, out["data"], out["teacher"], out["pruned"], parent_run_id=parent)
-        metrics["distilled"] = steps.distill(cfg, out["data"], out["teacher"], out["pruned"], out["distilled"],
-                                             parent_run_id=parent)
-        metrics["student"] = steps.finetune_amp(cfg, out["data"], out["teacher"], out["distilled"], out["student"],
-                                                parent_run_id=parent)
-        metrics["onnx"] = steps.export_onnx(cfg, out["data"], out["student"], out["onnx"], parent_run_id=parent)
-        metrics["bench"] = steps.benchmark(cfg, out["data"], out["teacher"], out["student"], out["onnx"], out["bench"],
-                                           parent_run_id=parent)
+        metrics["distilled"] = steps.distill(
+            cfg, out["data"], out["teacher"], out["pruned"], out["distilled"], parent_run_id=parent
+        )
+        metrics["student"] = steps.finetune_amp(
+            cfg, out["data"], out["teacher"], out["distilled"], out["student"], parent_run_id=parent
+        )
+        metrics["onnx"] = steps.export_onnx(
+            cfg, out["data"], out["student"], out["onnx"], parent_run_id=parent
+        )
+        metrics["bench"] = steps.benchmark(
+            cfg, out["data"], out["teacher"], out["student"], out["onnx"], out["bench"], parent_run_id=parent
+        )
     return {"cfg": cfg, "out": out, "metrics": metrics, "parent": parent}
 
 
 def test_every_step_writes_its_directory_and_metrics(run):
     out, metrics = run["out"], run["metrics"]
-    for name, directory in out.items():
+    for directory in out.values():
         assert json.loads((directory / "metrics.json").read_text())  # the step contract
     for name in ("teacher", "pruned", "distilled", "student"):
         assert (out[name] / "model.safetensors").is_file() and (out[name] / modeling.LAYOUT_FILE).is_file()
@@ -67,9 +89,13 @@ def test_pruned_model_is_smaller_and_heads_are_gone(run):
 def test_export_parity_and_benchmark_rows(run):
     export = run["metrics"]["onnx"]
     assert export["max_abs_diff"] <= run["cfg"].export.atol
-    assert (run["out"]["onnx"] / "model.onnx").is_file() and (run["out"]["onnx"] / "model.int8.onnx").is_file()
+    assert (run["out"]["onnx"] / "model.onnx").is_file() and (
+        run["out"]["onnx"] / "model.int8.onnx"
+    ).is_file()
     rows = {r["name"]: r for r in run["metrics"]["bench"]["rows"]}
-    assert {"teacher-pytorch", "teacher-onnx", "student-pytorch", "student-onnx", "student-onnx-int8"} <= set(rows)
+    assert {"teacher-pytorch", "teacher-onnx", "student-pytorch", "student-onnx", "student-onnx-int8"} <= set(
+        rows
+    )
     assert rows["student-pytorch"]["params_total"] < rows["teacher-pytorch"]["params_total"]
     assert rows["student-pytorch"]["accuracy"] == pytest.approx(run["metrics"]["student"]["test_accuracy"])
     assert (run["out"]["bench"] / "results.json").is_file()
@@ -80,8 +106,9 @@ def test_mlflow_run_tree(run):
     client = mlflow.MlflowClient()
     parent = client.get_run(run["parent"])
     assert parent.info.status == "FINISHED"
-    children = client.search_runs([parent.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{run['parent']}'")
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run['parent']}'"
+    )
     assert sorted(c.info.run_name for c in children) == sorted(steps.STEP_NAMES)
     assert {c.info.status for c in children} == {"FINISHED"}
     teacher = next(c for c in children if c.info.run_name == "train-teacher")
@@ -100,8 +127,9 @@ def test_a_failing_step_is_marked_failed_and_leaves_earlier_artifacts(run, tmp_p
         with pytest.raises(modeling.ModelDirError, match="not a model directory"):
             steps.prune(cfg, out["data"], tmp_path / "no-teacher", tmp_path / "pruned", parent_run_id=parent)
     client = mlflow.MlflowClient()
-    failed = client.search_runs([client.get_run(parent).info.experiment_id],
-                                filter_string=f"tags.mlflow.parentRunId = '{parent}'")
+    failed = client.search_runs(
+        [client.get_run(parent).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
     assert [(r.info.run_name, r.info.status) for r in failed] == [("prune", "FAILED")]
     assert "not a model directory" in failed[0].data.tags["slimnlp.error"]
     assert sorted(p.name for p in out["teacher"].iterdir()) == before

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from slimnlp_pipelines.cli import main
 from slimnlp_pipelines.local_run import LocalRun, results_table, step_times, steps_table, write_report
 

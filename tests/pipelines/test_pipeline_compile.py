@@ -10,9 +10,9 @@ import sys
 
 import pytest
 import yaml
-from slimnlp_pipelines.cli import main
 
 from slimnlp.config import load_config
+from slimnlp_pipelines.cli import main
 
 STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
 TRAINING = {"train-teacher", "prune", "distill", "finetune-amp"}

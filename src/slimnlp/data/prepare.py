@@ -5,9 +5,9 @@
 
 1. resolve and download one file per split (sources.py); read them all and check their columns
    before any cleaning, so a wrong path or column name stops the run at once
-2. clean each file (cleaning.py) and stop if a file has no rows left
+2. clean each file (cleaning.py), remove data.drop_labels, and stop if a file has no rows left
 3. train/test overlap: report it; drop it from train and dev when data.drop_test_overlap
-4. check every label has data.min_examples_per_label training rows
+4. check every label has data.min_examples_per_label training rows (labels emptied by step 3 too)
 5. hold out stratified test and dev splits when no file gives them; optional stratified subsets
 6. write train/dev/test.jsonl, label_map.json and data_report.json (artifacts.py)
 

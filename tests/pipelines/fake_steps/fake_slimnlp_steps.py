@@ -24,7 +24,7 @@ def _step(name, inputs, out_dir, parent_run_id, files=None):
     (out / "seen.json").write_text(json.dumps(seen))
     for file_name, content in (files or {}).items():
         (out / file_name).write_text(json.dumps(content))
-    return {"rows": 3, "test": {"macro_f1": 0.5}, "note": "not a number"}
+    return {"rows": 3, "test_macro_f1": 0.5, "test": {"macro_f1": 0.5}, "note": "not a number"}
 
 
 def prepare_data(cfg, out_dir, *, parent_run_id=None):
