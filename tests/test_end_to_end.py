@@ -1,0 +1,64 @@
+"""The whole pipeline through the KFP SDK (kfp.local), real steps, on a subset of MahaNews SHC,
+logging over HTTP to a real MLflow server."""
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from slimnlp_pipelines.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
+SMALL = [
+    "data.max_train_rows=400", "data.max_test_rows=240", "teacher.vocab_size=2000", "teacher.num_layers=2",
+    "teacher.hidden_size=64", "teacher.num_heads=4", "teacher.intermediate_size=128", "teacher.epochs=4",
+    "distill.epochs=2", "finetune_amp.epochs=1", "benchmark.rounds=2", "benchmark.iterations=3",
+    "benchmark.peak_memory=off", "tracking.codecarbon=true",
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(shared_data, mlflow_server, tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    args = ["run", "--config", str(REPO / "configs" / "mahanews-shc.yaml"),
+            "--set", f"data.dir={shared_data / 'mahanews-shc'}", "--set", f"output_dir={root}",
+            "--set", f"tracking.tracking_uri={mlflow_server.url}"]
+    for item in SMALL:
+        args += ["--set", item]
+    assert main(args) == 0
+    report = json.loads((root / "mahanews-shc" / "report" / "run.json").read_text())
+    return {"root": root, "report": report, "server": mlflow_server}
+
+
+def test_pipeline_artifacts_and_numbers(pipeline_run):
+    run_dir = pipeline_run["root"] / "mahanews-shc"
+    results = json.loads((run_dir / "report" / "results.json").read_text())
+    rows = {r["name"]: r for r in results["rows"]}
+    teacher, student = rows["teacher-pytorch"], rows["student-pytorch"]
+    assert student["params_total"] < teacher["params_total"]
+    assert 1 / 12 < teacher["accuracy"] <= 1 and 0 < student["accuracy"] <= 1
+    assert rows["student-onnx"]["accuracy"] == pytest.approx(student["accuracy"], abs=0.01)  # parity
+    pipeline_dir = Path(pipeline_run["report"]["pipeline_dir"])
+    data_report = json.loads((pipeline_dir / "prepare-data" / "data" / "data_report.json").read_text())
+    assert data_report["train_rows"] + data_report["dev_rows"] <= 400
+    assert data_report["dropped_header_rows"] > 0  # the SHC files repeat their header
+    export = json.loads((pipeline_dir / "export-onnx" / "onnx" / "metrics.json").read_text())
+    assert export["max_abs_diff"] < 1e-3
+
+
+def test_mlflow_server_holds_the_run_tree(pipeline_run):
+    mlflow.set_tracking_uri(pipeline_run["server"].url)
+    client = mlflow.MlflowClient()
+    parent = client.get_run(pipeline_run["report"]["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    children = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(c.info.run_name for c in children) == sorted(STEPS)
+    assert all(c.info.status == "FINISHED" for c in children)
+    by_name = {c.info.run_name: c for c in children}
+    assert by_name["train-teacher"].data.metrics["energy_kwh"] > 0  # CodeCarbon ran
+    artifacts = [a.path for a in client.list_artifacts(by_name["export-onnx"].info.run_id, "onnx")]
+    assert "onnx/model.onnx" in artifacts
+    assert by_name["finetune-amp"].data.tags["slimnlp.precision"] == "fp32"
