@@ -4,6 +4,7 @@ s3_server   `weed mini` on free 127.0.0.1 ports in a tmp dir, with real credenti
 s3_env      points the AWS_* environment variables of one test at s3_server
 http_server serves a tmp folder over HTTP on 127.0.0.1
 shared_data /work/shared/data (../shared/data beside the checkout); tests skip when it is absent
+mlflow_server a real `mlflow server` on a free 127.0.0.1 port (SQLite backend, served artifacts)
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def http_server(tmp_path: Path):
         server.server_close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The shared Marathi data (never copied into the repo); skip when this checkout has none."""
     if not SHARED_DATA.is_dir():
@@ -208,3 +209,70 @@ def _no_instance_metadata_lookups():
     """boto3 would otherwise probe the EC2 metadata address (seconds of timeouts) when no key is set."""
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     yield
+
+
+# --------------------------------------------------------------------------------------------------
+# MLflow: a real tracking server
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    root: Path
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """`mlflow server` with one worker and no job runner (~0.5 GB, ~6 s start), stopped at the end."""
+    import sys
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    (port,) = _free_ports(1)
+    server = MlflowServer(f"http://127.0.0.1:{port}", root)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+    ]
+    log = root / "server.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(command, cwd=root, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_for_http(f"{server.url}/health", process, log)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")

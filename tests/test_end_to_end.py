@@ -12,19 +12,37 @@ from slimnlp_pipelines.cli import main
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
 SMALL = [
-    "data.max_train_rows=400", "data.max_test_rows=240", "teacher.vocab_size=2000", "teacher.num_layers=2",
-    "teacher.hidden_size=64", "teacher.num_heads=4", "teacher.intermediate_size=128", "teacher.epochs=4",
-    "distill.epochs=2", "finetune_amp.epochs=1", "benchmark.rounds=2", "benchmark.iterations=3",
-    "benchmark.peak_memory=off", "tracking.codecarbon=true",
+    "data.max_train_rows=400",
+    "data.max_test_rows=240",
+    "teacher.vocab_size=2000",
+    "teacher.num_layers=2",
+    "teacher.hidden_size=64",
+    "teacher.num_heads=4",
+    "teacher.intermediate_size=128",
+    "teacher.epochs=4",
+    "distill.epochs=2",
+    "finetune_amp.epochs=1",
+    "benchmark.rounds=2",
+    "benchmark.iterations=3",
+    "benchmark.peak_memory=off",
+    "tracking.codecarbon=true",
 ]
 
 
 @pytest.fixture(scope="module")
 def pipeline_run(shared_data, mlflow_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    args = ["run", "--config", str(REPO / "configs" / "mahanews-shc.yaml"),
-            "--set", f"data.dir={shared_data / 'mahanews-shc'}", "--set", f"output_dir={root}",
-            "--set", f"tracking.tracking_uri={mlflow_server.url}"]
+    args = [
+        "run",
+        "--config",
+        str(REPO / "configs" / "mahanews-shc.yaml"),
+        "--set",
+        f"data.dir={shared_data / 'mahanews-shc'}",
+        "--set",
+        f"output_dir={root}",
+        "--set",
+        f"tracking.tracking_uri={mlflow_server.url}",
+    ]
     for item in SMALL:
         args += ["--set", item]
     assert main(args) == 0
@@ -53,8 +71,9 @@ def test_mlflow_server_holds_the_run_tree(pipeline_run):
     client = mlflow.MlflowClient()
     parent = client.get_run(pipeline_run["report"]["parent_run_id"])
     assert parent.info.status == "FINISHED"
-    children = client.search_runs([parent.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
     assert sorted(c.info.run_name for c in children) == sorted(STEPS)
     assert all(c.info.status == "FINISHED" for c in children)
     by_name = {c.info.run_name: c for c in children}
