@@ -121,6 +121,16 @@ def _wait_until_ready(server: S3Server, process: subprocess.Popen, log: Path, ti
     raise RuntimeError(f"weed mini not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
+def _stop(process: subprocess.Popen, timeout_s: float = 15) -> None:
+    """SIGTERM, then SIGKILL if the server has not stopped in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory):
     """A real S3 endpoint (SeaweedFS) with one admin identity; stopped at the end of the session."""
@@ -151,12 +161,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
         _wait_until_ready(server, process, log)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 @pytest.fixture
@@ -254,12 +259,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
         _wait_for_http(f"{server.url}/health", process, log)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:

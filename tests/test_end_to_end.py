@@ -4,9 +4,9 @@ logging over HTTP to a real MLflow server."""
 import json
 from pathlib import Path
 
-import mlflow
 import pytest
 
+import mlflow
 from slimnlp_pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

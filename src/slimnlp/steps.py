@@ -89,6 +89,16 @@ def _finish(
     return metrics
 
 
+def _save_model(
+    run: tracking.StepRun, out: Path, model, tokenizer, test, id2label, cfg: RunConfig, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Score the trained model on the test set, save it as a model directory, log and return metrics."""
+    model = model.cpu().float()
+    metrics = {**extra, **_model_metrics(model, tokenizer, test, id2label, cfg.teacher.max_length)}
+    modeling.save_model_dir(model, tokenizer, out)
+    return _finish(run, out, metrics)
+
+
 def _teacher_logits(teacher_dir: str | Path, texts: list[str], max_length: int) -> torch.Tensor:
     teacher, tokenizer = modeling.load_model_dir(teacher_dir, default_device())
     return predict_logits(teacher, tokenizer, texts, max_length)
@@ -170,13 +180,7 @@ def train_teacher(
             model, tokenizer, train, dev, _settings(t, cfg), on_epoch=_epoch_logger(run)
         )
         shutil.rmtree(out / ".cache", ignore_errors=True)
-        metrics = {
-            "source": source,
-            **history,
-            **_model_metrics(model.cpu(), tokenizer, test, id2label, t.max_length),
-        }
-        modeling.save_model_dir(model, tokenizer, out)
-        return _finish(run, out, metrics)
+        return _save_model(run, out, model, tokenizer, test, id2label, cfg, {"source": source, **history})
 
 
 def prune(
@@ -219,17 +223,9 @@ def prune(
             f"parameters {report['params_before']:,} -> {report['params_after']:,}",
             flush=True,
         )
-        metrics = {
-            **report,
-            **_model_metrics(model, tokenizer, test, id2label, cfg.teacher.max_length),
-            **{
-                f"dev_{k}": v
-                for k, v in evaluate(model, tokenizer, dev[0], dev[1], cfg.teacher.max_length).items()
-                if k != "per_class_f1"
-            },
-        }
-        modeling.save_model_dir(model, tokenizer, out)
-        return _finish(run, out, metrics)
+        dev_scores = evaluate(model, tokenizer, dev[0], dev[1], cfg.teacher.max_length)
+        extra = {**report, "dev_accuracy": dev_scores["accuracy"], "dev_macro_f1": dev_scores["macro_f1"]}
+        return _save_model(run, out, model, tokenizer, test, id2label, cfg, extra)
 
 
 def distill(
@@ -263,13 +259,9 @@ def distill(
             teacher_logits=teacher_logits,
             on_epoch=_epoch_logger(run),
         )
-        metrics = {
-            **history,
-            "kept_layers": kept_layers,
-            **_model_metrics(model.cpu(), tokenizer, test, id2label, cfg.teacher.max_length),
-        }
-        modeling.save_model_dir(model, tokenizer, out)
-        return _finish(run, out, metrics)
+        return _save_model(
+            run, out, model, tokenizer, test, id2label, cfg, {"kept_layers": kept_layers, **history}
+        )
 
 
 def finetune_amp(
@@ -310,15 +302,16 @@ def finetune_amp(
                 on_epoch=_epoch_logger(run),
                 device=device,
             )
-        metrics = {
-            **history,
-            "precision": precision,
-            "precision_reason": reason,
-            "device": device,
-            **_model_metrics(model.cpu().float(), tokenizer, test, id2label, cfg.teacher.max_length),
-        }
-        modeling.save_model_dir(model, tokenizer, out)
-        return _finish(run, out, metrics)
+        return _save_model(
+            run,
+            out,
+            model,
+            tokenizer,
+            test,
+            id2label,
+            cfg,
+            {**history, "precision": precision, "precision_reason": reason, "device": device},
+        )
 
 
 def export_onnx(
