@@ -31,10 +31,10 @@ run-sent: setup  ## the same pipeline on ../shared/data/mahasent-mr
 	$(BIN)/slimnlp run --config configs/mahasent-mr.yaml
 
 test: setup  ## the default test suite (< 15 min on 2 cores; no slow or GPU tests)
-	$(BIN)/python -m pytest -m "not slow and not gpu" --timeout=900
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not slow and not gpu" --timeout=900
 
 test-slow: setup  ## slow end-to-end tests on real data
-	$(BIN)/python -m pytest -m slow --timeout=3600
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow --timeout=3600
 
 test-gpu: setup  ## tests that need a CUDA device
 	$(BIN)/python -m pytest -m gpu

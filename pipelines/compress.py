@@ -45,9 +45,10 @@ def _configure(task: dsl.PipelineTask, step: str, k8s: "KubernetesConfig") -> ds
     task.set_memory_limit(k8s.memory_limit)
     if step not in TRAINING_STEPS:
         return task
-    if k8s.accelerator_limit > 0:
-        task.set_accelerator_type(k8s.accelerator_type)
-        task.set_accelerator_limit(k8s.accelerator_limit)
+    if k8s.accelerator_limit == 0:
+        return task  # CPU-only: no GPU request, and no pinning to GPU nodes either
+    task.set_accelerator_type(k8s.accelerator_type)
+    task.set_accelerator_limit(k8s.accelerator_limit)
     for key, value in k8s.node_selector.items():
         kubernetes.add_node_selector(task, label_key=key, label_value=value)
     for toleration in k8s.tolerations:

@@ -4,9 +4,11 @@ logging over HTTP to a real MLflow server."""
 import json
 from pathlib import Path
 
-import pytest
-
 import mlflow
+import pytest
+import torch
+from safetensors.torch import load_file
+
 from slimnlp_pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +49,7 @@ def pipeline_run(shared_data, mlflow_server, tmp_path_factory):
         args += ["--set", item]
     assert main(args) == 0
     report = json.loads((root / "mahanews-shc" / "report" / "run.json").read_text())
-    return {"root": root, "report": report, "server": mlflow_server}
+    return {"root": root, "report": report, "server": mlflow_server, "data_dir": shared_data / "mahanews-shc"}
 
 
 def test_pipeline_artifacts_and_numbers(pipeline_run):
@@ -81,3 +83,48 @@ def test_mlflow_server_holds_the_run_tree(pipeline_run):
     artifacts = [a.path for a in client.list_artifacts(by_name["export-onnx"].info.run_id, "onnx")]
     assert "onnx/model.onnx" in artifacts
     assert by_name["finetune-amp"].data.tags["slimnlp.precision"] == "fp32"
+
+
+def test_cli_steps_reproduce_the_pipeline_tasks(pipeline_run, tmp_path, capsys):
+    """Acceptance 3: a step run alone from the CLI gives what the same step gave inside the pipeline."""
+    pipeline_dir = Path(pipeline_run["report"]["pipeline_dir"])
+    args = _config_args(pipeline_run)
+    assert main(["prepare-data", *args, "--out", str(tmp_path / "data")]) == 0
+    ours = json.loads((tmp_path / "data" / "data_report.json").read_text())
+    theirs = json.loads((pipeline_dir / "prepare-data" / "data" / "data_report.json").read_text())
+    assert ours["data_sha256"] == theirs["data_sha256"]
+    assert (
+        main(
+            [
+                "prune",
+                *args,
+                "--data",
+                str(pipeline_dir / "prepare-data" / "data"),
+                "--teacher",
+                str(pipeline_dir / "train-teacher" / "model"),
+                "--out",
+                str(tmp_path / "pruned"),
+            ]
+        )
+        == 0
+    )
+    a = load_file(str(tmp_path / "pruned" / "model.safetensors"))
+    b = load_file(str(pipeline_dir / "prune" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    capsys.readouterr()
+
+
+def _config_args(pipeline_run):
+    args = [
+        "--config",
+        str(REPO / "configs" / "mahanews-shc.yaml"),
+        "--set",
+        f"data.dir={pipeline_run['data_dir']}",
+        "--set",
+        f"output_dir={pipeline_run['root']}",
+        "--set",
+        f"tracking.tracking_uri={pipeline_run['server'].url}",
+    ]
+    for item in SMALL:
+        args += ["--set", item]
+    return args

@@ -4,10 +4,10 @@ determinism, and what a failing step leaves behind."""
 import json
 from pathlib import Path
 
+import mlflow
 import pytest
 from safetensors.torch import load_file
 
-import mlflow
 from slimnlp import modeling, steps, tracking
 from slimnlp.config import load_config
 

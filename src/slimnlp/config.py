@@ -35,6 +35,14 @@ def _help(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclas
     return field(default=default, metadata={"help": text})
 
 
+def _check_training(section: Any) -> None:
+    """The loop settings every training section shares."""
+    _require(section.epochs >= 0, "epochs", f"must be >= 0, got {section.epochs}")
+    for name in ("batch_size", "patience"):
+        _require(getattr(section, name) >= 1, name, f"must be >= 1, got {getattr(section, name)}")
+    _require(section.learning_rate > 0, "learning_rate", f"must be > 0, got {section.learning_rate}")
+
+
 # --------------------------------------------------------------------------------------------------
 # Step configs
 
@@ -167,7 +175,7 @@ class DistillConfig:
         _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
         _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
         _require(self.student_layers >= 1, "student_layers", "must be >= 1")
-        _require(self.epochs >= 0, "epochs", "must be >= 0")
+        _check_training(self)
 
 
 @dataclass(frozen=True)
@@ -187,8 +195,9 @@ class FinetuneAmpConfig:
     def __post_init__(self) -> None:
         opts = ("auto", "fp16", "bf16", "fp32")
         _require(self.precision in opts, "precision", f"must be one of {opts}, got {self.precision!r}")
-        _require(self.epochs >= 0, "epochs", "must be >= 0")
         _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
+        _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
+        _check_training(self)
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,7 @@ class ExportConfig:
     def __post_init__(self) -> None:
         _require(self.atol > 0, "atol", f"must be > 0, got {self.atol}")
         _require(11 <= self.opset <= 23, "opset", f"must be in [11, 23], got {self.opset}")
+        _require(self.parity_samples >= 1, "parity_samples", f"must be >= 1, got {self.parity_samples}")
 
 
 @dataclass(frozen=True)
@@ -368,6 +378,9 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
 
 def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
     values = json.loads(json.dumps(values or {}))  # deep copy, plain types only
+    data_dir = os.environ.get("SLIMNLP_DATA_DIR")
+    if data_dir:  # the environment beats the file; an explicit --set beats both
+        values.setdefault("data", {})["dir"] = data_dir
     for text in overrides or []:
         path, value = _parse_override(text)
         node = values
@@ -376,9 +389,10 @@ def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None)
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {text!r}: {part!r} is not a section")
         node[path[-1]] = value
-    data_dir = os.environ.get("SLIMNLP_DATA_DIR")
-    if data_dir:
-        values.setdefault("data", {})["dir"] = data_dir
+    data = values.get("data")
+    if isinstance(data, dict) and isinstance(data.get("dir"), str) and "://" not in data["dir"]:
+        # Absolute, so a compiled pipeline or a step run from another folder reads the same files.
+        data["dir"] = str(Path(data["dir"]).expanduser().resolve())
     return _build(RunConfig, values)
 
 
@@ -393,11 +407,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         values = loaded or {}
-        if "data" in values and isinstance(values["data"], dict) and values["data"].get("dir"):
-            data_dir = Path(values["data"]["dir"]).expanduser()
-            if not data_dir.is_absolute() and "://" not in values["data"]["dir"]:
-                # Relative data dirs in a config file are relative to the working directory, like CLI paths.
-                values["data"]["dir"] = str(data_dir)
+    # Relative paths (data.dir) are relative to the working directory, like every CLI path.
     return config_from_dict(values, overrides)
 
 

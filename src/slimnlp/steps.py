@@ -149,10 +149,10 @@ def train_teacher(
     the training text; early stopping on dev keeps the best epoch. out_dir is a model directory."""
     t = cfg.teacher
     out = _out(out_dir)
-    train, dev, test, id2label = _splits(data_dir)
     with tracking.step_run(
         cfg, "train-teacher", parent_run_id, params={"teacher": cfg.to_dict()["teacher"]}
     ) as run:
+        train, dev, test, id2label = _splits(data_dir)
         if t.checkpoint:
             model, tokenizer = modeling.load_checkpoint(t.checkpoint, id2label, out / ".cache")
             source = t.checkpoint
@@ -197,9 +197,9 @@ def prune(
 
     p = cfg.prune
     out = _out(out_dir)
-    train, dev, test, id2label = _splits(data_dir)
     with tracking.step_run(cfg, "prune", parent_run_id, params={"prune": cfg.to_dict()["prune"]}) as run:
-        model, tokenizer = modeling.load_model_dir(teacher_dir)
+        train, dev, test, id2label = _splits(data_dir)
+        model, tokenizer = modeling.load_model_dir(teacher_dir, default_device())
         modeling.encoder_layers(model)  # fails early, naming supported types, for unknown layouts
         importance = taylor_importance(
             model,
@@ -241,12 +241,14 @@ def distill(
     (student=pruned), or into a shallower copy of it (student=layers); out_dir is a model directory."""
     d = cfg.distill
     out = _out(out_dir)
-    train, dev, test, id2label = _splits(data_dir)
     with tracking.step_run(
         cfg, "distill", parent_run_id, params={"distill": cfg.to_dict()["distill"]}
     ) as run:
+        train, dev, test, id2label = _splits(data_dir)
+        model, tokenizer = modeling.load_model_dir(
+            student_dir
+        )  # a bad student dir fails before the teacher runs
         teacher_logits = _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length)
-        model, tokenizer = modeling.load_model_dir(student_dir)
         kept_layers = None
         if d.student == "layers":
             kept_layers = modeling.keep_layers(model, d.student_layers)
@@ -277,12 +279,12 @@ def finetune_amp(
     fp32 is the CPU default); logs which precision ran and why. out_dir is a model directory."""
     a = cfg.finetune_amp
     out = _out(out_dir)
-    train, dev, test, id2label = _splits(data_dir)
     device = default_device()
     precision, reason = resolve_precision(a.precision, device)
     with tracking.step_run(
         cfg, "finetune-amp", parent_run_id, params={"finetune_amp": cfg.to_dict()["finetune_amp"]}
     ) as run:
+        train, dev, test, id2label = _splits(data_dir)
         run.client.set_tag(run.run_id, "slimnlp.precision", precision)
         run.client.set_tag(run.run_id, "slimnlp.precision_reason", reason)
         print(f"finetune-amp: precision {precision} on {device} ({reason})", flush=True)
@@ -327,10 +329,10 @@ def export_onnx(
     from slimnlp.export import export_onnx_model
 
     out = _out(out_dir)
-    _, _, test, _ = _splits(data_dir)
     with tracking.step_run(
         cfg, "export-onnx", parent_run_id, params={"export": cfg.to_dict()["export"]}
     ) as run:
+        _, _, test, _ = _splits(data_dir)
         metrics = export_onnx_model(
             model_dir, out, test[0], cfg.export, labels=test[1], max_length=cfg.teacher.max_length
         )
@@ -353,10 +355,10 @@ def benchmark(
     from slimnlp.export import export_onnx_model
 
     out = _out(out_dir)
-    _, _, test, id2label = _splits(data_dir)
     with tracking.step_run(
         cfg, "benchmark", parent_run_id, params={"benchmark": cfg.to_dict()["benchmark"]}
     ) as run:
+        _, _, test, id2label = _splits(data_dir)
         started = time.perf_counter()
         # The teacher goes through the same export so that runtimes compare like with like.
         teacher_onnx = out / "teacher_onnx"

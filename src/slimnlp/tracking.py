@@ -101,9 +101,22 @@ def parent_run(cfg: RunConfig, tags: dict[str, str] | None = None) -> Iterator[s
     try:
         yield run_id
     except BaseException:
+        fail_open_children(client, experiment_id, run_id)
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id, "FINISHED")
+
+
+def fail_open_children(client: Any, experiment_id: str, parent_id: str) -> list[str]:
+    """Mark FAILED the step runs still RUNNING under a failed parent (a task killed by OOM or a
+    timeout never closes its own run)."""
+    open_runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in open_runs:
+        client.set_terminated(run.info.run_id, "FAILED")
+    return [run.info.run_id for run in open_runs]
 
 
 @dataclass
@@ -207,6 +220,8 @@ def step_run(
     tags = {"slimnlp.step": step, "slimnlp.kind": "step"}
     if parent:
         tags["mlflow.parentRunId"] = parent
+        # A step run lives beside its parent, also when KFP injected a parent of another experiment.
+        experiment_id = client.get_run(parent).info.experiment_id
     run = client.create_run(experiment_id, run_name=step, tags=tags)
     step_run_ = StepRun(run.info.run_id, client)
     if params:
