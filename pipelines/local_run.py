@@ -39,6 +39,7 @@ class LocalRun:
     report_dir: Path | None = None
     wall_s: float = 0.0
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config: RunConfig | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def run_local(cfg: RunConfig) -> LocalRun:
     started = time.perf_counter()
     before = set(pipeline_root.glob("*")) if pipeline_root.exists() else set()
     with parent_run(cfg) as parent_id:
-        run = LocalRun(run_dir=run_dir, parent_run_id=parent_id, tracking_uri=uri)
+        run = LocalRun(run_dir=run_dir, parent_run_id=parent_id, tracking_uri=uri, config=cfg)
         try:
             task = pipeline(config_json=cfg.to_json(), parent_run_id=parent_id, tracking_uri=uri)
         except RuntimeError as err:
@@ -91,6 +92,14 @@ def _failure_message(err: RuntimeError, run: LocalRun) -> str:
     text = ANSI.sub("", str(err))
     failed = re.search(r"Inner task failed: '([^']+)'", text)
     where = f"step {failed.group(1)!r}" if failed else "a step"
+    try:  # the step's own message (file, column, key...) is worth more than "see the log above"
+        from slimnlp.tracking import step_errors
+
+        errors = step_errors(run.config, run.parent_run_id) if run.config is not None else {}
+    except Exception:  # noqa: BLE001 - the summary must not hide the original failure
+        errors = {}
+    if errors:
+        where += ": " + "; ".join(errors.values())
     return (
         f"the pipeline failed in {where} (its log is above); MLflow parent run {run.parent_run_id} "
         f"is marked FAILED; outputs so far are in {run.pipeline_dir or run.run_dir}"

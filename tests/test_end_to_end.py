@@ -2,6 +2,7 @@
 logging over HTTP to a real MLflow server."""
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -128,3 +129,26 @@ def _config_args(pipeline_run):
     for item in SMALL:
         args += ["--set", item]
     return args
+
+
+def test_bad_input_stops_the_run_with_the_step_message(shared_data, mlflow_server, tmp_path, capsys):
+    args = [
+        "run",
+        "--config",
+        str(REPO / "configs" / "mahanews-shc.yaml"),
+        "--set",
+        f"data.dir={shared_data / 'mahanews-shc'}",
+        "--set",
+        f"output_dir={tmp_path}",
+        "--set",
+        f"tracking.tracking_uri={mlflow_server.url}",
+        "--set",
+        "data.text_column=Headline",
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "the pipeline failed in step 'prepare-data'" in err
+    assert "Headline" in err and "SHC_Valid.csv" in err  # the column and the file, in the final message
+    run_id = re.search(r"MLflow parent run (\w+) is marked FAILED", err).group(1)
+    mlflow.set_tracking_uri(mlflow_server.url)
+    assert mlflow.MlflowClient().get_run(run_id).info.status == "FAILED"

@@ -107,6 +107,21 @@ def parent_run(cfg: RunConfig, tags: dict[str, str] | None = None) -> Iterator[s
     client.set_terminated(run_id, "FINISHED")
 
 
+def step_errors(cfg: RunConfig, parent_id: str) -> dict[str, str]:
+    """The error each failed step recorded under a parent run (tag slimnlp.error), by step name."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    client = mlflow.MlflowClient()
+    experiment_id = client.get_run(parent_id).info.experiment_id
+    runs = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
+    return {
+        r.data.tags.get("slimnlp.step", r.info.run_name): r.data.tags["slimnlp.error"]
+        for r in runs
+        if "slimnlp.error" in r.data.tags
+    }
+
+
 def fail_open_children(client: Any, experiment_id: str, parent_id: str) -> list[str]:
     """Mark FAILED the step runs still RUNNING under a failed parent (a task killed by OOM or a
     timeout never closes its own run)."""
