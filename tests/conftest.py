@@ -282,3 +282,10 @@ def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout_s: fl
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"{url} not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(autouse=True)
+def _forget_tracking_uri():
+    """`mlflow.set_tracking_uri` also sets MLFLOW_TRACKING_URI; one test's store must not leak into the next."""
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -15,19 +15,21 @@ from slimnlp_pipelines.cli import main
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
 SMALL = [
-    "data.max_train_rows=400",
+    "data.max_train_rows=600",
+    "data.max_dev_rows=120",
     "data.max_test_rows=240",
-    "teacher.vocab_size=2000",
+    "teacher.vocab_size=1500",
     "teacher.num_layers=2",
     "teacher.hidden_size=64",
     "teacher.num_heads=4",
     "teacher.intermediate_size=128",
-    "teacher.epochs=4",
+    "teacher.epochs=10",
+    "teacher.learning_rate=0.002",
     "distill.epochs=2",
     "finetune_amp.epochs=1",
     "benchmark.rounds=2",
     "benchmark.iterations=3",
-    "benchmark.peak_memory=off",
+    "benchmark.peak_memory='off'",
     "tracking.codecarbon=true",
 ]
 
@@ -59,11 +61,11 @@ def test_pipeline_artifacts_and_numbers(pipeline_run):
     rows = {r["name"]: r for r in results["rows"]}
     teacher, student = rows["teacher-pytorch"], rows["student-pytorch"]
     assert student["params_total"] < teacher["params_total"]
-    assert 1 / 12 < teacher["accuracy"] <= 1 and 0 < student["accuracy"] <= 1
+    assert teacher["accuracy"] > 2 / 12 and student["accuracy"] > 2 / 12  # 12 topics: twice chance at least
     assert rows["student-onnx"]["accuracy"] == pytest.approx(student["accuracy"], abs=0.01)  # parity
     pipeline_dir = Path(pipeline_run["report"]["pipeline_dir"])
     data_report = json.loads((pipeline_dir / "prepare-data" / "data" / "data_report.json").read_text())
-    assert data_report["train_rows"] + data_report["dev_rows"] <= 400
+    assert data_report["train_rows"] <= 600 and data_report["dev_rows"] <= 120 and data_report["test_rows"] <= 240
     assert data_report["dropped_header_rows"] > 0  # the SHC files repeat their header
     export = json.loads((pipeline_dir / "export-onnx" / "onnx" / "metrics.json").read_text())
     assert export["max_abs_diff"] < 1e-3

@@ -39,7 +39,14 @@ TINY = [
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("steps")
-    cfg = load_config(overrides=[f"output_dir={root}", "name=steps", *TINY])
+    cfg = load_config(
+        overrides=[
+            f"output_dir={root}",
+            "name=steps",
+            f"tracking.tracking_uri=sqlite:///{root}/mlflow.db",
+            *TINY,
+        ]
+    )
     out = {
         name: root / name for name in ("data", "teacher", "pruned", "distilled", "student", "onnx", "bench")
     }

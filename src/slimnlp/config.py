@@ -253,7 +253,8 @@ class BenchmarkConfig:
 @dataclass(frozen=True)
 class TrackingConfig:
     tracking_uri: str | None = _help(
-        "MLflow tracking URI; None = sqlite:///<run dir>/mlflow.db. MLFLOW_TRACKING_URI overrides it.", None
+        "MLflow tracking URI; None = MLFLOW_TRACKING_URI if set (KFP injects it), else sqlite:///<run dir>/mlflow.db.",
+        None,
     )
     experiment: str = _help("MLflow experiment name.", "slimnlp")
     codecarbon: bool = _help("Measure energy and CO2 of every step with CodeCarbon (offline).", True)
@@ -349,7 +350,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a number, got {value!r}")
         return float(value)
     if hint is str:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
+        if isinstance(value, bool):
+            raise ConfigError(
+                f"{key} must be a string, got {value!r} (YAML reads on/off/yes/no as "
+                f"booleans: quote the value, e.g. {key}='off')"
+            )
+        if not isinstance(value, str | int | float):
             raise ConfigError(f"{key} must be a string, got {value!r}")
         return str(value)
     return value

@@ -30,12 +30,16 @@ PARENT_RUN_ENV = "SLIMNLP_PARENT_RUN_ID"
 
 
 def tracking_uri(cfg: RunConfig) -> str:
-    """MLFLOW_TRACKING_URI > config > SQLite file inside the run directory."""
+    """The config's tracking.tracking_uri > MLFLOW_TRACKING_URI (what KFP injects) > SQLite in the run dir.
+
+    An explicit config wins because `mlflow.set_tracking_uri` also sets the environment variable, so
+    the environment may hold whatever an earlier run in the same process used.
+    """
+    if cfg.tracking.tracking_uri:
+        return cfg.tracking.tracking_uri
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
-    if cfg.tracking.tracking_uri:
-        return cfg.tracking.tracking_uri
     db = (cfg.run_dir / "mlflow.db").resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db}"
