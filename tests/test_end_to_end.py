@@ -37,20 +37,7 @@ SMALL = [
 @pytest.fixture(scope="module")
 def pipeline_run(shared_data, mlflow_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    args = [
-        "run",
-        "--config",
-        str(REPO / "configs" / "mahanews-shc.yaml"),
-        "--set",
-        f"data.dir={shared_data / 'mahanews-shc'}",
-        "--set",
-        f"output_dir={root}",
-        "--set",
-        f"tracking.tracking_uri={mlflow_server.url}",
-    ]
-    for item in SMALL:
-        args += ["--set", item]
-    assert main(args) == 0
+    assert main(["run", *_config_args(shared_data / "mahanews-shc", root, mlflow_server.url)]) == 0
     report = json.loads((root / "mahanews-shc" / "report" / "run.json").read_text())
     return {"root": root, "report": report, "server": mlflow_server, "data_dir": shared_data / "mahanews-shc"}
 
@@ -65,7 +52,11 @@ def test_pipeline_artifacts_and_numbers(pipeline_run):
     assert rows["student-onnx"]["accuracy"] == pytest.approx(student["accuracy"], abs=0.01)  # parity
     pipeline_dir = Path(pipeline_run["report"]["pipeline_dir"])
     data_report = json.loads((pipeline_dir / "prepare-data" / "data" / "data_report.json").read_text())
-    assert data_report["train_rows"] <= 600 and data_report["dev_rows"] <= 120 and data_report["test_rows"] <= 240
+    assert (
+        data_report["train_rows"] <= 600
+        and data_report["dev_rows"] <= 120
+        and data_report["test_rows"] <= 240
+    )
     assert data_report["dropped_header_rows"] > 0  # the SHC files repeat their header
     export = json.loads((pipeline_dir / "export-onnx" / "onnx" / "metrics.json").read_text())
     assert export["max_abs_diff"] < 1e-3
@@ -91,7 +82,7 @@ def test_mlflow_server_holds_the_run_tree(pipeline_run):
 def test_cli_steps_reproduce_the_pipeline_tasks(pipeline_run, tmp_path, capsys):
     """Acceptance 3: a step run alone from the CLI gives what the same step gave inside the pipeline."""
     pipeline_dir = Path(pipeline_run["report"]["pipeline_dir"])
-    args = _config_args(pipeline_run)
+    args = _config_args(pipeline_run["data_dir"], pipeline_run["root"], pipeline_run["server"].url)
     assert main(["prepare-data", *args, "--out", str(tmp_path / "data")]) == 0
     ours = json.loads((tmp_path / "data" / "data_report.json").read_text())
     theirs = json.loads((pipeline_dir / "prepare-data" / "data" / "data_report.json").read_text())
@@ -117,37 +108,25 @@ def test_cli_steps_reproduce_the_pipeline_tasks(pipeline_run, tmp_path, capsys):
     capsys.readouterr()
 
 
-def _config_args(pipeline_run):
-    args = [
-        "--config",
-        str(REPO / "configs" / "mahanews-shc.yaml"),
-        "--set",
-        f"data.dir={pipeline_run['data_dir']}",
-        "--set",
-        f"output_dir={pipeline_run['root']}",
-        "--set",
-        f"tracking.tracking_uri={pipeline_run['server'].url}",
-    ]
-    for item in SMALL:
+def _config_args(data_dir, root, tracking_uri, extra=()):
+    """--config/--set arguments of the small SHC run, shared by `run` and the step verbs."""
+    args = ["--config", str(REPO / "configs" / "mahanews-shc.yaml")]
+    for item in [
+        f"data.dir={data_dir}",
+        f"output_dir={root}",
+        f"tracking.tracking_uri={tracking_uri}",
+        *SMALL,
+        *extra,
+    ]:
         args += ["--set", item]
     return args
 
 
 def test_bad_input_stops_the_run_with_the_step_message(shared_data, mlflow_server, tmp_path, capsys):
-    args = [
-        "run",
-        "--config",
-        str(REPO / "configs" / "mahanews-shc.yaml"),
-        "--set",
-        f"data.dir={shared_data / 'mahanews-shc'}",
-        "--set",
-        f"output_dir={tmp_path}",
-        "--set",
-        f"tracking.tracking_uri={mlflow_server.url}",
-        "--set",
-        "data.text_column=Headline",
-    ]
-    assert main(args) == 1
+    args = _config_args(
+        shared_data / "mahanews-shc", tmp_path, mlflow_server.url, ["data.text_column=Headline"]
+    )
+    assert main(["run", *args]) == 1
     err = capsys.readouterr().err
     assert "the pipeline failed in step 'prepare-data'" in err
     assert "Headline" in err and "SHC_Valid.csv" in err  # the column and the file, in the final message
