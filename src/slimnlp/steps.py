@@ -155,6 +155,8 @@ def train_teacher(
         train, dev, test, id2label = _splits(data_dir)
         if t.checkpoint:
             model, tokenizer = modeling.load_checkpoint(t.checkpoint, id2label, out / ".cache")
+            # Saved with the tokenizer, so export, benchmark and serving truncate as training did.
+            tokenizer.model_max_length = t.max_length
             source = t.checkpoint
         else:
             tokenizer = modeling.train_wordpiece(train[0], t.vocab_size, t.max_length)
