@@ -75,21 +75,7 @@ TINY_LABELS: list[int] = [label for _ in range(8) for label in (0, 1, 2)]
 def tiny_tokenizer(token_type_ids: bool = False, max_length: int = 32):
     """A WordPiece tokenizer trained on the tiny texts; optionally one that also returns
     token_type_ids (as BERT tokenizers from the hub do)."""
-    from transformers import PreTrainedTokenizerFast
-
-    tokenizer = train_wordpiece(TINY_TEXTS, vocab_size=300, max_length=max_length)
-    if not token_type_ids:
-        return tokenizer
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer.backend_tokenizer,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=max_length,
-        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
-    )
+    return train_wordpiece(TINY_TEXTS, vocab_size=300, max_length=max_length, token_type_ids=token_type_ids)
 
 
 def build_tiny_model_dir(

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from slimnlp import modeling
 from slimnlp.training import LoopSettings, resolve_precision, train_classifier
+from tests.test_training import sport_or_rain_model
 
 pytestmark = [
     pytest.mark.gpu,
@@ -18,18 +18,7 @@ LABELS = [0, 0, 1, 1] * 8
 def test_fp16_amp_trains_on_cuda():
     precision, reason = resolve_precision("auto", "cuda")
     assert precision == "fp16" and "gradient scaling" in reason
-    tokenizer = modeling.train_wordpiece(TEXTS, 200, 16)
-    model = modeling.build_bert(
-        len(tokenizer),
-        2,
-        {0: "sport", 1: "rain"},
-        num_layers=1,
-        hidden_size=32,
-        num_heads=2,
-        intermediate_size=64,
-        max_length=16,
-        dropout=0.0,
-    )
+    model, tokenizer = sport_or_rain_model(TEXTS)
     settings = LoopSettings(
         epochs=10, batch_size=8, learning_rate=3e-3, patience=10, precision="fp16", max_length=16
     )

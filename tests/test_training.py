@@ -18,6 +18,24 @@ SPORT = ["क्रिकेट सामना जिंकला", "फुट�
 RAIN = ["मुसळधार पाऊस पडला", "पावसामुळे पूर आला", "हवामान विभागाचा इशारा", "धरण भरले पाऊस"]
 
 
+def sport_or_rain_model(texts):
+    """A one-layer BERT and its tokenizer for the two-topic task (also used by the GPU test)."""
+    tokenizer = modeling.train_wordpiece(texts, 200, 16)
+    torch.manual_seed(0)
+    model = modeling.build_bert(
+        len(tokenizer),
+        2,
+        {0: "sport", 1: "rain"},
+        num_layers=1,
+        hidden_size=32,
+        num_heads=2,
+        intermediate_size=64,
+        max_length=16,
+        dropout=0.0,
+    )
+    return model, tokenizer
+
+
 def dataset(repeat):
     texts = (SPORT + RAIN) * repeat
     return texts, [0, 0, 0, 0, 1, 1, 1, 1] * repeat
@@ -57,19 +75,7 @@ def test_resolve_precision(requested, device, expected):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_loop_learns_a_separable_task(precision):
     texts, labels = dataset(6)
-    tokenizer = modeling.train_wordpiece(texts, 200, 16)
-    torch.manual_seed(0)
-    model = modeling.build_bert(
-        len(tokenizer),
-        2,
-        {0: "sport", 1: "rain"},
-        num_layers=1,
-        hidden_size=32,
-        num_heads=2,
-        intermediate_size=64,
-        max_length=16,
-        dropout=0.0,
-    )
+    model, tokenizer = sport_or_rain_model(texts)
     settings = LoopSettings(
         epochs=15, batch_size=8, learning_rate=3e-3, patience=15, precision=precision, max_length=16
     )

@@ -137,9 +137,10 @@ def apply_layout(model: nn.Module, layout: dict[str, Any]) -> None:
 # Tokenizer and from-config models
 
 
-def train_wordpiece(texts: list[str], vocab_size: int, max_length: int):
+def train_wordpiece(texts: list[str], vocab_size: int, max_length: int, token_type_ids: bool = False):
     """A WordPiece tokenizer that keeps Devanagari intact: NFC only, no lowercasing, no accent
-    stripping (both would delete vowel signs and the virama)."""
+    stripping (both would delete vowel signs and the virama). `token_type_ids=True` makes it also
+    return segment ids, as BERT tokenizers from the hub do."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -166,6 +167,9 @@ def train_wordpiece(texts: list[str], vocab_size: int, max_length: int):
         sep_token="[SEP]",
         mask_token="[MASK]",
         model_max_length=max_length,
+        **(
+            {"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]} if token_type_ids else {}
+        ),
     )
 
 
