@@ -33,7 +33,7 @@ run-sent: setup  ## the same pipeline on ../shared/data/mahasent-mr
 test: setup  ## the default test suite (< 15 min on 2 cores; no slow or GPU tests)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not slow and not gpu" --timeout=900
 
-test-slow: setup  ## slow end-to-end tests on real data
+test-slow: setup  ## slow tests: the `make run` config end to end through kfp.local
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow --timeout=3600
 
 test-gpu: setup  ## tests that need a CUDA device
