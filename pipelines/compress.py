@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from kfp import compiler, dsl, kubernetes
 from kfp.dsl import Artifact
 
+from slimnlp.step_entry import STEP_NAMES
 from slimnlp_components import make_components
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 PIPELINE_NAME = "slimnlp-compress"
 
 # The tasks in DAG order; task names, display names and CLI verbs are the same words.
-STEPS = ("prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark")
+STEPS = STEP_NAMES
 
 # The steps that train and so ask for a GPU; the others run on CPU nodes.
 TRAINING_STEPS = ("train-teacher", "prune", "distill", "finetune-amp")

@@ -13,6 +13,10 @@ from typing import Any
 
 from slimnlp.tracking import numeric_metrics
 
+# The steps in DAG order: CLI verbs, KFP task names and MLflow step-run names are the same words.
+# Kept here, away from torch, so compiling the pipeline stays light.
+STEP_NAMES = ("prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark")
+
 # What a KFP UI shows per step; everything else is in the step's MLflow run and metrics.json.
 HEADLINE_KEYS = (
     "train_rows",

@@ -19,6 +19,7 @@ import torch
 
 from slimnlp import modeling, tracking
 from slimnlp.config import RunConfig
+from slimnlp.step_entry import STEP_NAMES  # noqa: F401 - re-exported: the step contract's names
 from slimnlp.training import (
     LoopSettings,
     default_device,
@@ -27,17 +28,6 @@ from slimnlp.training import (
     resolve_precision,
     train_classifier,
 )
-
-STEP_NAMES = (
-    "prepare-data",
-    "train-teacher",
-    "prune",
-    "distill",
-    "finetune-amp",
-    "export-onnx",
-    "benchmark",
-)
-
 
 # --------------------------------------------------------------------------------------------------
 # Shared pieces
@@ -247,9 +237,8 @@ def distill(
         cfg, "distill", parent_run_id, params={"distill": cfg.to_dict()["distill"]}
     ) as run:
         train, dev, test, id2label = _splits(data_dir)
-        model, tokenizer = modeling.load_model_dir(
-            student_dir
-        )  # a bad student dir fails before the teacher runs
+        # The student first: a bad student dir fails before the teacher has run.
+        model, tokenizer = modeling.load_model_dir(student_dir)
         teacher_logits = _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length)
         kept_layers = None
         if d.student == "layers":
