@@ -13,6 +13,7 @@ the verbs in order by hand gives the same layout every time. Config, data and mo
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -72,6 +73,16 @@ STEP_HELP = {
     "export-onnx": "export the student to ONNX with a parity check",
     "benchmark": "teacher vs. students: accuracy, latency, size",
 }
+
+
+# Verb groups that live in their own modules; each has `add_verbs(verbs, common) -> {verb: command}`
+# and must stay light to import (no torch, kfp or mlflow at module level).
+EXTENSIONS = (
+    "slimnlp_pipelines.cli_registry",  # registry list | promote | rollback, mlflow-server
+    "slimnlp_pipelines.cli_kfp",  # submit, schedule, schedules
+    "slimnlp_pipelines.cli_report",  # report
+    "slimnlp_pipelines.cli_mlm",  # pretrain-mlm, vocab-transfer
+)
 
 
 class UsageError(ValueError):
@@ -144,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="MLflow run to nest this step's run under (default: none)",
         )
         sub.set_defaults(step=step)
+    for module in EXTENSIONS:
+        COMMANDS.update(importlib.import_module(module).add_verbs(verbs, _common))
     return parser
 
 
