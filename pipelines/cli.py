@@ -32,6 +32,7 @@ OUTPUT_DIRS = {
     "finetune-amp": "student",
     "export-onnx": "onnx",
     "benchmark": "benchmark",
+    "promote": "promote",
 }
 
 # Inputs of each step verb: (flag, producing step, help).
@@ -62,6 +63,12 @@ STEP_INPUTS: dict[str, list[tuple[str, str, str]]] = {
         ("--student", "finetune-amp", "final student model directory"),
         ("--onnx", "export-onnx", "student ONNX directory"),
     ],
+    "promote": [
+        ("--data", "prepare-data", "prepared data directory (test set)"),
+        ("--teacher", "train-teacher", "teacher model directory"),
+        ("--onnx", "export-onnx", "student ONNX directory (what is registered)"),
+        ("--results", "benchmark", "benchmark output directory (results.json)"),
+    ],
 }
 
 STEP_HELP = {
@@ -72,6 +79,7 @@ STEP_HELP = {
     "finetune-amp": "mixed-precision fine-tune of the student",
     "export-onnx": "export the student to ONNX with a parity check",
     "benchmark": "teacher vs. students: accuracy, latency, size",
+    "promote": "register the student in MLflow; champion only if the gate passes",
 }
 
 

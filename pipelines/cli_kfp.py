@@ -1,11 +1,173 @@
-"""`slimnlp` verbs: (to be filled in)."""
+"""`slimnlp` verbs that talk to a Kubeflow Pipelines server: submit, schedule, schedules.
+
+    slimnlp submit   --host http://localhost:8080 --experiment slimnlp --set data.dir=s3://data/shc
+    slimnlp schedule --host http://localhost:8080 --cron "0 3 * * 1" --config configs/mahanews-shc.yaml
+    slimnlp schedules list   --host http://localhost:8080
+    slimnlp schedules pause  --host http://localhost:8080 RECURRING_RUN_ID
+
+The logic lives in `slimnlp_pipelines.kfp_client`; this module only parses and prints, and stays
+light to import (kfp is imported when a verb runs).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+
+HOST_ENV = "KF_PIPELINES_ENDPOINT"
+
+
+def _server_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(HOST_ENV),
+        metavar="URL",
+        help=f"KFP API endpoint, e.g. http://localhost:8080 (default: ${HOST_ENV})",
+    )
+    parser.add_argument(
+        "--namespace", default=None, help="profile namespace of a multi-user KFP (default: single-user)"
+    )
+    parser.add_argument(
+        "--token-file",
+        default=None,
+        metavar="FILE",
+        help="file holding a bearer token (default: $SLIMNLP_KFP_TOKEN, $SLIMNLP_KFP_TOKEN_FILE, "
+        "or the pod's KFP service-account token); the token is never printed",
+    )
+
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    _server_args(parser)
+    parser.add_argument(
+        "--experiment", default="Default", help="KFP experiment; must exist (default: Default)"
+    )
+    parser.add_argument(
+        "--create-experiment", action="store_true", help="create the experiment when it does not exist"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default="",
+        metavar="URI",
+        help="MLflow tracking URI the steps log to, e.g. http://slimnlp-mlflow.mlops:5000",
+    )
 
 
 def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> dict:
-    """Add this module's verbs to `verbs`; return {verb: command(args) -> exit code}."""
-    return {}
+    """Add submit, schedule and schedules to `verbs`; return {verb: command(args) -> exit code}."""
+    submit = verbs.add_parser(
+        "submit",
+        help="submit one run of the pipeline to a KFP server",
+        description="Compile the pipeline for the config and start a run on a KFP server.",
+    )
+    common(submit)
+    _run_args(submit)
+    submit.add_argument("--run-name", default=None, help="run display name (default: <name> <UTC time>)")
+
+    schedule = verbs.add_parser(
+        "schedule",
+        help="create a KFP recurring run (scheduled retraining)",
+        description="Create a recurring run on a KFP server; shows the next three fire times first.",
+    )
+    common(schedule)
+    _run_args(schedule)
+    schedule.add_argument(
+        "--cron",
+        required=True,
+        help='five fields ("0 3 * * 1": Mondays 03:00 UTC), six with seconds first, or @daily/@weekly/...',
+    )
+    schedule.add_argument("--name", default=None, help="recurring run name (default: <name>-retrain)")
+    schedule.add_argument("--catchup", action="store_true", help="backfill runs missed while paused")
+    schedule.add_argument(
+        "--dry-run", action="store_true", help="validate the cron and show the fire times; create nothing"
+    )
+
+    schedules = verbs.add_parser(
+        "schedules",
+        help="list, pause, resume or delete KFP recurring runs",
+        description="Manage the recurring runs on a KFP server.",
+    )
+    actions = schedules.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list recurring runs")
+    _server_args(listing)
+    listing.add_argument("--experiment", default=None, help="only this experiment's recurring runs")
+    for action, text in (("pause", "disable"), ("resume", "enable"), ("delete", "delete")):
+        sub = actions.add_parser(action, help=f"{text} one recurring run")
+        _server_args(sub)
+        sub.add_argument("recurring_run_id", metavar="ID", help="recurring run id (see `schedules list`)")
+    for sub in (listing, *[actions.choices[a] for a in ("pause", "resume", "delete")]):
+        sub.add_argument("--verbose", "-v", action="store_true", help="show tracebacks on errors")
+    return {"submit": cmd_submit, "schedule": cmd_schedule, "schedules": cmd_schedules}
+
+
+# --------------------------------------------------------------------------------------------------
+# Commands
+
+
+def _host(args: argparse.Namespace) -> str:
+    from slimnlp_pipelines.kfp_client import KfpError
+
+    if not args.host:
+        raise KfpError(f"no KFP host: pass --host URL or set ${HOST_ENV}")
+    return args.host
+
+
+def _target(args: argparse.Namespace):
+    from slimnlp_pipelines.kfp_client import Target
+
+    return Target(
+        host=_host(args),
+        experiment=args.experiment,
+        create_experiment=args.create_experiment,
+        namespace=args.namespace,
+        token_file=args.token_file,
+        tracking_uri=args.tracking_uri,
+    )
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from slimnlp.config import load_config
+    from slimnlp_pipelines.kfp_client import submit
+
+    cfg = load_config(args.config, args.overrides)
+    run_id = submit(cfg, _target(args), run_name=args.run_name)
+    print(f"submitted run {run_id} in experiment {args.experiment!r}")
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from slimnlp.config import load_config
+    from slimnlp_pipelines.kfp_client import next_fire_times, schedule, to_kfp_cron
+
+    kfp_cron = to_kfp_cron(args.cron)  # a bad cron fails before the config, the compile or the host
+    cfg = load_config(args.config, args.overrides)
+    print(f"cron {args.cron!r} -> KFP {kfp_cron!r}; next fire times (UTC):")
+    for when in next_fire_times(kfp_cron):
+        print(f"  {when:%a %Y-%m-%d %H:%M:%S}")
+    if args.dry_run:
+        print("dry run: nothing created")
+        return 0
+    recurring_id = schedule(cfg, _target(args), kfp_cron, name=args.name, catchup=args.catchup)
+    print(f"created recurring run {recurring_id} in experiment {args.experiment!r}")
+    return 0
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    from slimnlp_pipelines.kfp_client import change_schedule, connect, list_schedules
+
+    client = connect(_host(args), args.token_file, args.namespace)
+    if args.action != "list":
+        change_schedule(client, args.recurring_run_id, args.action)
+        done = {"pause": "paused", "resume": "resumed", "delete": "deleted"}[args.action]
+        print(f"{done} recurring run {args.recurring_run_id}")
+        return 0
+    rows = list_schedules(client, args.experiment, args.namespace)
+    if not rows:
+        print("no recurring runs")
+        return 0
+    columns = ["id", "name", "status", "cron", "created"]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+    return 0

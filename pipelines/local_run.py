@@ -62,7 +62,12 @@ def run_local(cfg: RunConfig) -> LocalRun:
     local.init(
         runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True
     )
-    pipeline = build_pipeline(cfg)
+    if cfg.grid.enabled:  # the paper's grid: one teacher, a ParallelFor of branches, one table
+        from slimnlp_pipelines.grid import build_grid_pipeline
+
+        pipeline = build_grid_pipeline(cfg)
+    else:
+        pipeline = build_pipeline(cfg)
     uri = tracking_uri(cfg)
     started = time.perf_counter()
     before = set(pipeline_root.glob("*")) if pipeline_root.exists() else set()
@@ -203,9 +208,24 @@ def mlflow_ui_command(uri: str) -> str:
     return f"open {uri} in a browser (tracking server)"
 
 
+def print_promotion(run: LocalRun) -> None:
+    """The promote step's decision (version, aliases, each gate check), when the DAG has one."""
+    decision_dir = run.steps.get("promote", {}).get("outputs", {}).get("decision")
+    decision_file = Path(decision_dir) / "decision.json" if decision_dir else None
+    if decision_file is None or not decision_file.is_file():
+        return
+    from slimnlp.registry import format_decision
+
+    print("\n" + format_decision(json.loads(decision_file.read_text(encoding="utf-8"))))
+
+
 def print_summary(run: LocalRun) -> None:
     results_file = run.report_dir / "results.json"
-    if results_file.is_file():
+    grid_file = run.report_dir / "grid.md"
+    if grid_file.is_file():  # a grid run returns the grid-collect output: the table and plot
+        print(f"\nGrid ({grid_file}, plot grid.png beside it):\n")
+        print(grid_file.read_text(encoding="utf-8"))
+    elif results_file.is_file():
         results = json.loads(results_file.read_text(encoding="utf-8"))
         print(f"\nBenchmark ({results_file}):\n")
         print(results_table(results))
@@ -213,6 +233,7 @@ def print_summary(run: LocalRun) -> None:
         print(f"\nBenchmark: no results.json in {run.results_dir}")
     print("\nStep wall time and outputs:")
     print(steps_table(run))
+    print_promotion(run)
     print(f"\nMLflow parent run: {run.parent_run_id}  (tracking URI {run.tracking_uri})")
     print(f"  {mlflow_ui_command(run.tracking_uri)}")
     print(f"Artifacts: {run.pipeline_dir}  (one folder per step)")

@@ -5,6 +5,7 @@ s3_env      points the AWS_* environment variables of one test at s3_server
 http_server serves a tmp folder over HTTP on 127.0.0.1
 shared_data /work/shared/data (../shared/data beside the checkout); tests skip when it is absent
 mlflow_server a real `mlflow server` on a free 127.0.0.1 port (SQLite backend, served artifacts)
+mlflow_s3_server the same, with SeaweedFS (s3_server) as its artifact store
 """
 
 from __future__ import annotations
@@ -257,6 +258,49 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
         f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination",
         str(root / "artifacts"),
+    ]
+    log = root / "server.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(command, cwd=root, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_for_http(f"{server.url}/health", process, log)
+        yield server
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def mlflow_s3_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server):
+    """`mlflow server` whose artifact store is SeaweedFS (`--artifacts-destination s3://...`).
+
+    Clients send artifacts through the server (mlflow-artifacts:/), which writes them to the bucket
+    `mlflow-artifacts`; an experiment created with an `s3://` artifact location makes clients write
+    to S3 directly, with their own AWS_* credentials (the fault tests use that).
+    """
+    import sys
+
+    bucket = s3_server.create_bucket("mlflow-artifacts")
+    root = tmp_path_factory.mktemp("mlflow-s3-server")
+    (port,) = _free_ports(1)
+    server = MlflowServer(f"http://127.0.0.1:{port}", root)
+    env = {**os.environ, **s3_server.env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env["MLFLOW_S3_ENDPOINT_URL"] = s3_server.endpoint_url
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        f"s3://{bucket}/",
     ]
     log = root / "server.log"
     with open(log, "wb") as log_file:

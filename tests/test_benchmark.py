@@ -1,4 +1,5 @@
-"""benchmark on a tiny teacher and its pruned student, in PyTorch, ONNX and ONNX int8."""
+"""benchmark on a tiny teacher and its pruned student, in PyTorch, ONNX and ONNX int8, beside a
+TF-IDF baseline; extra sequence lengths; bad inputs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from slimnlp.baselines import train_tfidf_baseline
 from slimnlp.benchmark import Variant, benchmark_models, format_table
 from slimnlp.benchmark_memory import peak_memory
 from slimnlp.config import BenchmarkConfig, ConfigError
@@ -15,7 +17,15 @@ from slimnlp.export import INT8_FILE, ONNX_FILE
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_model_dir, tiny_onnx_export
 
 FAST = BenchmarkConfig(
-    batch_sizes=[1, 32], sequence_length=16, rounds=2, iterations=3, warmup=1, threads=1, peak_memory="off"
+    batch_sizes=[1, 32],
+    sequence_length=16,
+    sequence_lengths=[8, 32],
+    rounds=2,
+    iterations=3,
+    warmup=1,
+    threads=1,
+    peak_memory="off",
+    energy=False,
 )
 
 
@@ -33,22 +43,56 @@ def tiny_variants(kind: str) -> list[Variant]:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench")
-    variants = tiny_variants("teacher") + tiny_variants("student")
+    tfidf = train_tfidf_baseline(TINY_TEXTS, TINY_LABELS, TINY_ID2LABEL, out / "tfidf")
+    baseline = Variant("tfidf", "sklearn", str(tfidf), str(tfidf), "baseline", str(tfidf))
+    variants = tiny_variants("teacher") + tiny_variants("student") + [baseline]
     return benchmark_models(variants, TINY_TEXTS, TINY_LABELS, TINY_ID2LABEL, FAST, out, progress=False)
 
 
 def test_every_row_has_sane_numbers(results: dict) -> None:
     rows = {row["name"]: row for row in results["rows"]}
-    assert len(rows) == 6
+    assert len(rows) == 7
     for row in rows.values():
         assert 0.0 <= row["accuracy"] <= 1.0 and 0.0 <= row["macro_f1"] <= 1.0
-        assert all(0.0 <= row[f"f1_{label}"] <= 1.0 for label in TINY_ID2LABEL.values())
+        for label in TINY_ID2LABEL.values():
+            p, r, f1 = row[f"precision_{label}"], row[f"recall_{label}"], row[f"f1_{label}"]
+            assert f1 == pytest.approx(2 * p * r / (p + r) if p + r else 0.0)
         assert 0.0 <= row["agreement_with_teacher"] <= 1.0
         for batch in FAST.batch_sizes:
-            assert row[f"latency_b{batch}_p95_ms"] >= row[f"latency_b{batch}_p50_ms"] > 0
+            p50, p95, p99 = (row[f"latency_b{batch}_p{q}_ms"] for q in (50, 95, 99))
+            assert p99 >= p95 >= p50 > 0
             assert row[f"throughput_b{batch}"] > 0
+            if row["runtime"] != "sklearn":
+                assert row[f"latency_b{batch}_s8_p50_ms"] > 0 and row[f"latency_b{batch}_s32_p50_ms"] > 0
         assert row["size_bytes"] > 0 and row["gflops_per_sequence"] > 0
-    assert len(results["latency_samples_ms"]["student-onnx"]["32"]) == FAST.rounds * FAST.iterations
+        assert row["params_embeddings"] + row["params_non_embedding"] == row["params_total"]
+    samples = results["latency_samples_ms"]["student-onnx"]
+    assert sorted(samples) == ["1", "1@32", "1@8", "32", "32@32", "32@8"]
+    assert all(len(times) == FAST.rounds * FAST.iterations for times in samples.values())
+
+
+def test_longer_sequences_cost_more_flops_and_time(results: dict) -> None:
+    teacher = next(row for row in results["rows"] if row["name"] == "teacher-onnx")
+    # 32 tokens is 4x the work of 8 at batch 32; allow noise on a shared machine.
+    assert teacher["latency_b32_s32_p50_ms"] > 1.5 * teacher["latency_b32_s8_p50_ms"]
+
+
+def test_tfidf_baseline_row_and_the_verdict(results: dict) -> None:
+    rows = {row["name"]: row for row in results["rows"]}
+    tfidf = rows["tfidf"]
+    assert tfidf["role"] == "baseline" and tfidf["runtime"] == "sklearn"
+    assert tfidf["accuracy"] == 1.0  # trained and tested on the same 24 texts: it memorises them
+    assert "speedup_vs_teacher_b32" not in tfidf
+    summary = results["summary"]
+    best = rows[summary["best_student"]]
+    assert best["role"] == "student"
+    assert best["accuracy"] == max(r["accuracy"] for r in rows.values() if r["role"] == "student")
+    assert set(summary["versus"]) == {"teacher-pt", "teacher-onnx", "teacher-int8", "tfidf"}
+    versus = summary["versus"]["tfidf"]
+    assert versus["accuracy_delta"] == pytest.approx(best["accuracy"] - 1.0)
+    assert versus["speedup"]["min"] <= versus["speedup"]["median"] <= versus["speedup"]["max"]
+    assert summary["verdicts"][0].startswith("The cheap baseline wins: tfidf reaches accuracy 1.000")
+    assert rows["tfidf"]["pareto"]  # most accurate of all: nothing dominates it
 
 
 def test_student_is_smaller_and_compared_in_its_own_runtime(results: dict) -> None:
@@ -66,7 +110,6 @@ def test_student_is_smaller_and_compared_in_its_own_runtime(results: dict) -> No
     assert rows["teacher-pt"]["agreement_with_teacher"] == 1.0
     assert rows["teacher-onnx"]["agreement_with_teacher"] == 1.0  # fp32 export keeps every prediction
     assert rows["teacher-int8"]["size_bytes"] < rows["teacher-onnx"]["size_bytes"]
-    assert any(row["pareto"] for row in rows.values())
 
 
 def test_environment_is_recorded(results: dict) -> None:
@@ -74,25 +117,33 @@ def test_environment_is_recorded(results: dict) -> None:
     assert env["cpu_model"] and env["threads"] == FAST.threads
     assert "avx512_vnni" in env["isa_flags"] and "amx_tile" in env["isa_flags"]
     assert env["torch"] and env["onnxruntime"]
+    assert "gpu_model" in env  # None on a CPU-only machine
 
 
 def test_report_files_are_written(results: dict) -> None:
     files = {kind: Path(path) for kind, path in results["files"].items()}
-    for kind in ("json", "markdown", "csv", "plot", "confusion:student-int8"):
+    for kind in ("json", "markdown", "csv", "html", "plot", "size_plot", "confusion:student-int8"):
         assert files[kind].is_file() and files[kind].stat().st_size > 0, kind
     assert files["plot"].read_bytes().startswith(b"\x89PNG")
     saved = json.loads(files["json"].read_text(encoding="utf-8"))
     assert [row["name"] for row in saved["rows"]] == [row["name"] for row in results["rows"]]
     with files["csv"].open(encoding="utf-8") as handle:
-        assert len(list(csv.DictReader(handle))) == 6
-    assert "| student-int8 | onnx-int8 | student |" in files["markdown"].read_text(encoding="utf-8")
+        assert len(list(csv.DictReader(handle))) == 7
+    text = files["markdown"].read_text(encoding="utf-8")
+    assert "| student-int8 | onnx-int8 | student |" in text and "| tfidf | sklearn | baseline |" in text
+    assert (
+        "**The cheap baseline wins" in text
+        and "![Accuracy vs latency (Pareto front)](accuracy_vs_latency.png)" in text
+    )
+    assert "## p50 latency (ms) by sequence length" in text
+    assert "energy_plot" not in files  # energy was off
 
 
 def test_format_table_names_every_variant(results: dict) -> None:
     table = format_table(results)
     for row in results["rows"]:
         assert row["name"] in table
-    assert "speed-up" in table and "x" in table.splitlines()[-2]
+    assert "speed-up" in table and "x" in table.splitlines()[-3]
 
 
 def test_runtimes_not_configured_are_skipped(tmp_path: Path) -> None:
@@ -132,3 +183,61 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
         benchmark_models([variant], TINY_TEXTS[:1], [7], TINY_ID2LABEL, FAST, tmp_path)
     with pytest.raises(ConfigError, match="peak_memory"):
         BenchmarkConfig(peak_memory="sometimes")
+    with pytest.raises(ConfigError, match="sequence_lengths"):
+        BenchmarkConfig(sequence_lengths=[0, 64])
+
+
+def test_a_directory_that_is_not_a_model_is_named(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a model", encoding="utf-8")
+    bogus = Variant("bogus", "pytorch", str(tmp_path), str(tmp_path), "student", str(tmp_path))
+    with pytest.raises(ValueError, match=f"{tmp_path} is not a model directory"):
+        benchmark_models(
+            [bogus], TINY_TEXTS, TINY_LABELS, TINY_ID2LABEL, FAST, tmp_path / "o", progress=False
+        )
+    baseline = Variant("tfidf", "sklearn", str(tmp_path), str(tmp_path), "baseline", str(tmp_path))
+    with pytest.raises(ValueError, match=f"{tmp_path} is not a TF-IDF baseline"):
+        benchmark_models(
+            [baseline], TINY_TEXTS, TINY_LABELS, TINY_ID2LABEL, FAST, tmp_path / "o", progress=False
+        )
+
+
+def test_an_onnx_file_that_does_not_fit_the_tokenizer_is_named(tmp_path: Path) -> None:
+    # The student's ONNX takes input_ids + attention_mask; the teacher's tokenizer adds token_type_ids.
+    onnx_file = tiny_onnx_export("student")[0] / ONNX_FILE
+    teacher_tokenizer = tiny_model_dir("teacher")
+    wrong = Variant(
+        "wrong", "onnx", str(onnx_file), str(teacher_tokenizer), "student", str(teacher_tokenizer)
+    )
+    with pytest.raises(
+        ValueError, match=f"{onnx_file} takes inputs .* but the tokenizer in {teacher_tokenizer}"
+    ):
+        benchmark_models([wrong], TINY_TEXTS, TINY_LABELS, TINY_ID2LABEL, FAST, tmp_path, progress=False)
+
+
+def test_an_empty_test_set_is_a_clear_error(tmp_path: Path) -> None:
+    variant = tiny_variants("student")[1]
+    with pytest.raises(ValueError, match="is the test split empty"):
+        benchmark_models([variant], [], [], TINY_ID2LABEL, FAST, tmp_path, progress=False)
+
+
+def test_the_benchmark_step_names_an_empty_test_split(tmp_path: Path) -> None:
+    from slimnlp import steps
+    from slimnlp.config import load_config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [
+        json.dumps({"text": t, "label": y}, ensure_ascii=False)
+        for t, y in zip(TINY_TEXTS, TINY_LABELS, strict=True)
+    ]
+    for split, lines in (("train", rows), ("dev", rows[:6]), ("test", [])):
+        (data / f"{split}.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    label_map = {"id2label": {str(i): n for i, n in TINY_ID2LABEL.items()}}
+    label_map["label2id"] = {n: i for i, n in TINY_ID2LABEL.items()}
+    (data / "label_map.json").write_text(json.dumps(label_map), encoding="utf-8")
+    cfg = load_config(
+        overrides=[f"output_dir={tmp_path}", f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db"]
+    )
+    student, onnx_dir = tiny_model_dir("student"), tiny_onnx_export("student")[0]
+    with pytest.raises(ValueError, match=f"the test split {data / 'test.jsonl'} is empty"):
+        steps.benchmark(cfg, data, tiny_model_dir("teacher"), student, onnx_dir, tmp_path / "bench")

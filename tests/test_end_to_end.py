@@ -13,7 +13,16 @@ from safetensors.torch import load_file
 from slimnlp_pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
+STEPS = [
+    "prepare-data",
+    "train-teacher",
+    "prune",
+    "distill",
+    "finetune-amp",
+    "export-onnx",
+    "benchmark",
+    "promote",
+]
 SMALL = [
     "data.max_train_rows=600",
     "data.max_dev_rows=120",

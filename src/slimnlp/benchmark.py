@@ -12,10 +12,14 @@ How it measures, and why:
   `cfg.batch_sizes`. `cfg.warmup` untimed calls per variant first; then `cfg.rounds` rounds in
   which every variant makes `cfg.iterations` timed calls, the order rotating each round, so a
   noisy neighbour on a shared machine slows every variant alike instead of whichever ran then.
+  `cfg.sequence_lengths` adds more fixed lengths (keys latency_b<batch>_s<length>_*).
 - Threads: torch.set_num_threads and ORT intra-op threads are pinned to `cfg.threads`.
 - Peak memory: see `slimnlp.benchmark_memory` (a fresh process per variant).
-- Comparisons: a student's speed-up and accuracy delta are against the teacher *in the same
-  runtime*; agreement is against the teacher's PyTorch predictions (or its first variant).
+- Energy: see `slimnlp.benchmark_energy` (CodeCarbon, per 1,000 predictions, method recorded).
+- Baselines: role "baseline" rows (the TF-IDF + logistic regression of `slimnlp.baselines`,
+  runtime "sklearn") go through the same harness; their latency includes featurisation.
+- Comparisons: see `slimnlp.benchmark_compare` (speed-ups vs the teacher in the same runtime,
+  per-round ratios of the best student over every baseline, agreement, Pareto front, payback).
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from slimnlp.benchmark_compare import add_comparisons, reference_batch_size, summarise
 from slimnlp.benchmark_facts import disk_size, environment, model_facts
 from slimnlp.benchmark_memory import peak_memory
 from slimnlp.benchmark_report import format_table, write_reports
 from slimnlp.config import BenchmarkConfig
 
-RUNTIMES = ("pytorch", "onnx", "onnx-int8")
-ROLES = ("teacher", "student")
+RUNTIMES = ("pytorch", "onnx", "onnx-int8", "sklearn")
+ROLES = ("teacher", "student", "baseline")
 QUALITY_BATCH_SIZE = 32
 DEFAULT_MAX_LENGTH = 128
 
@@ -46,11 +51,13 @@ class Variant:
 
     Attributes:
         name: Unique display name (e.g. "student-onnx-int8").
-        runtime: "pytorch", "onnx" or "onnx-int8".
-        path: The model directory (pytorch) or the .onnx file (onnx, onnx-int8).
+        runtime: "pytorch", "onnx", "onnx-int8" or "sklearn" (a `slimnlp.baselines` directory).
+        path: The model directory (pytorch, sklearn) or the .onnx file (onnx, onnx-int8).
         tokenizer_dir: Directory holding the tokenizer.
-        role: "teacher" or "student".
+        role: "teacher", "student" or "baseline".
         model_dir: The PyTorch model directory (parameters and FLOPs are counted there).
+        compression_kwh: Energy spent making this student from the teacher (prune, distill,
+            fine-tune, export), for the carbon payback; None when unknown.
     """
 
     name: str
@@ -59,6 +66,7 @@ class Variant:
     tokenizer_dir: str
     role: str
     model_dir: str
+    compression_kwh: float | None = None
 
     def check(self) -> None:
         if self.runtime not in RUNTIMES:
@@ -67,7 +75,7 @@ class Variant:
             )
         if self.role not in ROLES:
             raise ValueError(f"variant {self.name!r}: role must be one of {ROLES}, got {self.role!r}")
-        want_file = self.runtime != "pytorch"
+        want_file = self.runtime in ("onnx", "onnx-int8")
         ok = Path(self.path).is_file() if want_file else Path(self.path).is_dir()
         if not ok:
             what = "an .onnx file (run export-onnx first)" if want_file else "a model directory"
@@ -113,6 +121,10 @@ def model_max_length(model_dir: str | Path) -> int:
 
 def make_runner(variant: Variant, threads: int):
     """Load a variant for inference (PyTorch model or ORT session), threads pinned."""
+    if variant.runtime == "sklearn":
+        from slimnlp.baselines import TfidfRunner
+
+        return TfidfRunner(variant.path)
     max_length = model_max_length(variant.model_dir)
     if variant.runtime == "pytorch":
         import torch
@@ -138,16 +150,24 @@ def predict_all(runner, texts: list[str]) -> np.ndarray:
 
 
 def quality(predictions: np.ndarray, labels: list[int], id2label: dict[int, str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and per-class F1 (flat keys f1_<label>), plus the confusion matrix."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+    """Accuracy, macro-F1 and per-class precision/recall/F1 (flat keys precision_<label>,
+    recall_<label>, f1_<label>), plus the confusion matrix."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
     ids = sorted(id2label)
-    per_class = f1_score(labels, predictions, labels=ids, average=None, zero_division=0)
+    precision, recall, per_class, _ = precision_recall_fscore_support(
+        labels, predictions, labels=ids, average=None, zero_division=0
+    )
     metrics: dict[str, Any] = {
         "accuracy": float(accuracy_score(labels, predictions)),
         "macro_f1": float(f1_score(labels, predictions, labels=ids, average="macro", zero_division=0)),
     }
-    metrics |= {f"f1_{id2label[i]}": float(f1) for i, f1 in zip(ids, per_class, strict=True)}
+    for i, p, r, f1 in zip(ids, precision, recall, per_class, strict=True):
+        metrics |= {
+            f"precision_{id2label[i]}": float(p),
+            f"recall_{id2label[i]}": float(r),
+            f"f1_{id2label[i]}": float(f1),
+        }
     metrics["confusion"] = confusion_matrix(labels, predictions, labels=ids).tolist()
     return metrics
 
@@ -157,18 +177,35 @@ def latency_batch(texts: list[str], batch_size: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(batch_size)]
 
 
+def timing_points(cfg: BenchmarkConfig) -> list[tuple[int, int]]:
+    """(batch size, sequence length) pairs to time: every batch size at cfg.sequence_length, then
+    at each extra length of cfg.sequence_lengths."""
+    lengths = [cfg.sequence_length] + [n for n in cfg.sequence_lengths if n != cfg.sequence_length]
+    return [(batch, length) for length in dict.fromkeys(lengths) for batch in cfg.batch_sizes]
+
+
+def point_key(batch_size: int, length: int, cfg: BenchmarkConfig) -> str:
+    """ "32" at the reference length (as before extra lengths existed), else "32@128"."""
+    return str(batch_size) if length == cfg.sequence_length else f"{batch_size}@{length}"
+
+
 def time_interleaved(
     runners: dict[str, Any], texts: list[str], cfg: BenchmarkConfig, progress: bool
-) -> dict[str, dict[int, list[float]]]:
-    """Milliseconds per call, per variant and batch size; warm-up excluded, variants interleaved."""
+) -> dict[str, dict[str, list[float]]]:
+    """Milliseconds per call, per variant and timing point; warm-up excluded, variants interleaved.
+
+    The samples of each point are in round order (`cfg.iterations` per round), which is what the
+    per-round ratios of `slimnlp.benchmark_compare` rely on.
+    """
     from tqdm.auto import tqdm
 
-    names = list(runners)
-    samples: dict[str, dict[int, list[float]]] = {name: {b: [] for b in cfg.batch_sizes} for name in names}
-    bar = tqdm(total=len(cfg.batch_sizes) * cfg.rounds, desc="latency rounds", disable=not progress)
-    for batch_size in cfg.batch_sizes:
+    names, points = list(runners), timing_points(cfg)
+    samples = {name: {point_key(b, n, cfg): [] for b, n in points} for name in names}
+    bar = tqdm(total=len(points) * cfg.rounds, desc="latency rounds", disable=not progress)
+    for batch_size, length in points:
+        key = point_key(batch_size, length, cfg)
         batch = latency_batch(texts, batch_size)
-        feeds = {name: runners[name].encode(batch, pad_to=cfg.sequence_length) for name in names}
+        feeds = {name: runners[name].encode(batch, pad_to=length) for name in names}
         for name in names:
             for _ in range(cfg.warmup):
                 runners[name].run(feeds[name])
@@ -179,7 +216,7 @@ def time_interleaved(
             for round_index in range(cfg.rounds):
                 shift = round_index % len(names)
                 for name in names[shift:] + names[:shift]:
-                    samples[name][batch_size] += _timed_calls(runners[name], feeds[name], cfg.iterations)
+                    samples[name][key] += _timed_calls(runners[name], feeds[name], cfg.iterations)
                 bar.update(1)
         finally:
             gc.enable()
@@ -187,7 +224,7 @@ def time_interleaved(
     return samples
 
 
-def _timed_calls(runner, feed: dict[str, Any], iterations: int) -> list[float]:
+def _timed_calls(runner, feed: Any, iterations: int) -> list[float]:
     times = []
     for _ in range(iterations):
         start = time.perf_counter()
@@ -196,53 +233,46 @@ def _timed_calls(runner, feed: dict[str, Any], iterations: int) -> list[float]:
     return times
 
 
-def latency_stats(samples: dict[int, list[float]]) -> dict[str, float]:
+def latency_stats(samples: dict[str, list[float]]) -> dict[str, float]:
+    """p50/p95/p99/mean ms and throughput (sequences/s) per timing point key ("32" or "32@128")."""
     stats: dict[str, float] = {}
-    for batch_size, times in samples.items():
+    for key, times in samples.items():
+        batch, _, length = key.partition("@")
+        prefix = f"latency_b{batch}" + (f"_s{length}" if length else "")
         ms = np.asarray(times)
-        stats[f"latency_b{batch_size}_p50_ms"] = float(np.percentile(ms, 50))
-        stats[f"latency_b{batch_size}_p95_ms"] = float(np.percentile(ms, 95))
-        stats[f"latency_b{batch_size}_mean_ms"] = float(ms.mean())
-        stats[f"throughput_b{batch_size}"] = float(batch_size * 1000 / ms.mean())  # sequences/s
+        for q in (50, 95, 99):
+            stats[f"{prefix}_p{q}_ms"] = float(np.percentile(ms, q))
+        stats[f"{prefix}_mean_ms"] = float(ms.mean())
+        stats[f"throughput_b{batch}" + (f"_s{length}" if length else "")] = float(
+            int(batch) * 1000 / ms.mean()
+        )
     return stats
 
 
-# --------------------------------------------------------------------------------------------------
-# Comparisons between rows
+def measure_energy(
+    runners: dict[str, Any], texts: list[str], cfg: BenchmarkConfig, country_iso_code: str, progress: bool
+) -> dict[str, dict[str, Any]]:
+    """CodeCarbon energy per 1,000 predictions of every variant at the reference batch and length
+    ({} per variant when cfg.energy is off)."""
+    from tqdm.auto import tqdm
 
+    from slimnlp.benchmark_energy import inference_energy
 
-def reference_batch_size(cfg: BenchmarkConfig) -> int:
-    """The batch size that speed-ups and plots are read at: 32 when timed, else the largest."""
-    return 32 if 32 in cfg.batch_sizes else max(cfg.batch_sizes)
-
-
-def add_comparisons(
-    rows: list[dict[str, Any]], predictions: dict[str, np.ndarray], cfg: BenchmarkConfig
-) -> None:
-    """Speed-up and accuracy deltas vs the teacher in the same runtime, agreement with the
-    teacher's predictions, and whether each row is on the accuracy/latency Pareto front."""
-    teachers = [row for row in rows if row["role"] == "teacher"]
-    reference = next((r for r in teachers if r["runtime"] == "pytorch"), teachers[0] if teachers else None)
-    for row in rows:
-        if reference is not None:
-            agree = predictions[row["name"]] == predictions[reference["name"]]
-            row["agreement_with_teacher"] = float(agree.mean())
-        teacher = next((t for t in teachers if t["runtime"] == row["runtime"]), None)
-        if row["role"] != "student" or teacher is None:
-            continue
-        for batch_size in cfg.batch_sizes:
-            key = f"latency_b{batch_size}_p50_ms"
-            row[f"speedup_vs_teacher_b{batch_size}"] = teacher[key] / row[key]
-        row["accuracy_delta_vs_teacher"] = row["accuracy"] - teacher["accuracy"]
-        row["macro_f1_delta_vs_teacher"] = row["macro_f1"] - teacher["macro_f1"]
-    key = f"latency_b{reference_batch_size(cfg)}_p50_ms"
-    for row in rows:
-        row["pareto"] = not any(
-            o["accuracy"] >= row["accuracy"]
-            and o[key] <= row[key]
-            and (o["accuracy"] > row["accuracy"] or o[key] < row[key])
-            for o in rows
+    if not cfg.energy:
+        return {name: {} for name in runners}
+    batch_size = reference_batch_size(cfg)
+    batch = latency_batch(texts, batch_size)
+    return {
+        name: inference_energy(
+            runner,
+            runner.encode(batch, pad_to=cfg.sequence_length),
+            batch_size,
+            cfg.energy_seconds,
+            country_iso_code,
+            name,
         )
+        for name, runner in tqdm(runners.items(), desc="energy", disable=not progress)
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -261,11 +291,18 @@ def _check_inputs(
         variant.check()
     if not texts or len(texts) != len(labels):
         raise ValueError(
-            f"benchmark needs texts with one label each; got {len(texts)} texts, {len(labels)} labels"
+            f"benchmark needs test texts with one label each; got {len(texts)} texts, {len(labels)} "
+            "labels (is the test split empty? check the prepared data's test.jsonl)"
         )
     unknown = sorted(set(labels) - set(id2label))
     if unknown:
         raise ValueError(f"labels {unknown[:5]} are not in id2label {id2label}; pass the data's label map")
+
+
+def _facts(variant: Variant, runner: Any, texts: list[str], cfg: BenchmarkConfig) -> dict[str, Any]:
+    if variant.runtime == "sklearn":
+        return runner.facts(texts)
+    return model_facts(variant.model_dir, cfg.sequence_length)
 
 
 def benchmark_models(
@@ -276,29 +313,34 @@ def benchmark_models(
     cfg: BenchmarkConfig,
     out_dir: str | Path,
     progress: bool = True,
+    country_iso_code: str = "IND",
+    step_energy: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Measure every variant with the same harness and write the report.
 
     Args:
-        variants: The teacher and students, each in one runtime; those whose runtime is not in
-            `cfg.runtimes` are skipped (and listed under results["skipped"]).
+        variants: The teacher, students and baselines, each in one runtime; transformer variants
+            whose runtime is not in `cfg.runtimes` are skipped (listed under results["skipped"]).
         texts: Test texts (all are used for quality, the first ones for latency batches).
         labels: Gold label ids of `texts`.
         id2label: Label names by id.
-        cfg: Batch sizes, sequence length, rounds, iterations, warm-up, threads, peak memory.
-        out_dir: Receives results.json, results.md, results.csv, accuracy_vs_latency.png and
+        cfg: Batch sizes, sequence lengths, rounds, iterations, warm-up, threads, memory, energy.
+        out_dir: Receives results.json, results.md, results.csv, report.html, the plots and
             confusion_<variant>.png.
         progress: Show tqdm progress bars.
+        country_iso_code: Carbon intensity of CodeCarbon's offline tracker.
+        step_energy: The pipeline steps' own energy ({step: {"energy_kwh", ...}}), shown in the
+            report (see `slimnlp.benchmark_energy`); payback uses each Variant.compression_kwh.
 
     Returns:
         The results: environment, config, rows (one flat dict per variant), confusion matrices,
-        raw latency samples, and the files written.
+        raw latency samples, energy of the steps, the summary, and the files written.
     """
     import torch
     from tqdm.auto import tqdm
 
     _check_inputs(variants, texts, labels, id2label)
-    chosen = [v for v in variants if v.runtime in cfg.runtimes]
+    chosen = [v for v in variants if v.runtime in cfg.runtimes or v.runtime == "sklearn"]
     previous_threads = torch.get_num_threads()
     try:
         runners = {
@@ -309,11 +351,12 @@ def benchmark_models(
             for name, r in tqdm(runners.items(), desc="quality", disable=not progress)
         }
         samples = time_interleaved(runners, texts, cfg, progress)
+        energy = measure_energy(runners, texts, cfg, country_iso_code, progress)
+        facts = {v.name: _facts(v, runners[v.name], texts, cfg) for v in chosen}
     finally:
         torch.set_num_threads(previous_threads)
     del runners
     gc.collect()
-    facts = {d: model_facts(d, cfg.sequence_length) for d in dict.fromkeys(v.model_dir for v in chosen)}
     rows, confusion = [], {}
     for v in tqdm(chosen, desc="memory and size", disable=not progress):
         row: dict[str, Any] = {
@@ -322,10 +365,11 @@ def benchmark_models(
             "role": v.role,
             "path": str(v.path),
             "model_dir": str(v.model_dir),
+            "compression_kwh": v.compression_kwh,
         }
         scores = quality(predictions[v.name], labels, id2label)
         confusion[v.name] = scores.pop("confusion")
-        row |= scores | latency_stats(samples[v.name]) | facts[v.model_dir] | disk_size(v)
+        row |= scores | latency_stats(samples[v.name]) | facts[v.name] | disk_size(v) | energy[v.name]
         row |= peak_memory(v, latency_batch(texts, max(cfg.batch_sizes)), cfg)
         rows.append(row)
     add_comparisons(rows, predictions, cfg)
@@ -337,9 +381,11 @@ def benchmark_models(
         "reference_batch_size": reference_batch_size(cfg),
         "rows": rows,
         "confusion": confusion,
-        "latency_samples_ms": {name: {str(b): s for b, s in per.items()} for name, per in samples.items()},
+        "latency_samples_ms": samples,
+        "step_energy": step_energy or {},
         "skipped": [v.name for v in variants if v not in chosen],
     }
+    results["summary"] = summarise(results)
     results["files"] = write_reports(results, out_dir)
     return results
 

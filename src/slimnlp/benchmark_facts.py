@@ -20,7 +20,8 @@ ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_t
 
 
 def environment(threads: int) -> dict[str, Any]:
-    """CPU model, ISA flags that matter for int8/bf16 kernels, library versions, threads."""
+    """CPU model, ISA flags that matter for int8/bf16 kernels, GPU model (None without CUDA; the
+    benchmark itself runs on CPU), library versions, threads."""
     import onnxruntime
     import torch
     import transformers
@@ -42,6 +43,7 @@ def environment(threads: int) -> dict[str, Any]:
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
         "threads": threads,
+        "gpu_model": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": torch.__version__,
@@ -68,10 +70,11 @@ def encoder_flops(model, sequence_length: int) -> int:
 
 
 def disk_size(variant) -> dict[str, Any]:
-    """Size on disk of what is served: the model directory (pytorch) or the .onnx file (+ data)."""
+    """Size on disk of what is served: the model directory (pytorch, sklearn) or the .onnx file (+ data)."""
     from slimnlp.modeling import dir_size_bytes
 
-    size = dir_size_bytes(variant.path) if variant.runtime == "pytorch" else _onnx_bytes(Path(variant.path))
+    is_dir = variant.runtime in ("pytorch", "sklearn")
+    size = dir_size_bytes(variant.path) if is_dir else _onnx_bytes(Path(variant.path))
     return {"size_bytes": size, "size_mb": size / 1e6}
 
 

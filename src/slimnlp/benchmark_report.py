@@ -1,31 +1,52 @@
-"""The benchmark's report: results.json, results.md, results.csv, plots, and a terminal table.
+"""The benchmark's report: results.json, results.md, results.csv, report.html, plots, terminal tables.
 
-    from slimnlp.benchmark_report import format_table
-    print(format_table(json.load(open("runs/x/bench/results.json"))))
+    from slimnlp.benchmark_report import format_table, format_summary
+    results = json.load(open("runs/x/bench/results.json"))
+    print(format_table(results)); print(format_summary(results))
 
 Everything here reads the `results` dict built by `slimnlp.benchmark.benchmark_models`; nothing
-measures. Plots use matplotlib's Agg backend (no display in pods).
+measures. The Markdown and the HTML page are built from the same cells (`main_table`), so they
+cannot disagree; the plots are in `slimnlp.benchmark_plots`, the page in `slimnlp.report_html`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
+import math
 from pathlib import Path
 from typing import Any
 
-RESULTS_JSON, RESULTS_MD, RESULTS_CSV = "results.json", "results.md", "results.csv"
-PLOT_FILE = "accuracy_vs_latency.png"
-RUNTIME_COLOURS = {"pytorch": "tab:blue", "onnx": "tab:orange", "onnx-int8": "tab:green"}
+from slimnlp.benchmark_plots import write_plots
 
-
-def _speedup_key(results: dict[str, Any]) -> str:
-    return f"speedup_vs_teacher_b{results['reference_batch_size']}"
+RESULTS_JSON, RESULTS_MD, RESULTS_CSV, REPORT_HTML = (
+    "results.json",
+    "results.md",
+    "results.csv",
+    "report.html",
+)
+PLOT_TITLES = {
+    "plot": "Accuracy vs latency (Pareto front)",
+    "size_plot": "Size on disk",
+    "energy_plot": "Energy",
+}
 
 
 def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    if value is None:
+        return "-"
+    if spec == "s":
+        return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "never"
+    return format(value, spec)
+
+
+def payback_words(value: float | None) -> str:
+    """A payback in predictions as words: '-' unknown, 'never' (no saving), else '12,345'."""
+    if value is None:
+        return "-"
+    return "never (no energy saving)" if math.isinf(value) else f"{value:,.0f} predictions"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -35,20 +56,20 @@ def _fmt(value: Any, spec: str) -> str:
 def format_table(results: dict[str, Any]) -> str:
     """A compact fixed-width table for the terminal, one line per variant."""
     batch = results["reference_batch_size"]
-    has_b1 = any("latency_b1_p50_ms" in row for row in results["rows"])
     width = max([len("variant")] + [len(row["name"]) for row in results["rows"]])
     header = (
-        f"{'variant':<{width}}  {'runtime':<9}  {'acc':>6}  {'macroF1':>7}  {'params':>9}  "
-        f"{'size MB':>8}  {'b1 p50':>8}  {f'b{batch} p50':>9}  {'speed-up':>8}"
+        f"{'variant':<{width}}  {'runtime':<9}  {'acc':>6}  {'macroF1':>7}  {'params':>10}  "
+        f"{'size MB':>8}  {'b1 p50':>8}  {f'b{batch} p50':>9}  {'speed-up':>8}  {'Wh/1k':>8}"
     )
     lines = [header, "-" * len(header)]
     for row in results["rows"]:
-        b1 = _fmt(row.get("latency_b1_p50_ms"), ".2f") if has_b1 else "-"
-        speedup = row.get(_speedup_key(results))
+        speedup = row.get(f"speedup_vs_teacher_b{batch}")
+        energy = row.get("energy_kwh_per_1k")
         lines.append(
             f"{row['name']:<{width}}  {row['runtime']:<9}  {row['accuracy']:>6.4f}  {row['macro_f1']:>7.4f}  "
-            f"{row['params_total']:>9,}  {row['size_mb']:>8.2f}  {b1:>8}  "
-            f"{row[f'latency_b{batch}_p50_ms']:>9.2f}  {_fmt(speedup, '.2f') + ('x' if speedup else ''):>8}"
+            f"{row['params_total']:>10,}  {row['size_mb']:>8.2f}  {_fmt(row.get('latency_b1_p50_ms'), '.2f'):>8}  "
+            f"{row[f'latency_b{batch}_p50_ms']:>9.2f}  {_fmt(speedup, '.2f') + ('x' if speedup else ''):>8}  "
+            f"{_fmt(energy * 1000 if energy is not None else None, '.4f'):>8}"
         )
     env = results["environment"]
     lines.append(
@@ -58,7 +79,55 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _markdown_table(results: dict[str, Any]) -> list[str]:
+def versus_rows(results: dict[str, Any]) -> list[list[str]]:
+    """The best student against each teacher/baseline row: cells for the summary tables."""
+    summary = results.get("summary") or {}
+    cells = []
+    for name, cmp in summary.get("versus", {}).items():
+        speed = cmp["speedup"]
+        cells.append(
+            [
+                name,
+                cmp["role"],
+                f"{speed['median']:.2f}x ({speed['min']:.2f}-{speed['max']:.2f})",
+                f"{cmp['accuracy_delta']:+.4f}",
+                _fmt(cmp.get("energy_ratio"), ".2f") + ("x" if cmp.get("energy_ratio") else ""),
+                payback_words(cmp.get("payback_predictions")),
+            ]
+        )
+    return cells
+
+
+VERSUS_HEADER = [
+    "vs",
+    "role",
+    "speed-up (rounds min-max)",
+    "Δ accuracy",
+    "energy ratio (them / student)",
+    "energy payback",
+]
+
+
+def format_summary(results: dict[str, Any]) -> str:
+    """For `make bench`: the best student's speed-up over every baseline, Δ accuracy, payback."""
+    summary = results.get("summary") or {}
+    best = summary.get("best_student")
+    if best is None:
+        return "no student was benchmarked"
+    rows = versus_rows(results)
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(VERSUS_HEADER)
+    ]
+    lines = [
+        f"best student: {best} (batch {summary['batch_size']}; speed-ups are medians of per-round ratios)",
+        "  ".join(h.ljust(w) for h, w in zip(VERSUS_HEADER, widths, strict=True)),
+    ]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines + [""] + summary.get("verdicts", []))
+
+
+def main_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows of cells) of the full table, shared by results.md and report.html."""
     batch = results["reference_batch_size"]
     columns = [
         ("Variant", "name", "s"),
@@ -69,57 +138,131 @@ def _markdown_table(results: dict[str, Any]) -> list[str]:
         ("Δ acc vs teacher", "accuracy_delta_vs_teacher", "+.4f"),
         ("Agreement w/ teacher", "agreement_with_teacher", ".3f"),
         ("Params", "params_total", ","),
+        ("Embedding params", "params_embeddings", ","),
         ("Size MB", "size_mb", ".2f"),
-        ("GFLOPs/seq", "gflops_per_sequence", ".3f"),
+        ("GFLOPs/seq", "gflops_per_sequence", ".4f"),
     ]
     for size in results["config"]["batch_sizes"]:
         columns += [
             (f"b{size} p50 ms", f"latency_b{size}_p50_ms", ".2f"),
             (f"b{size} p95 ms", f"latency_b{size}_p95_ms", ".2f"),
+            (f"b{size} p99 ms", f"latency_b{size}_p99_ms", ".2f"),
             (f"b{size} seq/s", f"throughput_b{size}", ".1f"),
         ]
     columns += [
         (f"Speed-up b{batch}", f"speedup_vs_teacher_b{batch}", ".2f"),
         ("Peak RSS MB", "peak_rss_mb", ".0f"),
         ("Δ RSS MB", "peak_rss_delta_mb", ".0f"),
+        ("Wh / 1k pred", "energy_wh_per_1k", ".4f"),
+        ("g CO2 / 1k pred", "co2_g_per_1k", ".4f"),
+        ("Payback vs teacher (pred)", "payback_predictions_vs_teacher", ",.0f"),
         ("Pareto", "pareto", "s"),
     ]
-    lines = [
-        "| " + " | ".join(title for title, _, _ in columns) + " |",
-        "|" + "|".join("---" for _ in columns) + "|",
-    ]
+    rows = []
     for row in results["rows"]:
-        cells = [
-            _fmt(row.get(key), spec) if spec != "s" else str(row.get(key, "-")) for _, key, spec in columns
+        energy = row.get("energy_kwh_per_1k")
+        values = row | {"energy_wh_per_1k": energy * 1000 if energy is not None else None}
+        rows.append([_fmt(values.get(key), spec) for _, key, spec in columns])
+    return [title for title, _, _ in columns], rows
+
+
+def length_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """p50 ms per batch size and sequence length (empty when only one length was timed)."""
+    cfg = results["config"]
+    lengths = [cfg["sequence_length"]] + [
+        n for n in cfg.get("sequence_lengths", []) if n != cfg["sequence_length"]
+    ]
+    if len(lengths) < 2:
+        return [], []
+
+    def key(batch: int, length: int) -> str:
+        return f"latency_b{batch}" + ("" if length == cfg["sequence_length"] else f"_s{length}") + "_p50_ms"
+
+    header = ["Variant"] + [f"b{b} × {n} tok" for n in lengths for b in cfg["batch_sizes"]]
+    rows = [
+        [row["name"]] + [_fmt(row.get(key(b, n)), ".2f") for n in lengths for b in cfg["batch_sizes"]]
+        for row in results["rows"]
+        if row["runtime"] != "sklearn"  # TF-IDF has no sequence length
+    ]
+    return header, rows
+
+
+def per_class_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Precision / recall / F1 per label (one row per variant)."""
+    names = list(results["id2label"].values())
+    header = ["Variant"] + [f"{n} P/R/F1" for n in names]
+    rows = [
+        [row["name"]]
+        + [
+            f"{row.get(f'precision_{n}', 0):.2f}/{row.get(f'recall_{n}', 0):.2f}/{row[f'f1_{n}']:.2f}"
+            for n in names
         ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
+        for row in results["rows"]
+    ]
+    return header, rows
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """results.md: environment, method, the table, per-class F1."""
+def step_energy_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    steps = results.get("step_energy") or {}
+    rows = [
+        [
+            step,
+            f"{e['energy_kwh'] * 1000:.3f}",
+            f"{e.get('emissions_kg_co2', 0) * 1000:.3f}",
+            _fmt(e.get("duration_s"), ".1f"),
+            str(e.get("energy_method", "unknown")),
+        ]
+        for step, e in steps.items()
+    ]
+    return ["Step", "Wh", "g CO2", "seconds", "how CodeCarbon measured"], rows
+
+
+def _md(header: list[str], rows: list[list[str]]) -> list[str]:
+    if not header:
+        return []
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+def method_lines(results: dict[str, Any]) -> list[str]:
+    """How everything was measured, one sentence each (the same text in Markdown and HTML)."""
     env, cfg = results["environment"], results["config"]
     flags = ", ".join(flag for flag, present in env["isa_flags"].items() if present) or "none of interest"
-    lines = [
-        "# Benchmark",
-        "",
-        f"- CPU: {env['cpu_model']} ({env['cpus_available']} CPUs available); ISA: {flags}",
-        f"- Threads (pinned): {env['threads']}; torch {env['torch']}, onnxruntime {env['onnxruntime']}, "
+    methods = sorted({row["energy_method"] for row in results["rows"] if row.get("energy_method")})
+    return [
+        f"CPU: {env['cpu_model']} ({env['cpus_available']} CPUs available); ISA: {flags}; "
+        f"GPU: {env.get('gpu_model') or 'none (CPU benchmark)'}",
+        f"Threads (pinned): {env['threads']}; torch {env['torch']}, onnxruntime {env['onnxruntime']}, "
         f"transformers {env['transformers']}; {env['timestamp_utc']}",
-        f"- Quality on {results['n_texts']} test texts (batch 32, dynamic padding). Latency of the model "
+        f"Quality on {results['n_texts']} test texts (batch 32, dynamic padding). Latency of the model "
         f"call on real texts padded/truncated to {cfg['sequence_length']} tokens: {cfg['warmup']} warm-up "
-        f"calls, then {cfg['rounds']} rounds x {cfg['iterations']} calls, variants interleaved.",
-        f"- Speed-up and Δ accuracy: vs the teacher in the same runtime. Peak memory: {cfg['peak_memory']}.",
-        "",
-        *_markdown_table(results),
-        "",
-        "## Per-class F1",
-        "",
+        f"calls, then {cfg['rounds']} rounds x {cfg['iterations']} calls, variants interleaved. "
+        "The TF-IDF baseline's latency includes its featurisation; transformers exclude tokenisation.",
+        f"Speed-up and Δ accuracy: vs the teacher in the same runtime. Peak memory: {cfg['peak_memory']}.",
+        "Inference energy (CodeCarbon, process mode, "
+        f"{cfg.get('energy_seconds')} s per variant): {'; '.join(methods) if methods else 'not measured'}.",
     ]
-    names = list(results["id2label"].values())
-    lines += ["| Variant | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for row in results["rows"]:
-        lines.append(f"| {row['name']} | " + " | ".join(f"{row[f'f1_{n}']:.4f}" for n in names) + " |")
+
+
+def markdown(results: dict[str, Any], images: dict[str, str] | None = None) -> str:
+    """results.md: verdicts, the best student vs every baseline, method, tables, plots (relative links)."""
+    summary = results.get("summary") or {}
+    lines = ["# Benchmark"]
+    for i, verdict in enumerate(summary.get("verdicts", [])):
+        lines += ["", f"**{verdict}**" if i == 0 else verdict]
+    if summary.get("best_student"):
+        lines += ["", f"## {summary['best_student']} vs the baselines (batch {summary['batch_size']})", ""]
+        lines += _md(VERSUS_HEADER, versus_rows(results))
+    lines += ["", "## Method", ""] + [f"- {line}" for line in method_lines(results)]
+    lines += ["", "## All variants", "", *_md(*main_table(results))]
+    if length_table(results)[0]:
+        lines += ["", "## p50 latency (ms) by sequence length", "", *_md(*length_table(results))]
+    if results.get("step_energy"):
+        lines += ["", "## Energy of the pipeline steps", "", *_md(*step_energy_table(results))]
+    lines += ["", "## Per-class precision / recall / F1", "", *_md(*per_class_table(results))]
+    for kind, name in (images or {}).items():
+        lines += ["", f"![{PLOT_TITLES.get(kind, kind)}]({name})"]
     return "\n".join(lines) + "\n"
 
 
@@ -134,95 +277,24 @@ def write_csv(results: dict[str, Any], path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Plots
-
-
-def plot_accuracy_vs_latency(results: dict[str, Any], path: Path) -> None:
-    """x = p50 latency at the reference batch, y = accuracy, area ∝ size on disk; Pareto front dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    batch, rows = results["reference_batch_size"], results["rows"]
-    key = f"latency_b{batch}_p50_ms"
-    largest = max(row["size_bytes"] for row in rows) or 1
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for row in rows:
-        ax.scatter(
-            row[key],
-            row["accuracy"],
-            s=40 + 900 * row["size_bytes"] / largest,
-            alpha=0.6,
-            color=RUNTIME_COLOURS.get(row["runtime"], "tab:gray"),
-            marker="s" if row["role"] == "teacher" else "o",
-            edgecolors="black",
-        )
-        ax.annotate(
-            row["name"], (row[key], row["accuracy"]), textcoords="offset points", xytext=(6, 6), fontsize=8
-        )
-    front = sorted((row[key], row["accuracy"]) for row in rows if row.get("pareto"))
-    if len(front) > 1:
-        ax.plot(*zip(*front, strict=True), linestyle="--", color="gray", linewidth=1, label="Pareto front")
-    for runtime, colour in RUNTIME_COLOURS.items():
-        ax.scatter([], [], color=colour, label=runtime)
-    ax.set_xlabel(f"p50 latency, batch {batch} x {results['config']['sequence_length']} tokens (ms)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy vs latency (marker area ∝ size on disk; squares = teacher)")
-    ax.legend(fontsize=8, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_confusion(matrix: list[list[int]], labels: list[str], title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    size = 2.5 + 0.45 * len(labels)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    for i, counts in enumerate(matrix):
-        for j, count in enumerate(counts):
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def confusion_file(name: str) -> str:
-    """A file-system-safe name for one variant's confusion-matrix plot."""
-    return "confusion_" + re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".png"
-
-
-# --------------------------------------------------------------------------------------------------
 
 
 def write_reports(results: dict[str, Any], out_dir: str | Path) -> dict[str, str]:
     """Write every report file into out_dir; returns {kind: path}."""
+    from slimnlp.report_html import write_html
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "json": out / RESULTS_JSON,
         "markdown": out / RESULTS_MD,
         "csv": out / RESULTS_CSV,
-        "plot": out / PLOT_FILE,
-    }
-    labels = list(results["id2label"].values())
-    for name, matrix in results["confusion"].items():
-        files[f"confusion:{name}"] = out / confusion_file(name)
-        plot_confusion(matrix, labels, f"{name}: confusion on the test set", files[f"confusion:{name}"])
-    plot_accuracy_vs_latency(results, files["plot"])
-    files["markdown"].write_text(markdown(results), encoding="utf-8")
+        "html": out / REPORT_HTML,
+    } | write_plots(results, out)
+    images = {kind: path.name for kind, path in files.items() if kind in PLOT_TITLES}
+    files["markdown"].write_text(markdown(results, images), encoding="utf-8")
     write_csv(results, files["csv"])
+    write_html(results, {kind: path for kind, path in files.items() if path.suffix == ".png"}, files["html"])
     paths = {kind: str(path) for kind, path in files.items()}
     files["json"].write_text(
         json.dumps(results | {"files": paths}, indent=2, default=float), encoding="utf-8"

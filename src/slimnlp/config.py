@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -91,6 +92,98 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class PretrainConfig:
+    enabled: bool = _help(
+        "Run the pretrain-mlm step before train-teacher and start the teacher from its output "
+        "(in-domain masked-LM pretraining when no pretrained checkpoint is reachable).",
+        False,
+    )
+    corpus: list[str] = _help(
+        "Unlabelled text: .txt files (one sentence per line), .csv files (text_column), directories "
+        "of them, or s3:// URIs. [] = the task's training text only.",
+        factory=list,
+    )
+    text_column: str = _help("Column holding the text in CSV corpus files.", "text")
+    include_task_text: bool = _help("Also train the tokenizer and the MLM on the task's training text.", True)
+    vocab_size: int = _help("WordPiece vocabulary size of the tokenizer trained on the corpus.", 16000)
+    num_layers: int = _help("Layers of the BERT.", 4)
+    hidden_size: int = _help("Hidden size of the BERT.", 256)
+    num_heads: int = _help("Attention heads of the BERT.", 4)
+    intermediate_size: int = _help("FFN size of the BERT.", 1024)
+    max_length: int = _help("Maximum tokens per sentence during pretraining.", 64)
+    dropout: float = _help("Hidden and attention dropout.", 0.1)
+    mlm_probability: float = _help(
+        "Fraction of tokens masked (of which 80% [MASK], 10% random, 10% kept).", 0.15
+    )
+    batch_size: int = _help("Sentences per batch.", 64)
+    learning_rate: float = _help("Peak learning rate (linear warm-up, then linear decay to 0).", 5e-4)
+    weight_decay: float = _help("AdamW weight decay.", 0.01)
+    warmup_ratio: float = _help("Fraction of the budget spent warming up the learning rate.", 0.06)
+    max_steps: int = _help("Step budget; the learning rate decays to 0 at this step.", 20000)
+    max_minutes: float | None = _help(
+        "Wall-time budget in minutes (summed over resumptions); the schedule decays over whichever "
+        "budget runs out first. None = steps only.",
+        None,
+    )
+    eval_sentences: int = _help("Sentences held out for perplexity (never trained on).", 1000)
+    eval_every: int = _help("Steps between held-out perplexity evaluations.", 500)
+    log_every: int = _help("Steps between training-loss logs.", 50)
+    checkpoint_every: int = _help("Steps between checkpoints (model, optimizer, scheduler, RNG, step).", 500)
+    precision: str = _help("auto (fp16 AMP on CUDA, fp32 on CPU), fp16 or fp32.", "auto")
+    cache_dir: str | None = _help(
+        "Where finished pretraining runs and their checkpoints are kept, keyed by a hash of the corpus, "
+        "the task text and this section: a rerun with the same inputs reuses the result, an interrupted "
+        "one resumes. None = <output_dir>/pretrain-cache.",
+        None,
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            self.hidden_size % self.num_heads == 0,
+            "hidden_size",
+            f"({self.hidden_size}) must be divisible by num_heads ({self.num_heads})",
+        )
+        for name in (
+            "vocab_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "batch_size",
+            "max_steps",
+            "eval_every",
+            "log_every",
+            "checkpoint_every",
+        ):
+            _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        _require(self.vocab_size >= 100, "vocab_size", f"must be >= 100, got {self.vocab_size}")
+        _require(self.max_length >= 8, "max_length", f"must be >= 8, got {self.max_length}")
+        _require(
+            0 < self.mlm_probability < 1, "mlm_probability", f"must be in (0, 1), got {self.mlm_probability}"
+        )
+        _require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
+        _require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
+        _require(
+            self.max_minutes is None or self.max_minutes > 0,
+            "max_minutes",
+            f"must be > 0 or null, got {self.max_minutes}",
+        )
+        _require(self.eval_sentences >= 0, "eval_sentences", f"must be >= 0, got {self.eval_sentences}")
+        opts = ("auto", "fp16", "fp32")
+        _require(self.precision in opts, "precision", f"must be one of {opts}, got {self.precision!r}")
+
+
+def _check_vocab_transfer(section: Any) -> None:
+    """Fast vocabulary transfer settings shared by the teacher and distill sections."""
+    size = section.vocab_transfer
+    _require(size is None or size >= 100, "vocab_transfer", f"must be >= 100 or null, got {size}")
+    _require(
+        section.vocab_transfer_mlm_steps >= 0,
+        "vocab_transfer_mlm_steps",
+        f"must be >= 0, got {section.vocab_transfer_mlm_steps}",
+    )
+
+
+@dataclass(frozen=True)
 class TeacherConfig:
     checkpoint: str | None = _help(
         "Hub name, local directory or s3:// URI of a pretrained model; None = build a BERT from the "
@@ -110,8 +203,17 @@ class TeacherConfig:
     warmup_ratio: float = _help("Fraction of steps for learning-rate warm-up.", 0.1)
     patience: int = _help("Epochs without dev macro-F1 improvement before stopping.", 3)
     dropout: float = _help("Hidden and attention dropout of a from-config BERT.", 0.1)
+    vocab_transfer: int | None = _help(
+        "Fast vocabulary transfer: train an in-domain WordPiece of this size on the training text and "
+        "initialise its embeddings from the model's (copy, or mean of the old pieces). None = off.",
+        None,
+    )
+    vocab_transfer_mlm_steps: int = _help(
+        "Masked-LM adaptation steps after vocabulary transfer (0 = none).", 0
+    )
 
     def __post_init__(self) -> None:
+        _check_vocab_transfer(self)
         _require(
             self.hidden_size % self.num_heads == 0,
             "hidden_size",
@@ -134,23 +236,83 @@ class TeacherConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    method: str = _help("importance: first-order Taylor importance of heads and FFN neurons.", "importance")
-    target_sparsity: float = _help("Fraction of attention heads and FFN neurons to remove, in (0, 1).", 0.25)
+    method: str = _help(
+        "importance: first-order Taylor importance of heads and FFN neurons, one shot; block_movement: "
+        "learnable block/neuron scores trained with top-k masks, a cubic schedule and KD (Lagunas et al. "
+        "2021), then physical removal of empty heads and masked neurons.",
+        "importance",
+    )
+    target_sparsity: float = _help(
+        "Fraction of attention heads and FFN neurons (block_movement: attention blocks and FFN neurons) "
+        "to remove; in (0, 1), and 0 is allowed for block_movement (the same training, no pruning).",
+        0.25,
+    )
     head_sparsity: float | None = _help("Fraction of heads to remove; defaults to target_sparsity.", None)
     ffn_sparsity: float | None = _help(
         "Fraction of FFN neurons to remove; defaults to target_sparsity.", None
     )
     min_heads_per_layer: int = _help("Never remove the last heads of a layer below this count.", 1)
     importance_batches: int = _help("Training batches used to estimate importance.", 16)
+    # block_movement only
+    block_size: str = _help(
+        "block_movement: attention block shape, 'head' (one score per head shared by its Q/K/V rows and "
+        "O columns) or an integer n for n x n blocks of each of Q/K/V/O (e.g. 32).",
+        "head",
+    )
+    epochs: int = _help("block_movement: training epochs (the schedule spans all of them).", 6)
+    batch_size: int = _help("block_movement: batch size.", 32)
+    learning_rate: float = _help("block_movement: peak learning rate of the weights.", 3e-4)
+    score_learning_rate: float = _help("block_movement: learning rate of the mask scores.", 1e-2)
+    warmup_fraction: float = _help(
+        "block_movement: fraction of the steps trained dense before the kept fraction starts to fall.", 0.1
+    )
+    cooldown_fraction: float = _help(
+        "block_movement: fraction of the steps trained at the target density at the end.", 0.3
+    )
+    alpha: float = _help("block_movement: loss = alpha * KD(teacher) + (1 - alpha) * CE; 0 = no KD.", 0.9)
+    temperature: float = _help("block_movement: KD temperature.", 2.0)
+    patience: int = _help("block_movement: early-stopping patience (epochs at the target density).", 3)
+    fill: str = _help(
+        "block_movement: what happens to masked blocks inside kept heads: 'zero' keeps them zero; "
+        "'hybrid-filled' restores their weights and re-distils the dense pruned model.",
+        "zero",
+    )
+    refill_epochs: int = _help("block_movement with fill=hybrid-filled: re-distillation epochs.", 2)
 
     def __post_init__(self) -> None:
-        _require(self.method in ("importance",), "method", f"must be 'importance', got {self.method!r}")
+        methods = ("importance", "block_movement")
+        _require(self.method in methods, "method", f"must be one of {methods}, got {self.method!r}")
+        low_ok = self.method == "block_movement"
         for name in ("target_sparsity", "head_sparsity", "ffn_sparsity"):
             value = getattr(self, name)
             if value is not None:
-                _require(0 < value < 1, name, f"must be in (0, 1), got {value}")
+                if low_ok:
+                    _require(0 <= value < 1, name, f"must be in [0, 1) for block_movement, got {value}")
+                else:
+                    _require(0 < value < 1, name, f"must be in (0, 1), got {value}")
         _require(self.min_heads_per_layer >= 1, "min_heads_per_layer", "must be >= 1")
         _require(self.importance_batches >= 1, "importance_batches", "must be >= 1")
+        _require(
+            self.block_size == "head" or (self.block_size.isdigit() and int(self.block_size) >= 1),
+            "block_size",
+            f"must be 'head' or a positive integer such as 32, got {self.block_size!r}",
+        )
+        _require(self.score_learning_rate > 0, "score_learning_rate", f"must be > 0, got {self.score_learning_rate}")
+        for name in ("warmup_fraction", "cooldown_fraction"):
+            value = getattr(self, name)
+            _require(0 <= value < 1, name, f"must be in [0, 1), got {value}")
+        _require(
+            self.warmup_fraction + self.cooldown_fraction < 1,
+            "cooldown_fraction",
+            f"plus warmup_fraction must be < 1 (the schedule needs steps to fall), got "
+            f"{self.warmup_fraction} + {self.cooldown_fraction}",
+        )
+        _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
+        _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
+        fills = ("zero", "hybrid-filled")
+        _require(self.fill in fills, "fill", f"must be one of {fills}, got {self.fill!r}")
+        _require(self.refill_epochs >= 0, "refill_epochs", f"must be >= 0, got {self.refill_epochs}")
+        _check_training(self)
 
 
 @dataclass(frozen=True)
@@ -165,8 +327,17 @@ class DistillConfig:
     batch_size: int = _help("Batch size.", 32)
     learning_rate: float = _help("Peak learning rate.", 3e-4)
     patience: int = _help("Early-stopping patience in epochs.", 3)
+    vocab_transfer: int | None = _help(
+        "Fast vocabulary transfer of the student before distillation: an in-domain WordPiece of this "
+        "size, embeddings from the old pieces. None = off.",
+        None,
+    )
+    vocab_transfer_mlm_steps: int = _help(
+        "Masked-LM adaptation steps after vocabulary transfer (0 = none).", 0
+    )
 
     def __post_init__(self) -> None:
+        _check_vocab_transfer(self)
         _require(
             self.student in ("pruned", "layers"),
             "student",
@@ -227,8 +398,31 @@ class BenchmarkConfig:
         "subprocess: RSS high-water mark of a fresh process per variant (~5-8 s each); off: skip.",
         "subprocess",
     )
+    sequence_lengths: list[int] = _help(
+        "More fixed sequence lengths to time besides sequence_length (e.g. [32, 128]); [] = only that one.",
+        factory=list,
+    )
+    energy: bool = _help(
+        "Measure inference energy/CO2 per 1,000 predictions of every variant with CodeCarbon "
+        "(also needs tracking.codecarbon).",
+        True,
+    )
+    energy_seconds: float = _help(
+        "Seconds of inference per variant under the energy tracker (plus ~1.5 s to start it).", 2.0
+    )
+    tfidf_baseline: bool = _help(
+        "Train a TF-IDF (char n-grams) + logistic regression baseline on the train split and "
+        "benchmark it alongside (the cheap reference a user would try first).",
+        True,
+    )
 
     def __post_init__(self) -> None:
+        _require(self.energy_seconds > 0, "energy_seconds", f"must be > 0, got {self.energy_seconds}")
+        _require(
+            all(length >= 1 for length in self.sequence_lengths),
+            "sequence_lengths",
+            f"must be positive integers, got {self.sequence_lengths}",
+        )
         _require(
             self.peak_memory in ("subprocess", "off"),
             "peak_memory",
@@ -251,6 +445,42 @@ class BenchmarkConfig:
 
 
 @dataclass(frozen=True)
+class RegistryConfig:
+    enabled: bool = _help("Run the promote step (register the student in the MLflow model registry).", True)
+    model_name: str | None = _help("Registered model name; None = slimnlp-<run name>.", None)
+    max_drop_vs_teacher: float = _help(
+        "Largest test-accuracy drop below the teacher (same test set, fraction: 0.02 = 2 points) "
+        "that still lets the student become champion.",
+        0.02,
+    )
+    max_drop_vs_champion: float = _help(
+        "Largest test-accuracy drop below the current champion, scored on this run's test set.", 0.01
+    )
+    gate: str = _help(
+        "faster: the student must have lower latency than the teacher and the champion; smaller: "
+        "fewer bytes on disk.",
+        "faster",
+    )
+    latency_metric: str = _help("Benchmark column compared when gate=faster.", "latency_b1_p50_ms")
+
+    def __post_init__(self) -> None:
+        _require(self.gate in ("faster", "smaller"), "gate", f"must be 'faster' or 'smaller', got {self.gate!r}")
+        for name in ("max_drop_vs_teacher", "max_drop_vs_champion"):
+            value = getattr(self, name)
+            _require(0 <= value <= 1, name, f"must be in [0, 1] (a fraction of accuracy), got {value}")
+        _require(
+            self.model_name is None or bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", self.model_name)),
+            "model_name",
+            f"must be letters, digits, '.', '_' or '-' (starting with a letter or digit), got {self.model_name!r}",
+        )
+        _require(
+            bool(re.match(r"^latency_b[0-9]+_(p50|p95|mean)_ms$", self.latency_metric)),
+            "latency_metric",
+            f"must look like latency_b1_p50_ms (a benchmark latency column), got {self.latency_metric!r}",
+        )
+
+
+@dataclass(frozen=True)
 class TrackingConfig:
     tracking_uri: str | None = _help(
         "MLflow tracking URI; None = MLFLOW_TRACKING_URI if set (KFP injects it), else sqlite:///<run dir>/mlflow.db.",
@@ -266,7 +496,10 @@ class KubernetesConfig:
     image: str = _help(
         "Image every component runs in (point it at your registry).", "ghcr.io/slimnlp/slimnlp:0.1.0"
     )
-    gpu_image: str | None = _help("Image for the GPU training steps; None = image.", None)
+    gpu_image: str | None = _help(
+        "Image of the training steps (CUDA PyTorch, onnxruntime-gpu; docker/Dockerfile.gpu); None = image.",
+        "ghcr.io/slimnlp/slimnlp:0.1.0-cuda",
+    )
     accelerator_type: str = _help("Accelerator resource of the training steps.", "nvidia.com/gpu")
     accelerator_limit: int = _help("GPUs per training step (0 = CPU only).", 1)
     node_selector: dict[str, str] = _help(
@@ -277,11 +510,84 @@ class KubernetesConfig:
         factory=lambda: [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     )
     cpu_request: str = _help("CPU request of every step.", "2")
+    cpu_limit: str | None = _help("CPU limit of every step; None = no limit.", "8")
     memory_request: str = _help("Memory request of every step.", "8G")
     memory_limit: str = _help("Memory limit of every step.", "16G")
+    env: dict[str, str] = _help(
+        "Environment variables of every step, e.g. {AWS_ENDPOINT_URL: http://seaweedfs.mlops.svc:8333}.",
+        factory=dict,
+    )
+    s3_secret: str | None = _help(
+        "Kubernetes Secret (in the namespace the pipeline runs in) whose AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY keys become environment variables of every step (data on s3://); "
+        "None = none.",
+        None,
+    )
+    shm_size: str | None = _help(
+        "Size of the in-memory /dev/shm of the training steps (DataLoader workers share tensors "
+        "through it; the container default is 64M). Counts against memory_limit. None = no mount.",
+        "2Gi",
+    )
+    retries: int = _help(
+        "Retries of a failed step (pod evicted, node lost); steps with side effects never retry.", 2
+    )
+    retry_backoff_s: int = _help("Seconds before the first retry (then times retry_backoff_factor).", 60)
+    retry_backoff_factor: float = _help("Backoff multiplier between retries.", 2.0)
+    retry_backoff_max_s: int = _help("Stop retrying this many seconds after the first failure.", 3600)
 
     def __post_init__(self) -> None:
         _require(self.accelerator_limit >= 0, "accelerator_limit", "must be >= 0")
+        _require(self.retries >= 0, "retries", f"must be >= 0, got {self.retries}")
+        _require(self.retry_backoff_s >= 0, "retry_backoff_s", f"must be >= 0, got {self.retry_backoff_s}")
+        _require(
+            self.retry_backoff_factor >= 1,
+            "retry_backoff_factor",
+            f"must be >= 1, got {self.retry_backoff_factor}",
+        )
+        _require(
+            self.retry_backoff_max_s >= self.retry_backoff_s,
+            "retry_backoff_max_s",
+            f"must be >= retry_backoff_s ({self.retry_backoff_s}), got {self.retry_backoff_max_s}",
+        )
+        quantity = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+        for name in ("cpu_request", "cpu_limit", "memory_request", "memory_limit", "shm_size"):
+            value = getattr(self, name)
+            _require(
+                value is None or bool(quantity.match(str(value))),
+                name,
+                f"must be a Kubernetes quantity such as 2, 500m, 8G or 2Gi, got {value!r}",
+            )
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    enabled: bool = _help(
+        "Run the paper's experiment grid instead of the compress pipeline: one prepare-data and one "
+        "teacher, then a branch per (sparsity, KD, precision) doing block-movement prune, finetune-amp, "
+        "export-onnx and benchmark, then one collect step (table + plot).",
+        False,
+    )
+    sparsities: list[float] = _help("Pruning levels of the grid (0 = train without pruning).", factory=lambda: [0.0, 0.25, 0.5, 0.75])
+    distillation: list[bool] = _help("KD settings of the grid: false = CE only, true = prune.alpha KD.", factory=lambda: [False, True])
+    precisions: list[str] = _help(
+        "Fine-tune precisions of the grid: fp32 and auto (AMP: fp16 on CUDA; on CPU what "
+        "finetune_amp resolves, reported per row), or fp16/bf16.",
+        factory=lambda: ["fp32", "auto"],
+    )
+    parallelism: int = _help(
+        "Branches run at once (1 locally keeps latency measurements clean on a small machine).", 1
+    )
+
+    def __post_init__(self) -> None:
+        _require(len(self.sparsities) > 0, "sparsities", "must not be empty")
+        for value in self.sparsities:
+            _require(0 <= value < 1, "sparsities", f"values must be in [0, 1), got {value}")
+        _require(len(self.distillation) > 0, "distillation", "must not be empty")
+        opts = ("auto", "fp16", "bf16", "fp32")
+        for value in self.precisions:
+            _require(value in opts, "precisions", f"values must be in {opts}, got {value!r}")
+        _require(len(self.precisions) > 0, "precisions", "must not be empty")
+        _require(self.parallelism >= 1, "parallelism", f"must be >= 1, got {self.parallelism}")
 
 
 @dataclass(frozen=True)
@@ -290,6 +596,7 @@ class RunConfig:
     output_dir: str = _help("Where run directories are created.", "runs")
     seed: int = _help("Global seed.", 13)
     data: DataConfig = _help("prepare-data", factory=DataConfig)
+    pretrain: PretrainConfig = _help("pretrain-mlm (optional)", factory=PretrainConfig)
     teacher: TeacherConfig = _help("train-teacher", factory=TeacherConfig)
     prune: PruneConfig = _help("prune", factory=PruneConfig)
     distill: DistillConfig = _help("distill", factory=DistillConfig)
@@ -297,9 +604,11 @@ class RunConfig:
     export: ExportConfig = _help("export-onnx", factory=ExportConfig)
     benchmark: BenchmarkConfig = _help("benchmark", factory=BenchmarkConfig)
     tracking: TrackingConfig = _help("MLflow and CodeCarbon", factory=TrackingConfig)
+    registry: RegistryConfig = _help("promote: MLflow model registry and the promotion gate", factory=RegistryConfig)
     kubernetes: KubernetesConfig = _help(
         "Cluster settings used by `slimnlp compile`", factory=KubernetesConfig
     )
+    grid: GridConfig = _help("The paper's experiment grid (slimnlp run with grid.enabled)", factory=GridConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -399,6 +708,12 @@ def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None)
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and "://" not in data["dir"]:
         # Absolute, so a compiled pipeline or a step run from another folder reads the same files.
         data["dir"] = str(Path(data["dir"]).expanduser().resolve())
+    pretrain = values.get("pretrain")
+    if isinstance(pretrain, dict) and isinstance(pretrain.get("corpus"), list):
+        pretrain["corpus"] = [
+            str(Path(c).expanduser().resolve()) if isinstance(c, str) and "://" not in c else c
+            for c in pretrain["corpus"]
+        ]
     return _build(RunConfig, values)
 
 

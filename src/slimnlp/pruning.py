@@ -10,9 +10,11 @@ nothing faster on CPU, so the Linear layers are sliced and the model really shri
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -25,7 +27,18 @@ from slimnlp.modeling import (
     keep_neurons,
     layer_modules,
 )
-from slimnlp.training import collate, combined_loss, encode, pad_id_of
+from slimnlp.training import (
+    LoopSettings,
+    collate,
+    combined_loss,
+    default_device,
+    encode,
+    pad_id_of,
+    train_classifier,
+)
+
+if TYPE_CHECKING:
+    from slimnlp.config import PruneConfig
 
 log = logging.getLogger(__name__)
 
@@ -152,4 +165,107 @@ def prune_model(
         "non_embedding_params_before": before["non_embedding"],
         "non_embedding_params_after": after["non_embedding"],
         "encoder_param_sparsity": 1 - after["non_embedding"] / before["non_embedding"],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Block movement pruning (the method lives in slimnlp.movement; this is how a step drives it)
+
+
+def block_movement_prune(
+    model: nn.Module,
+    tokenizer: Any,
+    train: tuple[list[str], list[int]],
+    dev: tuple[list[str], list[int]],
+    prune_cfg: PruneConfig,
+    settings: LoopSettings,
+    teacher_logits: torch.Tensor | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train scores and weights with top-k masks on a cubic schedule (KD in the loss when
+    `settings.alpha` > 0 and teacher logits are given), then remove empty heads and masked neurons.
+
+    Args:
+        model: The teacher copy to prune, in place.
+        tokenizer: Its tokenizer.
+        train: (texts, labels) to train on; `teacher_logits` are on these texts, same order.
+        dev: (texts, labels) for early stopping (only epochs at the target density count).
+        prune_cfg: `target_sparsity` (or `head_sparsity`/`ffn_sparsity`), `block_size`,
+            `warmup_fraction`, `cooldown_fraction`, `min_heads_per_layer`, `fill`.
+        settings: The loop settings (epochs, batch size, weight and score learning rates, alpha).
+        teacher_logits: The teacher's logits on `train`, for the KD term.
+        on_epoch: Called with (epoch, record) after each epoch (MLflow logging).
+        device: Where to train; None = CUDA when available.
+        progress: Show progress bars and per-epoch lines.
+
+    Returns:
+        The history of the training loop and the `movement_removal.finalize` report, with the
+        kept fraction the schedule reached per group.
+    """
+    from slimnlp.movement import ATTENTION, FFN, attach_masks, schedule_steps
+    from slimnlp.movement_removal import finalize
+
+    device = device or default_device()
+    model.to(device)
+    controller = attach_masks(model, prune_cfg.block_size, prune_cfg.min_heads_per_layer)
+    finals = {
+        ATTENTION: 1
+        - (prune_cfg.head_sparsity if prune_cfg.head_sparsity is not None else prune_cfg.target_sparsity),
+        FFN: 1
+        - (prune_cfg.ffn_sparsity if prune_cfg.ffn_sparsity is not None else prune_cfg.target_sparsity),
+    }
+    schedules = {
+        group: schedule_steps(
+            len(train[0]),
+            settings.batch_size,
+            settings.epochs,
+            prune_cfg.warmup_fraction,
+            prune_cfg.cooldown_fraction,
+            final,
+        )
+        for group, final in finals.items()
+    }
+    first_eligible = schedules[ATTENTION][2]
+
+    def on_step(step: int, total_steps: int) -> None:
+        for group, (schedule, _, _) in schedules.items():
+            controller.kept[group] = schedule(step)
+
+    history = train_classifier(
+        model,
+        tokenizer,
+        train,
+        dev,
+        dataclasses.replace(settings, first_eligible_epoch=first_eligible),
+        teacher_logits=teacher_logits,
+        on_epoch=on_epoch,
+        progress=progress,
+        device=device,
+        on_step=on_step,
+    )
+    controller.kept.update(finals)  # the best epoch is at the target, so this changes nothing then
+    report = finalize(model, controller, prune_cfg.fill, prune_cfg.min_heads_per_layer)
+    refill: dict[str, Any] | None = None
+    if prune_cfg.fill == "hybrid-filled" and prune_cfg.refill_epochs > 0:
+        refill = train_classifier(
+            model,
+            tokenizer,
+            train,
+            dev,
+            dataclasses.replace(settings, epochs=prune_cfg.refill_epochs, first_eligible_epoch=1),
+            teacher_logits=teacher_logits,
+            progress=progress,
+            device=device,
+        )
+    return {
+        **history,
+        **report,
+        "method": "block_movement",
+        "block_size": prune_cfg.block_size,
+        "fill": prune_cfg.fill,
+        "target_sparsity": prune_cfg.target_sparsity,
+        "first_eligible_epoch": first_eligible,
+        "refill": refill,
     }

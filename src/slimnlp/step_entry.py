@@ -15,7 +15,16 @@ from slimnlp.tracking import numeric_metrics
 
 # The steps in DAG order: CLI verbs, KFP task names and MLflow step-run names are the same words.
 # Kept here, away from torch, so compiling the pipeline stays light.
-STEP_NAMES = ("prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark")
+STEP_NAMES = (
+    "prepare-data",
+    "train-teacher",
+    "prune",
+    "distill",
+    "finetune-amp",
+    "export-onnx",
+    "benchmark",
+    "promote",
+)
 
 # What a KFP UI shows per step; everything else is in the step's MLflow run and metrics.json.
 HEADLINE_KEYS = (
@@ -37,6 +46,10 @@ HEADLINE_KEYS = (
     "int8_accuracy",
     "onnx_size_bytes",
     "int8_size_bytes",
+    "promoted",
+    "registered_version",
+    "heldout_perplexity",
+    "tokens_seen",
 )
 HEADLINE_SUFFIXES = (".accuracy", ".macro_f1", ".latency_b32_p50_ms", ".speedup_vs_teacher_b32")
 
@@ -48,9 +61,17 @@ def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def run_component(
-    step: str, config_json: str, parent_run_id: str, tracking_uri: str, out_dir: str, **inputs: str
+    step: str,
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    out_dir: str,
+    *,
+    optional_inputs: dict[str, str | None] | None = None,
+    **inputs: str,
 ) -> dict[str, float]:
-    """Run the step named `step` (a CLI verb) with its input directories in signature order.
+    """Run the step named `step` (a CLI verb) with its input directories in signature order;
+    `optional_inputs` (e.g. train-teacher's pretrained_dir) go by keyword, and None ones are left out.
 
     `parent_run_id`/`tracking_uri` may be "" (KFP parameters cannot be None): tracking then falls
     back to the MLFLOW_RUN_ID/MLFLOW_TRACKING_URI that KFP's MLflow integration injects.
@@ -64,6 +85,10 @@ def run_component(
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     function = getattr(steps, step.replace("-", "_"))
     result = function(
-        config_from_json(config_json), *inputs.values(), out_dir=out_dir, parent_run_id=parent_run_id or None
+        config_from_json(config_json),
+        *inputs.values(),
+        out_dir=out_dir,
+        parent_run_id=parent_run_id or None,
+        **{k: v for k, v in (optional_inputs or {}).items() if v is not None},
     )
     return {**headline_metrics(result), "wall_time_s": round(time.perf_counter() - start, 3)}

@@ -9,10 +9,16 @@ S3 settings come from the environment, as for the AWS CLI: `AWS_ENDPOINT_URL_S3`
 the usual boto chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, profiles, pod roles). Credentials
 are never logged or put into error messages. Transient failures (connection errors, 5xx, a short
 download) are retried with exponential backoff; an error the caller must fix (403, 404) is not.
+
+Integrity: an upload records the file's SHA-256 in the object's metadata (`x-amz-meta-sha256`) and
+goes to a temporary key that is copied into place only when it is whole, so a failed upload never
+replaces a good object. A download is checked against the size and, when the object carries one,
+that SHA-256; a mismatch is retried and then reported.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -71,11 +77,17 @@ def fetch(uri: str, dest_dir: Path, *, endpoint_url: str | None = None, progress
     return path
 
 
-def upload(path: str | Path, s3_uri: str, *, endpoint_url: str | None = None) -> str:
+def upload(path: str | Path, s3_uri: str, *, endpoint_url: str | None = None, progress: bool = False) -> str:
     """Upload a file, or a directory (as a prefix), to S3 and return the URI written.
 
     Each file goes to a temporary key first and is then copied into place, so a failed upload
-    never replaces a good object with a partial one; sizes are checked after both steps.
+    never replaces a good object with a partial one; size and SHA-256 are checked after both steps.
+
+    Args:
+        path: A file, or a directory (uploaded file by file under the prefix).
+        s3_uri: `s3://bucket/key`, or `s3://bucket/prefix/` (a file keeps its name under it).
+        endpoint_url: S3 endpoint; default from `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`.
+        progress: show a tqdm progress bar per file.
     """
     path = Path(path)
     if not path.exists():
@@ -84,11 +96,11 @@ def upload(path: str | Path, s3_uri: str, *, endpoint_url: str | None = None) ->
     client = s3_client(endpoint_url)
     if path.is_file():
         key = key + path.name if key == "" or key.endswith("/") else key
-        _upload_file(client, path, bucket, key)
+        _upload_file(client, path, bucket, key, progress)
         return f"s3://{bucket}/{key}"
     prefix = key if key == "" or key.endswith("/") else key + "/"
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        _upload_file(client, file, bucket, prefix + file.relative_to(path).as_posix())
+        _upload_file(client, file, bucket, prefix + file.relative_to(path).as_posix(), progress)
     return f"s3://{bucket}/{prefix}"
 
 
@@ -154,7 +166,20 @@ def _s3_fatal(err: Exception) -> bool:
     return _s3_code(err) in _FATAL_S3_CODES or isinstance(err, NoCredentialsError | PartialCredentialsError)
 
 
-def _describe(err: Exception, what: str, endpoint: str) -> str:
+def describe_error(err: BaseException, what: str) -> str:
+    """A message for people about a failed transfer by any library (boto3, MLflow's S3 store, ...).
+
+    Args:
+        err: The exception.
+        what: What was being done, naming the object (`uploading x to s3://bucket/key`).
+    """
+    endpoint = ""
+    while err is not None and _s3_code(err) is None and err.__cause__ is not None:
+        err = err.__cause__
+    return _describe(err, what, endpoint)
+
+
+def _describe(err: BaseException, what: str, endpoint: str) -> str:
     """A message for people: what failed, why, and what to do (never the credentials)."""
     code = _s3_code(err)
     at = f" at {endpoint}" if endpoint else ""
@@ -190,13 +215,17 @@ def _endpoint(client: Any) -> str:
     return client.meta.endpoint_url
 
 
-def _object_size(client: Any, bucket: str, key: str) -> int:
-    """Size of an object; when it is missing, say whether the bucket or the key is."""
+def _object_size(client: Any, bucket: str, key: str) -> tuple[int, str | None]:
+    """Size and recorded SHA-256 (None if not recorded) of an object; when it is missing, say whether
+    the bucket or the key is."""
     what, endpoint = f"s3://{bucket}/{key}", _endpoint(client)
+
+    def head() -> tuple[int, str | None]:
+        response = client.head_object(Bucket=bucket, Key=key)
+        return response["ContentLength"], (response.get("Metadata") or {}).get("sha256")
+
     try:
-        return _with_retries(
-            lambda: client.head_object(Bucket=bucket, Key=key)["ContentLength"], what, _s3_fatal, endpoint
-        )
+        return _with_retries(head, what, _s3_fatal, endpoint)
     except StorageError as err:
         if _s3_code(err) not in ("404", "NoSuchKey"):
             raise
@@ -212,8 +241,8 @@ def _object_size(client: Any, bucket: str, key: str) -> int:
 
 
 def _download_object(client: Any, bucket: str, key: str, dest: Path, progress: bool) -> Path:
-    """Download one object to `dest` through a temporary file, checking its size."""
-    size = _object_size(client, bucket, key)
+    """Download one object to `dest` through a temporary file, checking its size and SHA-256."""
+    size, sha256 = _object_size(client, bucket, key)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
 
@@ -222,6 +251,8 @@ def _download_object(client: Any, bucket: str, key: str, dest: Path, progress: b
             client.download_file(bucket, key, str(tmp), Callback=bar.update)
         if tmp.stat().st_size != size:
             raise OSError(f"downloaded {tmp.stat().st_size} bytes, expected {size}")
+        if sha256 and file_sha256(tmp) != sha256:
+            raise OSError(f"downloaded bytes do not match the object's recorded SHA-256 {sha256[:12]}...")
 
     try:
         _with_retries(attempt, f"s3://{bucket}/{key}", _s3_fatal, _endpoint(client))
@@ -250,21 +281,35 @@ def _download_prefix(client: Any, bucket: str, prefix: str, dest_dir: Path, prog
     return target
 
 
-def _upload_file(client: Any, path: Path, bucket: str, key: str) -> None:
-    """Upload to a temporary key, check its size, copy it into place, check again, clean up."""
-    size = path.stat().st_size
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _upload_file(client: Any, path: Path, bucket: str, key: str, progress: bool = False) -> None:
+    """Upload to a temporary key, check it, copy it into place, check again, clean up."""
+    size, sha256 = path.stat().st_size, file_sha256(path)
     tmp_key = f"{key}.uploading-{uuid.uuid4().hex[:8]}"
     what, endpoint = f"uploading {path} to s3://{bucket}/{key}", _endpoint(client)
 
+    def check(object_key: str) -> None:
+        head = client.head_object(Bucket=bucket, Key=object_key)
+        if head["ContentLength"] != size or (head.get("Metadata") or {}).get("sha256") != sha256:
+            raise OSError(f"s3://{bucket}/{object_key} is not the {size} bytes just sent (size or SHA-256 differ)")
+
     def put() -> None:
-        client.upload_file(str(path), bucket, tmp_key)
-        if client.head_object(Bucket=bucket, Key=tmp_key)["ContentLength"] != size:
-            raise OSError(f"uploaded object is not {size} bytes")
+        with _bar(size, f"s3://{bucket}/{key}", progress) as bar:
+            client.upload_file(
+                str(path), bucket, tmp_key, ExtraArgs={"Metadata": {"sha256": sha256}}, Callback=bar.update
+            )
+        check(tmp_key)
 
     def copy() -> None:
-        client.copy({"Bucket": bucket, "Key": tmp_key}, bucket, key)
-        if client.head_object(Bucket=bucket, Key=key)["ContentLength"] != size:
-            raise OSError(f"copied object is not {size} bytes")
+        client.copy({"Bucket": bucket, "Key": tmp_key}, bucket, key)  # metadata is copied along
+        check(key)
 
     try:
         _with_retries(put, what, _s3_fatal, endpoint)

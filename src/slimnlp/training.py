@@ -37,6 +37,11 @@ class LoopSettings:
     max_length: int = 128
     seed: int = 13
     eval_batch_size: int = 64
+    # Movement pruning: parameters named "*mask_scores" learn at this rate, without weight decay.
+    score_learning_rate: float | None = None
+    # Epochs before this one neither count as best nor use up patience (a pruning schedule that has
+    # not reached its target density yet would otherwise win on dev and be restored).
+    first_eligible_epoch: int = 1
 
 
 def seed_everything(seed: int) -> None:
@@ -172,14 +177,22 @@ def evaluate(
 
 
 def _optimizer(model: nn.Module, settings: LoopSettings, total_steps: int):
-    decay, no_decay = [], []
+    decay, no_decay, scores = [], [], []
     for name, param in model.named_parameters():
-        if param.requires_grad:
+        if not param.requires_grad:
+            continue
+        if name.endswith("mask_scores"):
+            scores.append(param)
+        else:
             (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.learning_rate,
-    )
+    groups = [
+        {"params": decay, "weight_decay": settings.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if scores:
+        score_lr = settings.score_learning_rate or settings.learning_rate
+        groups.append({"params": scores, "weight_decay": 0.0, "lr": score_lr})
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
     warmup = max(1, int(total_steps * settings.warmup_ratio))
 
     def schedule(step: int) -> float:
@@ -200,11 +213,13 @@ def train_classifier(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
     device: str | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train in place; the model ends holding its best-dev-macro-F1 weights. Returns the history.
 
     `teacher_logits` are precomputed on the training texts (same order): the teacher runs once,
-    not once per epoch.
+    not once per epoch. `on_step(step, total_steps)` runs before every training forward pass (a
+    pruning schedule sets its kept fraction there).
     """
     from tqdm.auto import tqdm
 
@@ -215,13 +230,15 @@ def train_classifier(
     ids = encode(tokenizer, texts, settings.max_length)
     label_tensor = torch.tensor(labels, dtype=torch.long)
     steps_per_epoch = math.ceil(len(ids) / settings.batch_size)
-    optimizer, scheduler = _optimizer(model, settings, max(1, steps_per_epoch * settings.epochs))
+    total_steps = max(1, steps_per_epoch * settings.epochs)
+    optimizer, scheduler = _optimizer(model, settings, total_steps)
+    step = 0
     use_cuda_amp = settings.precision == "fp16" and device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_cuda_amp)
     autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(settings.precision)
     generator = torch.Generator().manual_seed(settings.seed)
 
-    best = {"macro_f1": -1.0}
+    best: dict[str, Any] = {"macro_f1": -1.0}
     best_state = copy.deepcopy(model.state_dict())
     history, stale = [], 0
     for epoch in range(1, settings.epochs + 1):
@@ -239,6 +256,9 @@ def train_classifier(
             batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
             y = label_tensor[chunk].to(device)
             t_logits = teacher_logits[chunk].to(device) if teacher_logits is not None else None
+            if on_step is not None:
+                on_step(step, total_steps)
+            step += 1
             with torch.autocast(
                 device_type=device.split(":")[0], dtype=autocast_dtype, enabled=autocast_dtype is not None
             ):
@@ -269,6 +289,8 @@ def train_classifier(
             )
         if on_epoch:
             on_epoch(epoch, record)
+        if epoch < settings.first_eligible_epoch:
+            continue
         if dev_metrics["macro_f1"] > best["macro_f1"]:
             best = {"macro_f1": dev_metrics["macro_f1"], "accuracy": dev_metrics["accuracy"], "epoch": epoch}
             best_state = copy.deepcopy(model.state_dict())
@@ -277,7 +299,8 @@ def train_classifier(
             stale += 1
             if stale >= settings.patience:
                 break
-    model.load_state_dict(best_state)
+    if "epoch" in best:  # else no epoch was eligible: keep the last weights
+        model.load_state_dict(best_state)
     model.eval()
     return {
         "history": history,

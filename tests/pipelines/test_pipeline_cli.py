@@ -20,6 +20,9 @@ VERBS = [
     "finetune-amp",
     "export-onnx",
     "benchmark",
+    "promote",
+    "registry",
+    "mlflow-server",
 ]
 
 

@@ -14,7 +14,16 @@ import yaml
 from slimnlp.config import load_config
 from slimnlp_pipelines.cli import main
 
-STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
+STEPS = [
+    "prepare-data",
+    "train-teacher",
+    "prune",
+    "distill",
+    "finetune-amp",
+    "export-onnx",
+    "benchmark",
+    "promote",
+]
 TRAINING = {"train-teacher", "prune", "distill", "finetune-amp"}
 
 OVERRIDES = [
@@ -22,9 +31,15 @@ OVERRIDES = [
     "kubernetes.node_selector={pool: a100, zone: eu-1}",
     "kubernetes.tolerations=[{key: dedicated, operator: Equal, value: ml, effect: NoSchedule}]",
     "kubernetes.image=registry.example/slimnlp:test",
+    "kubernetes.gpu_image=null",  # null: the training steps run in `image` too
     "kubernetes.cpu_request=3",
     "kubernetes.memory_request=6G",
     "kubernetes.memory_limit=12G",
+    "kubernetes.cpu_limit=5",
+    "kubernetes.shm_size=4Gi",
+    "kubernetes.retries=3",
+    "kubernetes.retry_backoff_s=30",
+    "kubernetes.retry_backoff_max_s=900",
     "prune.target_sparsity=0.4",
 ]
 
@@ -112,13 +127,14 @@ def test_training_steps_get_gpu_node_selector_tolerations(compiled):
 def test_every_step_gets_image_and_requests(compiled):
     spec, _ = compiled
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 7
+    assert len(executors) == 8
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "registry.example/slimnlp:test"
         assert container["resources"]["resourceCpuRequest"] == "3"
         assert container["resources"]["resourceMemoryRequest"] == "6G"
         assert container["resources"]["resourceMemoryLimit"] == "12G"
+        assert container["resources"]["resourceCpuLimit"] == "5"
         # The image ships slimnlp and kfp: nothing is pip-installed when a step starts.
         assert "pip install" not in " ".join(container["command"])
 
@@ -133,18 +149,36 @@ def test_config_json_default_is_the_config(compiled):
 
 
 def test_gpu_image_only_for_training_and_no_gpu_at_limit_zero(tmp_path):
-    # At limit 0 nothing is pinned to GPU nodes, so there is no kubernetes platform document at all.
-    (spec,) = compile_to_docs(
-        tmp_path,
-        ["kubernetes.gpu_image=registry.example/slimnlp:cuda", "kubernetes.accelerator_limit=0"],
-        documents=1,
+    # At limit 0 nothing is pinned to GPU nodes; the platform spec keeps only the /dev/shm mounts.
+    spec, platform = compile_to_docs(
+        tmp_path, ["kubernetes.gpu_image=registry.example/slimnlp:cuda", "kubernetes.accelerator_limit=0"]
     )
     executors = spec["deploymentSpec"]["executors"]
+    platform = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     for task in STEPS:
-        container = executors[executor_of(spec, task)]["container"]
+        executor = executor_of(spec, task)
+        container = executors[executor]["container"]
         expected = "registry.example/slimnlp:cuda" if task in TRAINING else "ghcr.io/slimnlp/slimnlp:0.1.0"
         assert container["image"] == expected
         assert "accelerator" not in container["resources"]
+        if task in TRAINING:
+            assert set(platform[executor]) == {"emptyDirMounts"}
+        else:
+            assert executor not in platform
+
+
+def test_default_images_cuda_for_training(tmp_path):
+    spec, _ = compile_to_docs(tmp_path, [])
+    for task in STEPS:
+        image = spec["deploymentSpec"]["executors"][executor_of(spec, task)]["container"]["image"]
+        assert image == "ghcr.io/slimnlp/slimnlp:0.1.0" + ("-cuda" if task in TRAINING else "")
+
+
+def test_no_platform_spec_without_gpu_and_shm(tmp_path):
+    (spec,) = compile_to_docs(
+        tmp_path, ["kubernetes.accelerator_limit=0", "kubernetes.shm_size=null"], documents=1
+    )
+    assert len(spec["deploymentSpec"]["executors"]) == 8
 
 
 def test_compiling_does_not_import_torch(tmp_path):
@@ -157,3 +191,165 @@ def test_compiling_does_not_import_torch(tmp_path):
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------------------------------
+# Wiring of every component, retries, /dev/shm, side-effect steps
+
+# What each task consumes: {task: {input artifact: (producer task, output key)}}.
+WIRING = {
+    "prepare-data": {},
+    "train-teacher": {"data": ("prepare-data", "data")},
+    "prune": {"data": ("prepare-data", "data"), "teacher": ("train-teacher", "model")},
+    "distill": {
+        "data": ("prepare-data", "data"),
+        "teacher": ("train-teacher", "model"),
+        "student": ("prune", "model"),
+    },
+    "finetune-amp": {
+        "data": ("prepare-data", "data"),
+        "teacher": ("train-teacher", "model"),
+        "student": ("distill", "model"),
+    },
+    "export-onnx": {"data": ("prepare-data", "data"), "model": ("finetune-amp", "model")},
+    "benchmark": {
+        "data": ("prepare-data", "data"),
+        "teacher": ("train-teacher", "model"),
+        "student": ("finetune-amp", "model"),
+        "student_onnx": ("export-onnx", "onnx"),
+    },
+    "promote": {
+        "data": ("prepare-data", "data"),
+        "teacher": ("train-teacher", "model"),
+        "student_onnx": ("export-onnx", "onnx"),
+        "results": ("benchmark", "results"),
+    },
+}
+
+
+def test_every_component_input_and_output_is_wired(compiled):
+    spec, _ = compiled
+    tasks = spec["root"]["dag"]["tasks"]
+
+    def sources(task: dict) -> dict[str, tuple[str, str]]:
+        artifacts = task.get("inputs", {}).get("artifacts", {})
+        pairs = ((key, value["taskOutputArtifact"]) for key, value in artifacts.items())
+        return {key: (source["producerTask"], source["outputArtifactKey"]) for key, source in pairs}
+
+    for name in STEPS:
+        component = spec["components"][tasks[name]["componentRef"]["name"]]
+        declared = component["inputDefinitions"]
+        # Every required artifact input is fed by exactly the intended producer; optional inputs
+        # (e.g. train-teacher's `pretrained`) stay unwired in the default config.
+        assert sources(tasks[name]) == WIRING[name], name
+        required = {k for k, v in declared.get("artifacts", {}).items() if not v.get("isOptional")}
+        assert required == set(WIRING[name]), name
+        # The three parameters come straight from the pipeline's own parameters.
+        assert {"config_json", "parent_run_id", "tracking_uri"} <= set(declared["parameters"])
+        for parameter in ("config_json", "parent_run_id", "tracking_uri"):
+            assert tasks[name]["inputs"]["parameters"][parameter] == {"componentInputParameter": parameter}
+        assert set(tasks[name].get("dependentTasks", [])) == {p for p, _ in WIRING[name].values()}
+        outputs = component["outputDefinitions"]["artifacts"]
+        assert outputs["metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
+    # Every output artifact except metrics and the pipeline's end products (benchmark results,
+    # the promotion decision) is consumed downstream.
+    consumed = {source for task in tasks.values() for source in sources(task).values()}
+    produced = {
+        (name, key)
+        for name in STEPS
+        for key in spec["components"][tasks[name]["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+        if key not in ("metrics", "results", "decision")
+    }
+    assert produced <= consumed
+
+
+def test_retries_with_backoff_on_every_step(compiled):
+    spec, _ = compiled
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        if name == "promote":  # moves registry aliases: never retried (test_side_effect_steps_...)
+            assert "retryPolicy" not in task
+            continue
+        assert task["retryPolicy"] == {
+            "maxRetryCount": 3,
+            "backoffDuration": "30s",
+            "backoffFactor": 2.0,
+            "backoffMaxDuration": "900s",
+        }, name
+
+
+def test_dev_shm_in_memory_for_training_steps(compiled):
+    spec, platform = compiled
+    for task in STEPS:
+        executor = executor_of(spec, task)
+        if task in TRAINING:
+            assert platform[executor]["emptyDirMounts"] == [
+                {"volumeName": "dshm", "mountPath": "/dev/shm", "medium": "Memory", "sizeLimit": "4Gi"}
+            ]
+        else:
+            assert "emptyDirMounts" not in platform.get(executor, {})
+
+
+def test_retries_off_when_zero(tmp_path):
+    spec, _ = compile_to_docs(tmp_path, ["kubernetes.retries=0"])
+    assert not any("retryPolicy" in task for task in spec["root"]["dag"]["tasks"].values())
+
+
+def test_side_effect_steps_never_retry_or_cache(tmp_path):
+    # The rules key off step names: a `promote` task added to any DAG gets no retry and no cache,
+    # while a step without side effects keeps its retry policy.
+    from kfp import compiler, dsl
+
+    from slimnlp_pipelines.compress import _configure
+
+    @dsl.component(base_image="python:3.11-slim")
+    def touch(note: str) -> str:
+        return note
+
+    k8s = load_config(None, ["kubernetes.retries=4"]).kubernetes
+
+    @dsl.pipeline(name="rules")
+    def rules():
+        _configure(touch(note="a"), "promote", k8s)
+        _configure(touch(note="b"), "export-onnx", k8s)
+
+    out = tmp_path / "rules.yaml"
+    compiler.Compiler().compile(rules, str(out))
+    tasks = next(yaml.safe_load_all(out.read_text()))["root"]["dag"]["tasks"]
+    by_name = {task["taskInfo"]["name"]: task for task in tasks.values()}
+    assert "retryPolicy" not in by_name["promote"]
+    assert not by_name["promote"].get("cachingOptions", {}).get("enableCache", False)
+    assert by_name["export-onnx"]["retryPolicy"]["maxRetryCount"] == 4
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("kubernetes.retries=-1", "kubernetes.retries must be >= 0"),
+        ("kubernetes.retry_backoff_factor=0.5", "kubernetes.retry_backoff_factor must be >= 1"),
+        ("kubernetes.memory_limit=16 GB", "kubernetes.memory_limit must be a Kubernetes quantity"),
+        ("kubernetes.shm_size=lots", "kubernetes.shm_size must be a Kubernetes quantity"),
+    ],
+)
+def test_bad_cluster_settings_fail_at_load(override, message):
+    from slimnlp.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_env_and_s3_secret_on_every_step(tmp_path):
+    spec, platform = compile_to_docs(
+        tmp_path,
+        ["kubernetes.env={AWS_ENDPOINT_URL: 'http://s3.mlops.svc:8333'}", "kubernetes.s3_secret=pipeline-s3"],
+    )
+    platform = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for task in STEPS:
+        executor = executor_of(spec, task)
+        container = spec["deploymentSpec"]["executors"][executor]["container"]
+        assert {"name": "AWS_ENDPOINT_URL", "value": "http://s3.mlops.svc:8333"} in container["env"]
+        (secret,) = platform[executor]["secretAsEnv"]
+        assert secret["secretName"] == "pipeline-s3"
+        assert secret["keyToEnv"] == [
+            {"secretKey": "AWS_ACCESS_KEY_ID", "envVar": "AWS_ACCESS_KEY_ID"},
+            {"secretKey": "AWS_SECRET_ACCESS_KEY", "envVar": "AWS_SECRET_ACCESS_KEY"},
+        ]

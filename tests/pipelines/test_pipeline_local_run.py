@@ -14,7 +14,16 @@ import pytest
 from slimnlp_pipelines.cli import main
 
 FAKE_STEPS = Path(__file__).parent / "fake_steps"
-STEPS = ["prepare-data", "train-teacher", "prune", "distill", "finetune-amp", "export-onnx", "benchmark"]
+STEPS = [
+    "prepare-data",
+    "train-teacher",
+    "prune",
+    "distill",
+    "finetune-amp",
+    "export-onnx",
+    "benchmark",
+    "promote",
+]
 
 
 @pytest.fixture(scope="module")

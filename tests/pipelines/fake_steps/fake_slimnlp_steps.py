@@ -61,3 +61,9 @@ def benchmark(cfg, data_dir, teacher_dir, student_dir, student_onnx_dir, out_dir
         {**row, "name": "student", "runtime": "onnx", "accuracy": 0.88, "macro_f1": 0.87},
     ]
     return _step("benchmark", inputs, out_dir, parent_run_id, files={"results.json": {"rows": rows}})
+
+
+def promote(cfg, data_dir, teacher_dir, student_onnx_dir, results_dir, out_dir, *, parent_run_id=None):
+    inputs = {"data": data_dir, "teacher": teacher_dir, "onnx": student_onnx_dir, "results": results_dir}
+    decision = {"registered": False, "reason": "fake promote"}
+    return _step("promote", inputs, out_dir, parent_run_id, files={"decision.json": decision})

@@ -1,0 +1,123 @@
+"""`pretrain-mlm` from a run config: corpus + task text -> tokenizer -> masked-LM BERT, cached by hash.
+
+    work_dir = cache_root / cache_key(cfg.pretrain, corpus_hash(files), task_texts, cfg.seed)
+    model_dir, metrics = pretrain(cfg.pretrain, corpus_texts, task_texts, work_dir, cfg.seed)
+
+The work dir holds the tokenizer, the rolling checkpoint and, once finished, `model/`: the directory
+train-teacher loads as `teacher.checkpoint`. Its name is a hash of everything that changes the result,
+so a scheduled retrain with the same corpus and config reuses it, and an interrupted one resumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slimnlp.mlm import MlmSettings, build_mlm_model, encode_texts, run_mlm, train_tokenizer
+
+FINAL_DIR = "model"
+# Settings that change the trained model; logging and checkpoint cadence do not.
+NOT_IN_CACHE_KEY = ("enabled", "cache_dir", "log_every", "eval_every", "checkpoint_every", "corpus")
+
+
+def cache_key(p: Any, corpus_digest: str, task_texts: list[str], seed: int) -> str:
+    """What names a pretraining run: the corpus bytes, the task text, the `pretrain` section, the seed."""
+    import dataclasses
+    import hashlib
+    import json
+
+    settings = {k: v for k, v in dataclasses.asdict(p).items() if k not in NOT_IN_CACHE_KEY}
+    task = hashlib.sha256("\n".join(task_texts).encode()).hexdigest() if p.include_task_text else ""
+    blob = json.dumps(
+        {"settings": settings, "corpus": corpus_digest, "task": task, "seed": seed}, sort_keys=True
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def pretrain(
+    p: Any,
+    corpus_texts: list[str],
+    task_texts: list[str],
+    work_dir: str | Path,
+    seed: int,
+    *,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Tokenizer + masked-LM pretraining in `work_dir` (resumable); returns the final model dir and metrics.
+
+    A work dir that already holds a finished model is returned as it is (`cached: true`).
+    """
+    import json
+    import random
+
+    from slimnlp.corpus import check_same_script
+
+    work = Path(work_dir)
+    final = work / FINAL_DIR
+    if (final / "metrics.json").is_file():
+        return final, {**json.loads((final / "metrics.json").read_text(encoding="utf-8")), "cached": True}
+    work.mkdir(parents=True, exist_ok=True)
+    if corpus_texts and task_texts:
+        check_same_script(corpus_texts, task_texts, "the pretraining corpus", "the task's training text")
+    # 1. Held-out sentences come from the corpus (the task text all goes to training).
+    heldout_pool = list(corpus_texts or task_texts)
+    random.Random(seed).shuffle(heldout_pool)
+    n_eval = min(p.eval_sentences, len(heldout_pool) // 10)
+    eval_texts, corpus_train = heldout_pool[:n_eval], heldout_pool[n_eval:]
+    train_texts = corpus_train + (task_texts if (p.include_task_text and corpus_texts) else [])
+    # 2. The tokenizer is trained once and kept, so a resumed run keeps the same vocabulary.
+    from transformers import AutoTokenizer
+
+    if (work / "tokenizer" / "tokenizer.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
+    else:
+        tokenizer = train_tokenizer(train_texts, p.vocab_size, p.max_length)
+        tokenizer.save_pretrained(work / "tokenizer")
+    # 3. Encode and train.
+    train_ids = encode_texts(tokenizer, train_texts, p.max_length)
+    eval_ids = encode_texts(tokenizer, eval_texts, p.max_length)
+    model = build_mlm_model(tokenizer, p)
+    print(
+        f"pretrain-mlm: {sum(x.numel() for x in model.parameters()):,} parameters, vocabulary "
+        f"{len(tokenizer):,}, {len(train_ids):,} training / {len(eval_ids):,} held-out sentences",
+        flush=True,
+    )
+    result = run_mlm(
+        model, tokenizer, train_ids, eval_ids, MlmSettings.from_config(p, seed), work, on_log=on_log
+    )
+    # 4. The final model directory: what train-teacher loads as teacher.checkpoint.
+    model.cpu().save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    history = result.pop("history")
+    metrics = {**result, "train_sentences": len(train_ids), "heldout_sentences": len(eval_ids),
+               "vocab_size": len(tokenizer), "params_total": sum(x.numel() for x in model.parameters())}  # fmt: skip
+    (final / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    plot_history(history, final / "pretrain_curves.png")
+    (final / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
+    return final, {**metrics, "cached": False}
+
+
+def plot_history(history: list[dict[str, Any]], path: Path) -> Path:
+    """Training loss and held-out perplexity against steps, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for axis, key, label in (
+        (left, "train_loss", "MLM train loss"),
+        (right, "heldout_perplexity", "held-out perplexity"),
+    ):
+        points = [(r["step"], r[key]) for r in history if key in r]
+        if points:
+            axis.plot(*zip(*points, strict=True), marker="." if len(points) < 50 else None)
+        axis.set_xlabel("step")
+        axis.set_title(label)
+        axis.grid(alpha=0.3)
+    right.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,281 @@
+"""The promotion gate (pure), and the promote step + `slimnlp registry` against a real MLflow server
+whose artifact store is a real S3 server (SeaweedFS), including the faults people meet."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from slimnlp import steps
+from slimnlp.config import ConfigError, RegistryConfig, load_config
+from slimnlp.data.artifacts import write_label_map, write_report, write_split
+from slimnlp.registry import RegistryError, decide
+from slimnlp_pipelines.cli import main
+from tests.conftest import _free_ports
+from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_onnx_export
+
+# --------------------------------------------------------------------------------------------------
+# The gate: plain numbers in, a decision with reasons out
+
+TEACHER = {"accuracy": 0.90, "latency_ms": 4.0, "size_bytes": 40e6}
+CHAMPION = {"accuracy": 0.88, "latency_ms": 2.0, "size_bytes": 20e6}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "gate", "promote", "failed"),
+    [
+        # within 0.02 of the teacher and faster: the first version becomes champion
+        ({"accuracy": 0.885, "latency_ms": 1.5, "size_bytes": 9e6}, None, "faster", True, []),
+        # 0.05 below the teacher: refused although it is faster
+        ({"accuracy": 0.85, "latency_ms": 1.0, "size_bytes": 9e6}, None, "faster", False, ["accuracy vs teacher"]),
+        # as accurate, but slower than the champion
+        ({"accuracy": 0.89, "latency_ms": 2.5, "size_bytes": 9e6}, CHAMPION, "faster", False, ["faster than champion"]),
+        # more than 0.01 below the champion (re-scored on the same test set)
+        (
+            {"accuracy": 0.89, "served_accuracy": 0.86, "latency_ms": 1.0, "size_bytes": 9e6},
+            CHAMPION,
+            "faster",
+            False,
+            ["accuracy vs champion"],
+        ),
+        # gate=smaller ignores latency, checks bytes
+        ({"accuracy": 0.89, "latency_ms": 9.0, "size_bytes": 25e6}, CHAMPION, "smaller", False, ["smaller than champion"]),
+        ({"accuracy": 0.89, "latency_ms": 9.0, "size_bytes": 15e6}, CHAMPION, "smaller", True, []),
+        # the budget is inclusive: exactly 0.02 below the teacher passes
+        ({"accuracy": 0.88, "latency_ms": 1.0, "size_bytes": 9e6}, None, "faster", True, []),
+    ],
+)
+def test_gate(candidate, champion, gate, promote, failed):
+    decision = decide(candidate, TEACHER, champion, RegistryConfig(gate=gate))
+    assert decision.promote is promote
+    assert [c.name for c in decision.checks if not c.passed] == failed
+    assert len(decision.reasons) == len(decision.checks) == 2 + 2 * (champion is not None)
+    assert all(r.startswith(("pass ", "FAIL ")) for r in decision.reasons)
+
+
+def test_gate_reasons_carry_the_numbers():
+    decision = decide({"accuracy": 0.85, "latency_ms": 1.0, "size_bytes": 1}, TEACHER, None, RegistryConfig())
+    assert decision.reasons[0] == (
+        "FAIL accuracy vs teacher: accuracy 0.8500 vs the teacher's 0.9000 (drop +0.0500, budget 0.0200)"
+    )
+    assert decision.reasons[1] == "pass faster than teacher: 1 ms vs the teacher's 4 ms"
+
+
+def test_gate_refuses_a_champion_without_recorded_latency():
+    champion = {"accuracy": 0.88, "latency_ms": None, "size_bytes": None}
+    decision = decide({"accuracy": 0.9, "latency_ms": 1.0, "size_bytes": 1}, TEACHER, champion, RegistryConfig())
+    assert not decision.promote and "the champion has no recorded latency_ms" in decision.reasons[-1]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("registry.gate=fast", "registry.gate must be 'faster' or 'smaller'"),
+        ("registry.max_drop_vs_teacher=2", r"registry.max_drop_vs_teacher must be in \[0, 1\]"),
+        ("registry.model_name=my model", "registry.model_name must be letters"),
+        ("registry.latency_metric=p50", "registry.latency_metric must look like latency_b1_p50_ms"),
+    ],
+)
+def test_bad_registry_config_fails_at_load(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+# --------------------------------------------------------------------------------------------------
+# A run's outputs, built directly: the tiny student's real ONNX export, benchmark rows we choose
+
+
+@pytest.fixture(scope="module")
+def run_outputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("promote-inputs")
+    data = root / "data"
+    data.mkdir()
+    label2id = write_label_map(data, [TINY_ID2LABEL[i] for i in range(len(TINY_ID2LABEL))])
+    table = pd.DataFrame({"text": TINY_TEXTS, "label": [TINY_ID2LABEL[i] for i in TINY_LABELS]})
+    for split in ("train", "dev", "test"):
+        write_split(data, split, table, label2id)
+    write_report(data, {"data_sha256": "abc123", "test_rows": len(TINY_TEXTS)})
+    teacher = root / "teacher"
+    teacher.mkdir()
+    (teacher / "metrics.json").write_text(json.dumps({"source": "from-config"}))
+    onnx_dir, _ = tiny_onnx_export("student")
+    return {"root": root, "data": data, "teacher": teacher, "onnx": onnx_dir}
+
+
+def results_dir(root: Path, *, accuracy=0.9, latency=1.0, size=1e6, teacher_accuracy=0.9) -> Path:
+    """A benchmark output with the numbers the gate reads."""
+    out = root / f"bench-{uuid.uuid4().hex[:6]}"
+    out.mkdir()
+    rows = [
+        {"name": "teacher-onnx", "accuracy": teacher_accuracy, "macro_f1": 0.9, "size_bytes": 4e6},
+        {"name": "student-onnx", "accuracy": accuracy, "macro_f1": 0.88, "size_bytes": size},
+    ]
+    rows[0] |= {"latency_b1_p50_ms": 4.0, "params_total": 4000}
+    rows[1] |= {"latency_b1_p50_ms": latency, "params_total": 1000}
+    (out / "results.json").write_text(json.dumps({"rows": rows}))
+    return out
+
+
+def config(server_url: str, name: str, *extra: str):
+    return load_config(
+        None,
+        [
+            f"tracking.tracking_uri={server_url}",
+            f"tracking.experiment=exp-{name}",
+            "tracking.codecarbon=false",
+            f"registry.model_name={name}",
+            *extra,
+        ],
+    )
+
+
+def promote(cfg, inputs, results: Path) -> dict:
+    out = inputs["root"] / f"promote-{uuid.uuid4().hex[:6]}"
+    return steps.promote(cfg, inputs["data"], inputs["teacher"], inputs["onnx"], results, out)["decision"]
+
+
+def client_for(server) -> mlflow.MlflowClient:
+    mlflow.set_tracking_uri(server.url)
+    return mlflow.MlflowClient(server.url)
+
+
+def aliases(client, name) -> dict[str, str]:
+    return {k: str(v) for k, v in client.get_registered_model(name).aliases.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# The promote step and the CLI on a real server
+
+
+def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs, capsys):
+    name = f"flow-{uuid.uuid4().hex[:6]}"
+    cfg = config(mlflow_s3_server.url, name)
+    client = client_for(mlflow_s3_server)
+    root = run_outputs["root"]
+
+    first = promote(cfg, run_outputs, results_dir(root, latency=1.0))
+    assert first["promoted"] and first["version"] == "1"
+    assert aliases(client, name) == {"challenger": "1", "champion": "1"}
+
+    slower = promote(cfg, run_outputs, results_dir(root, latency=3.0))
+    assert not slower["promoted"] and slower["version"] == "2"
+    assert "FAIL faster than champion: 3 ms vs the champion's 1 ms" in slower["reasons"]
+    assert slower["champion_before"]["accuracy"] == first["candidate"]["served_accuracy"]  # re-scored
+    assert aliases(client, name) == {"challenger": "2", "champion": "1"}
+    assert "NOT promoted" in capsys.readouterr().out
+
+    better = promote(cfg, run_outputs, results_dir(root, latency=0.5))
+    assert better["promoted"]
+    assert aliases(client, name) == {"challenger": "3", "champion": "3", "previous": "1"}
+
+    tags = client.get_model_version(name, "3").tags
+    assert tags["slimnlp.data_sha256"] == "abc123" and tags["slimnlp.teacher"] == "from-config"
+    assert float(tags["slimnlp.latency_ms"]) == 0.5 and float(tags["slimnlp.test_accuracy"]) == 0.9
+    assert json.loads(tags["slimnlp.recipe"])["prune"]["target_sparsity"] == 0.25
+    assert tags["slimnlp.decision"] == "promoted" and "emissions_kg_co2" in " ".join(tags)
+    assert client.get_model_version(name, "2").tags["slimnlp.decision"] == "refused"
+
+    assert main(["registry", "rollback", name, "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert "champion is now version 1, previous is version 3" in capsys.readouterr().out
+    assert aliases(client, name)["champion"] == "1" and aliases(client, name)["previous"] == "3"
+
+    assert main(["registry", "promote", name, "2", "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert "champion is now version 2; was version 1" in capsys.readouterr().out
+    assert main(["registry", "list", name, "--tracking-uri", mlflow_s3_server.url]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split()[:3] == ["name", "version", "aliases"]
+    assert [line.split()[1:3] for line in listing[1:]] == [["3", "challenger"], ["2", "champion"], ["1", "previous"]]
+
+
+def test_disabled_registry_registers_nothing(mlflow_s3_server, run_outputs):
+    name = f"off-{uuid.uuid4().hex[:6]}"
+    cfg = config(mlflow_s3_server.url, name, "registry.enabled=false")
+    out = run_outputs["root"] / "promote-off"
+    assert steps.promote(cfg, run_outputs["data"], run_outputs["teacher"], run_outputs["onnx"], out, out) == {
+        "promoted": 0
+    }
+    assert json.loads((out / "decision.json").read_text())["registered"] is False
+    assert not client_for(mlflow_s3_server).search_registered_models(filter_string=f"name = '{name}'")
+
+
+# --------------------------------------------------------------------------------------------------
+# Faults: each leaves the registry and the champion as they were
+
+
+@pytest.fixture(scope="module")
+def champion(mlflow_s3_server, run_outputs):
+    """A registered model with version 1 as champion."""
+    name = f"faults-{uuid.uuid4().hex[:6]}"
+    result = promote(config(mlflow_s3_server.url, name), run_outputs, results_dir(run_outputs["root"]))
+    assert result["promoted"]
+    return name
+
+
+def unchanged(server, name) -> None:
+    client = client_for(server)
+    assert aliases(client, name) == {"challenger": "1", "champion": "1"}
+    assert [v.version for v in client.search_model_versions(f"name = '{name}'")] == ["1"]
+
+
+def test_promoting_a_missing_version(mlflow_s3_server, champion, capsys):
+    assert main(["registry", "promote", champion, "7", "--tracking-uri", mlflow_s3_server.url]) == 2
+    assert f"error: {champion} has no version '7'; its versions are 1" in capsys.readouterr().err
+    unchanged(mlflow_s3_server, champion)
+
+
+def test_registry_name_typo(mlflow_s3_server, champion, capsys):
+    typo = champion.replace("faults", "fualts")
+    assert main(["registry", "rollback", typo, "--tracking-uri", mlflow_s3_server.url]) == 2
+    err = capsys.readouterr().err
+    assert f"no registered model '{typo}'" in err and f"did you mean '{champion}'?" in err
+    assert main(["registry", "rollback", champion, "--tracking-uri", mlflow_s3_server.url]) == 2
+    assert "has no 'previous' alias: there is nothing to roll back to" in capsys.readouterr().err
+    unchanged(mlflow_s3_server, champion)
+
+
+def test_unreachable_tracking_server(mlflow_s3_server, champion, run_outputs, capsys):
+    (port,) = _free_ports(1)
+    dead = f"http://127.0.0.1:{port}"
+    with pytest.raises(RegistryError, match=f"the MLflow tracking server at {dead} is not reachable"):
+        promote(config(dead, champion), run_outputs, results_dir(run_outputs["root"], latency=0.1))
+    assert main(["registry", "list", "--tracking-uri", dead]) == 2
+    assert "slimnlp mlflow-server" in capsys.readouterr().err
+    unchanged(mlflow_s3_server, champion)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "secret", "message"),
+    [
+        ("mlflow-direct", "wrong-secret", "access denied"),
+        ("no-such-bucket", None, "does not exist"),
+    ],
+)
+def test_artifact_store_refuses_the_upload(
+    mlflow_s3_server, s3_env, champion, run_outputs, monkeypatch, bucket, secret, message
+):
+    """Clients that write to S3 themselves (an s3:// experiment location) with bad credentials or a
+    missing bucket: a clear error naming the key, nothing registered, the champion still serves."""
+    from slimnlp.registry import _forget_s3_clients
+
+    _forget_s3_clients()  # MLflow caches its S3 client with the credentials of first use
+    s3_env.create_bucket("mlflow-direct")
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", s3_env.endpoint_url)
+    client = client_for(mlflow_s3_server)
+    experiment = f"direct-{uuid.uuid4().hex[:6]}"
+    client.create_experiment(experiment, artifact_location=f"s3://{bucket}/{experiment}")
+    if secret:
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    cfg = config(mlflow_s3_server.url, champion, f"tracking.experiment={experiment}")
+    with pytest.raises(RegistryError) as err:
+        promote(cfg, run_outputs, results_dir(run_outputs["root"], latency=0.1))
+    text = str(err.value)
+    assert f"s3://{bucket}/{experiment}/" in text and message in text
+    assert "nothing was registered" in text and (secret or "###") not in text
+    unchanged(mlflow_s3_server, champion)
+    predictions = mlflow.pyfunc.load_model(f"models:/{champion}@champion").predict(pd.DataFrame({"text": TINY_TEXTS[:3]}))
+    assert len(predictions) == 3  # the champion's artifacts are intact
