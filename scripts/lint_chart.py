@@ -62,12 +62,11 @@ def _load_values(values_file: Path | None) -> dict:
     return values
 
 
-def render_with_sdk(chart: Path, values_file: Path | None) -> dict[str, str]:
-    """Schema check, strict lint and render through helm-python-sdk; {template path: manifest text}."""
+def check_schema(chart: Path, values_file: Path | None) -> dict:
+    """Values (defaults merged) against values.schema.json; returns the values file's own values."""
     import helm_python as helm
 
     values = _load_values(values_file)
-    label = values_file or "default values"
     with helm.Chart.load(chart) as loaded:
         try:
             loaded.validate_schema(values)
@@ -78,11 +77,22 @@ def render_with_sdk(chart: Path, values_file: Path | None) -> dict[str, str]:
                     "\nset it to the name of a Secret that exists in the release namespace "
                     "(see README, Run on Kubeflow: kubectl create secret generic ...)"
                 )
+            label = values_file or "default values"
             raise ChartLintError(f"{label}: values do not match values.schema.json: {err}{hint}") from None
-        report = helm.lint(chart, values, strict=True, kube_version=f"v{KUBE_VERSION}")
-        problems = [m for m in report["messages"] if m["severity"] >= 2] + report.get("errors", [])
-        if problems:
-            raise ChartLintError(f"{label}: helm lint --strict: {problems}")
+    return values
+
+
+def render_with_sdk(chart: Path, values_file: Path | None) -> dict[str, str]:
+    """Schema check, strict lint and render through helm-python-sdk; {template path: manifest text}."""
+    import helm_python as helm
+
+    values = check_schema(chart, values_file)
+    label = values_file or "default values"
+    report = helm.lint(chart, values, strict=True, kube_version=f"v{KUBE_VERSION}")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + report.get("errors", [])
+    if problems:
+        raise ChartLintError(f"{label}: helm lint --strict: {problems}")
+    with helm.Chart.load(chart) as loaded:
         try:
             return loaded.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
         except helm.HelmError as err:
@@ -91,6 +101,7 @@ def render_with_sdk(chart: Path, values_file: Path | None) -> dict[str, str]:
 
 def render_with_binary(helm_bin: str, chart: Path, values_file: Path | None) -> dict[str, str]:
     """The same with the `helm` binary (`helm lint --strict`, `helm template`)."""
+    check_schema(chart, values_file)  # the same message whichever engine renders
     extra = ["--values", str(values_file)] if values_file else []
     label = values_file or "default values"
     lint = subprocess.run([helm_bin, "lint", "--strict", str(chart), *extra], capture_output=True, text=True)

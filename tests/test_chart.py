@@ -109,7 +109,8 @@ def test_mlflow_server_settings(rendered):
         (container,) = pod(rendered[file]["Deployment/slimnlp-mlflow"])["containers"]
         assert container["command"] == ["mlflow", "server"]
         assert f"--workers={workers}" in container["args"]
-        assert "--backend-store-uri=$(MLFLOW_BACKEND_STORE_URI)" in container["args"]
+        # The URI (with its password) comes from the Secret through the environment, never argv.
+        assert not any(a.startswith("--backend-store-uri") for a in container["args"])
         env = env_of(container)
         assert env["MLFLOW_BACKEND_STORE_URI"]["secretKeyRef"]["name"] == secret
         assert env.get("MLFLOW_S3_ENDPOINT_URL") == endpoint
@@ -231,3 +232,15 @@ def test_command_line(tmp_path):
     )
     assert bad.returncode == 1
     assert bad.stderr.startswith(f"error: {path}: values do not match values.schema.json")
+
+
+def test_read_only_root_filesystem_with_a_writable_tmp(rendered):
+    for objects in rendered.values():
+        for name, obj in objects.items():
+            if obj["kind"] not in ("Deployment", "Job", "CronJob"):
+                continue
+            spec = pod(obj)
+            for container in spec.get("initContainers", []) + spec["containers"]:
+                assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+                mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+                assert "/tmp" in mounts or container["name"] == "s3-config", (name, container["name"])

@@ -51,7 +51,9 @@ class OnnxTextClassifier(mlflow.pyfunc.PythonModel):
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # No type hints here: MLflow would read them as the model's input schema (the signature says it).
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        """A DataFrame with `label`, `score` and `prob_<label>` per text (see `_texts` for inputs)."""
         texts = _texts(model_input)
         batches = [self._probabilities(texts[i : i + BATCH_SIZE]) for i in range(0, len(texts), BATCH_SIZE)]
         probabilities = np.concatenate(batches) if batches else np.zeros((0, len(self.labels)), np.float32)

@@ -1,0 +1,126 @@
+"""The registered pyfunc (slimnlp.serving): predictions from raw text, loading `models:/NAME@champion`
+in a fresh process that cannot import slimnlp, and `mlflow models serve` answering HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from slimnlp import registry
+from tests.conftest import _free_ports, _stop, _wait_for_http
+from tests.helpers_models import TINY_ID2LABEL, TINY_TEXTS, tiny_onnx_export
+
+LABELS = [TINY_ID2LABEL[i] for i in range(len(TINY_ID2LABEL))]
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    onnx_dir, _ = tiny_onnx_export("student")
+    return registry.package_model(onnx_dir, tmp_path_factory.mktemp("pyfunc") / "model")
+
+
+def test_predicts_labels_and_probabilities_from_text(packaged):
+    from slimnlp.export import OnnxClassifier
+
+    model = mlflow.pyfunc.load_model(str(packaged))
+    out = model.predict(pd.DataFrame({"text": TINY_TEXTS}))
+    assert list(out.columns) == ["label", "score", *[f"prob_{label}" for label in LABELS]]
+    probabilities = out[[f"prob_{label}" for label in LABELS]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-5)
+    # The same answers as the ONNX wrapper the export's parity check and the benchmark use.
+    onnx_dir, _ = tiny_onnx_export("student")
+    expected = OnnxClassifier(onnx_dir / "model.onnx", onnx_dir, threads=1).predict(TINY_TEXTS)
+    assert out["label"].tolist() == [TINY_ID2LABEL[int(i)] for i in expected]
+    assert (out["score"] == probabilities.max(1)).all()
+    # A list or a single unnamed column works too; an empty frame gives an empty answer.
+    assert model.predict(TINY_TEXTS[:2])["label"].tolist() == out["label"].tolist()[:2]
+    assert len(model.predict(pd.DataFrame({"text": []}, dtype=str))) == 0
+
+
+def test_non_text_rows_are_refused_by_row(packaged):
+    model = mlflow.pyfunc.load_model(str(packaged))
+    with pytest.raises(Exception, match="row 1 is not a text"):
+        model.predict(["ok", 3])
+
+
+def test_package_needs_an_onnx_export(tmp_path):
+    with pytest.raises(registry.RegistryError, match="has no model.onnx; pass the export-onnx output"):
+        registry.package_model(tmp_path, tmp_path / "model")
+
+
+@pytest.fixture(scope="module")
+def champion(mlflow_s3_server, packaged):
+    """The packaged model registered on the S3-backed server as champion of a fresh name."""
+    mlflow.set_tracking_uri(mlflow_s3_server.url)
+    client = registry.connect(mlflow_s3_server.url)
+    experiment = client.create_experiment(f"serving-{uuid.uuid4().hex[:6]}")
+    run = client.create_run(experiment)
+    name = f"serving-{uuid.uuid4().hex[:6]}"
+    version = registry.register(client, name, run.info.run_id, packaged, {"slimnlp.test": "1"})
+    registry.make_champion(client, name, version)
+    return name
+
+
+def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_server, champion):
+    code = (
+        "import sys; sys.modules['slimnlp'] = None\n"  # any `import slimnlp` now fails
+        "import json, mlflow, pandas as pd\n"
+        f"model = mlflow.pyfunc.load_model('models:/{champion}@champion')\n"
+        f"out = model.predict(pd.DataFrame({{'text': {TINY_TEXTS[:4]!r}}}))\n"
+        "print(json.dumps(out['label'].tolist()))\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    labels = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(labels) == 4 and set(labels) <= set(LABELS)
+
+
+def test_mlflow_models_serve_answers_http(mlflow_s3_server, champion, tmp_path):
+    (port,) = _free_ports(1)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url}
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        f"models:/{champion}@champion",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "1",
+    ]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        _wait_for_http(f"http://127.0.0.1:{port}/ping", process, log, timeout_s=120)
+        body = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in TINY_TEXTS[:3]]}})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        _stop(process)
+    predictions = answer["predictions"]
+    assert len(predictions) == 3
+    assert all(p["label"] in LABELS and 0 < p["score"] <= 1 for p in predictions)
+    assert predictions[0]["score"] == max(predictions[0][f"prob_{label}"] for label in LABELS)
