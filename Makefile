@@ -53,6 +53,17 @@ compile: setup  ## write the KFP IR YAML of the pipeline (pipeline.yaml)
 mlflow-ui: setup  ## open the MLflow UI on the default run's SQLite store
 	$(BIN)/slimnlp mlflow-ui --config $(CONFIG)
 
+# --- a teacher without a model hub (issue 7): in-domain masked-LM pretraining, resumable and cached
+PRETRAIN_CONFIG ?= configs/pretrain-cpu.yaml
+.PHONY: pretrain run-pretrained
+
+pretrain: setup  ## masked-LM pretrain a teacher on ../shared/data/corpus (PRETRAIN_CONFIG; ~30 min CPU; rerun resumes)
+	HF_HUB_OFFLINE=1 $(BIN)/slimnlp prepare-data --config $(PRETRAIN_CONFIG)
+	HF_HUB_OFFLINE=1 $(BIN)/slimnlp pretrain-mlm --config $(PRETRAIN_CONFIG)
+
+run-pretrained: setup  ## the SHC pipeline with the pretrain-mlm step before the teacher (pretrain.enabled)
+	HF_HUB_OFFLINE=1 $(BIN)/slimnlp run --config $(PRETRAIN_CONFIG)
+
 BENCH_CONFIG ?= benchmarks/shc.yaml
 BENCH_ARGS ?=
 .PHONY: bench

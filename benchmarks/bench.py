@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     student = next((r for r in results["rows"] if r["name"] == results["summary"]["best_student"]), {})
     spent_text = f"{spent * 1000:.3f} Wh" if spent is not None else "not recorded"
     payback = payback_words(student.get("payback_predictions_vs_teacher"))
-    print(f"compression energy (prune, distill, fine-tune, export): {spent_text}; {student.get('name')} "
-          f"repays it vs the teacher in the same runtime after {payback}")  # fmt: skip
+    print(f"compression energy (prune, distill, fine-tune, export): {spent_text}; payback of "
+          f"{student.get('name')} vs the teacher in the same runtime: {payback}")  # fmt: skip
     summary_file = run_dir / "bench.json"
     summary_file.write_text(
         json.dumps(figures(results, metrics, args.config), indent=2, default=str), encoding="utf-8"

@@ -72,6 +72,9 @@ def cmd_pretrain_mlm(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     data = _directory(args.data, "--data") if args.data else None
+    if data is None and cfg.pretrain.include_task_text and (cfg.run_dir / "data").is_dir():
+        data = str(cfg.run_dir / "data")  # what `slimnlp prepare-data` with this config wrote
+        print(f"pretrain-mlm: adding the training text of {data}", flush=True)
     out = args.out or str(cfg.run_dir / "pretrained")
     from slimnlp import steps  # torch: only once the arguments are known to be good
 

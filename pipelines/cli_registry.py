@@ -37,7 +37,9 @@ def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.Argu
     rollback.add_argument("name", help="registered model name")
     for sub in (listing, promote, rollback):
         common(sub)
-        sub.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, then the config)")
+        sub.add_argument(
+            "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, then the config)"
+        )
 
     server = verbs.add_parser(
         "mlflow-server",

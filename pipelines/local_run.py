@@ -214,7 +214,7 @@ def print_promotion(run: LocalRun) -> None:
     decision_file = Path(decision_dir) / "decision.json" if decision_dir else None
     if decision_file is None or not decision_file.is_file():
         return
-    from slimnlp.registry import format_decision
+    from slimnlp.promotion import format_decision
 
     print("\n" + format_decision(json.loads(decision_file.read_text(encoding="utf-8"))))
 

@@ -236,8 +236,22 @@ def test_the_benchmark_step_names_an_empty_test_split(tmp_path: Path) -> None:
     label_map["label2id"] = {n: i for i, n in TINY_ID2LABEL.items()}
     (data / "label_map.json").write_text(json.dumps(label_map), encoding="utf-8")
     cfg = load_config(
-        overrides=[f"output_dir={tmp_path}", f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db"]
+        overrides=[
+            f"output_dir={tmp_path}",
+            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+            "tracking.codecarbon=false",
+        ]
     )
     student, onnx_dir = tiny_model_dir("student"), tiny_onnx_export("student")[0]
     with pytest.raises(ValueError, match=f"the test split {data / 'test.jsonl'} is empty"):
         steps.benchmark(cfg, data, tiny_model_dir("teacher"), student, onnx_dir, tmp_path / "bench")
+
+
+def test_a_busy_machine_is_said_plainly() -> None:
+    from slimnlp.benchmark_compare import busy_machine
+
+    assert (
+        "busy (load average 5.0 on 2 CPUs)" in busy_machine({"load_average_1m": 5.0, "cpus_available": 2})[0]
+    )
+    assert busy_machine({"load_average_1m": 1.5, "cpus_available": 2}) == []
+    assert busy_machine({}) == []

@@ -72,7 +72,9 @@ def test_masks_reach_the_exact_scheduled_density_at_every_step(block_size):
 
         handle = model.bert.embeddings.register_forward_pre_hook(hook)
         train = (TINY_TEXTS, TINY_LABELS)
-        report = block_movement_prune(model, tokenizer, train, train, prune_cfg, settings(epochs=4), progress=False)
+        report = block_movement_prune(
+            model, tokenizer, train, train, prune_cfg, settings(epochs=4), progress=False
+        )
         handle.remove()
     finally:
         movement.attach_masks = restore
@@ -182,3 +184,19 @@ def test_hybrid_filled_keeps_weights_and_redistils():
     report = block_movement_prune(model, tokenizer, train, train, cfg, settings(epochs=2), progress=False)
     assert report["refill"]["epochs_run"] == 1
     assert report["weight_sparsity"] == pytest.approx(report["structural_sparsity"])
+
+
+def test_kd_loss_is_zero_when_the_masked_student_equals_the_teacher():
+    from slimnlp.training import kd_loss
+
+    teacher, tokenizer = tiny_model()
+    student, _ = tiny_model()  # same seed: the same weights
+    controller = attach_masks(student, "head")  # kept fraction 1.0: the mask changes nothing
+    assert controller.density(ATTENTION) == 1.0
+    batch = tokenizer(TINY_TEXTS, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        t_logits, s_logits = teacher(**batch).logits, student(**batch).logits
+    assert kd_loss(s_logits, t_logits, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    controller.kept[ATTENTION] = 0.5
+    with torch.no_grad():
+        assert kd_loss(student(**batch).logits, t_logits, 2.0).item() > 1e-4

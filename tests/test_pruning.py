@@ -102,3 +102,45 @@ def test_min_heads_per_layer_is_kept_and_reported(model_and_tokenizer):
     report = prune_model(model, importance, head_fraction=0.4, ffn_fraction=0.1, min_heads_per_layer=1)
     assert report["heads_per_layer_after"][0] == 1
     assert 0 in report["layers_clamped_to_min_heads"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"method": "importance", "target_sparsity": 0.0}, "target_sparsity must be in (0, 1), got 0.0"),
+        ({"method": "block_movement", "target_sparsity": 1.0}, "must be in [0, 1) for block_movement"),
+        (
+            {"method": "block_movement", "block_size": "32x32"},
+            "block_size must be 'head' or a positive integer",
+        ),
+        ({"method": "block_movement", "fill": "refill"}, "fill must be one of"),
+        (
+            {"method": "block_movement", "warmup_fraction": 0.5, "cooldown_fraction": 0.5},
+            "plus warmup_fraction",
+        ),
+        ({"method": "magnitude"}, "method must be one of ('importance', 'block_movement')"),
+    ],
+)
+def test_prune_config_rejects_bad_block_movement_settings(overrides, message):
+    from slimnlp.config import ConfigError, PruneConfig
+
+    with pytest.raises(ConfigError) as err:
+        PruneConfig(**overrides)
+    assert message in str(err.value)
+
+
+def test_block_movement_at_zero_sparsity_trains_but_removes_nothing(model_and_tokenizer):
+    from slimnlp.config import PruneConfig
+    from slimnlp.pruning import block_movement_prune
+    from slimnlp.training import LoopSettings
+
+    model, tokenizer = model_and_tokenizer
+    before = modeling.count_parameters(model)["total"]
+    cfg = PruneConfig(method="block_movement", target_sparsity=0.0)
+    settings = LoopSettings(epochs=1, batch_size=8, learning_rate=1e-3, max_length=16)
+    report = block_movement_prune(
+        model, tokenizer, (TEXTS, LABELS), (TEXTS, LABELS), cfg, settings, progress=False
+    )
+    assert report["heads_removed"] == 0 and report["neurons_removed"] == 0
+    assert report["structural_sparsity"] == 0 and report["weight_sparsity"] == 0
+    assert modeling.count_parameters(model)["total"] == before == report["params_after"]

@@ -14,7 +14,8 @@ import pytest
 from slimnlp import steps
 from slimnlp.config import ConfigError, RegistryConfig, load_config
 from slimnlp.data.artifacts import write_label_map, write_report, write_split
-from slimnlp.registry import RegistryError, decide
+from slimnlp.promotion import decide
+from slimnlp.registry import RegistryError
 from slimnlp_pipelines.cli import main
 from tests.conftest import _free_ports
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_onnx_export
@@ -32,9 +33,21 @@ CHAMPION = {"accuracy": 0.88, "latency_ms": 2.0, "size_bytes": 20e6}
         # within 0.02 of the teacher and faster: the first version becomes champion
         ({"accuracy": 0.885, "latency_ms": 1.5, "size_bytes": 9e6}, None, "faster", True, []),
         # 0.05 below the teacher: refused although it is faster
-        ({"accuracy": 0.85, "latency_ms": 1.0, "size_bytes": 9e6}, None, "faster", False, ["accuracy vs teacher"]),
+        (
+            {"accuracy": 0.85, "latency_ms": 1.0, "size_bytes": 9e6},
+            None,
+            "faster",
+            False,
+            ["accuracy vs teacher"],
+        ),
         # as accurate, but slower than the champion
-        ({"accuracy": 0.89, "latency_ms": 2.5, "size_bytes": 9e6}, CHAMPION, "faster", False, ["faster than champion"]),
+        (
+            {"accuracy": 0.89, "latency_ms": 2.5, "size_bytes": 9e6},
+            CHAMPION,
+            "faster",
+            False,
+            ["faster than champion"],
+        ),
         # more than 0.01 below the champion (re-scored on the same test set)
         (
             {"accuracy": 0.89, "served_accuracy": 0.86, "latency_ms": 1.0, "size_bytes": 9e6},
@@ -44,7 +57,13 @@ CHAMPION = {"accuracy": 0.88, "latency_ms": 2.0, "size_bytes": 20e6}
             ["accuracy vs champion"],
         ),
         # gate=smaller ignores latency, checks bytes
-        ({"accuracy": 0.89, "latency_ms": 9.0, "size_bytes": 25e6}, CHAMPION, "smaller", False, ["smaller than champion"]),
+        (
+            {"accuracy": 0.89, "latency_ms": 9.0, "size_bytes": 25e6},
+            CHAMPION,
+            "smaller",
+            False,
+            ["smaller than champion"],
+        ),
         ({"accuracy": 0.89, "latency_ms": 9.0, "size_bytes": 15e6}, CHAMPION, "smaller", True, []),
         # the budget is inclusive: exactly 0.02 below the teacher passes
         ({"accuracy": 0.88, "latency_ms": 1.0, "size_bytes": 9e6}, None, "faster", True, []),
@@ -68,7 +87,9 @@ def test_gate_reasons_carry_the_numbers():
 
 def test_gate_refuses_a_champion_without_recorded_latency():
     champion = {"accuracy": 0.88, "latency_ms": None, "size_bytes": None}
-    decision = decide({"accuracy": 0.9, "latency_ms": 1.0, "size_bytes": 1}, TEACHER, champion, RegistryConfig())
+    decision = decide(
+        {"accuracy": 0.9, "latency_ms": 1.0, "size_bytes": 1}, TEACHER, champion, RegistryConfig()
+    )
     assert not decision.promote and "the champion has no recorded latency_ms" in decision.reasons[-1]
 
 
@@ -189,7 +210,11 @@ def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs,
     assert main(["registry", "list", name, "--tracking-uri", mlflow_s3_server.url]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[0].split()[:3] == ["name", "version", "aliases"]
-    assert [line.split()[1:3] for line in listing[1:]] == [["3", "challenger"], ["2", "champion"], ["1", "previous"]]
+    assert [line.split()[1:3] for line in listing[1:]] == [
+        ["3", "challenger"],
+        ["2", "champion"],
+        ["1", "previous"],
+    ]
 
 
 def test_disabled_registry_registers_nothing(mlflow_s3_server, run_outputs):
@@ -277,5 +302,22 @@ def test_artifact_store_refuses_the_upload(
     assert f"s3://{bucket}/{experiment}/" in text and message in text
     assert "nothing was registered" in text and (secret or "###") not in text
     unchanged(mlflow_s3_server, champion)
-    predictions = mlflow.pyfunc.load_model(f"models:/{champion}@champion").predict(pd.DataFrame({"text": TINY_TEXTS[:3]}))
+    predictions = mlflow.pyfunc.load_model(f"models:/{champion}@champion").predict(
+        pd.DataFrame({"text": TINY_TEXTS[:3]})
+    )
     assert len(predictions) == 3  # the champion's artifacts are intact
+
+
+def test_mlflow_server_verb_builds_a_one_worker_local_server(tmp_path):
+    import argparse
+
+    from slimnlp_pipelines.cli_registry import mlflow_server_command
+
+    args = argparse.Namespace(port=5123, host="127.0.0.1", root=str(tmp_path), artifacts_destination=None)
+    command = mlflow_server_command(args)
+    assert command[1:4] == ["-m", "mlflow", "server"]
+    assert command[command.index("--workers") + 1] == "1"
+    assert command[command.index("--backend-store-uri") + 1] == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert command[command.index("--artifacts-destination") + 1] == str(tmp_path / "artifacts")
+    args.artifacts_destination = "s3://bucket/mlflow"
+    assert mlflow_server_command(args)[-1] == "s3://bucket/mlflow"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,80 @@ def test_http_404_names_the_url_without_retrying(http_server, tmp_path: Path, mo
     monkeypatch.setattr(storage, "BACKOFF_S", 10.0)  # a retry would make this test slow
     with pytest.raises(StorageError, match=f"{base_url}/missing.csv: the server answered HTTP 404"):
         fetch(f"{base_url}/missing.csv", tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# The S3 server stops in the middle of an upload
+
+
+@pytest.fixture
+def own_s3_server(s3_server, tmp_path):
+    """A second SeaweedFS of this test's own (the session one must stay up): (server, start, stop)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import S3Server, _free_ports, _wait_until_ready, _weed_command
+
+    weed = shutil.which("weed", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    root = tmp_path / "weed"
+    (root / "data").mkdir(parents=True)
+    config = root / "s3.json"
+    config.write_text((s3_server.data_dir.parent / "s3.json").read_text())
+    ports = _free_ports(10)
+    server = S3Server(
+        f"http://127.0.0.1:{ports[6]}", s3_server.access_key, s3_server.secret_key, root / "data"
+    )
+    processes: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        with open(root / "weed.log", "ab") as log:
+            command = _weed_command(weed, server.data_dir, config, ports)
+            process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+        processes.append(process)
+        _wait_until_ready(server, process, root / "weed.log")
+        return process
+
+    try:
+        yield server, start
+    finally:
+        for process in processes:  # a throwaway server: no need to wait for a clean shutdown
+            process.kill()
+            process.wait()
+
+
+def test_server_stopping_mid_upload_keeps_the_good_object(own_s3_server, tmp_path, monkeypatch) -> None:
+    server, start = own_s3_server
+    process = start()
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(storage, "BACKOFF_S", 0.01)
+    bucket = server.create_bucket("models")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"the good model")
+    upload(model, f"s3://{bucket}/student/model.onnx")
+
+    class StopServerOnFirstBytes:
+        """Stands in for the progress bar: the first bytes sent stop the server (SIGKILL)."""
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, sent: int) -> None:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    model.write_bytes(os.urandom(12 * 1024 * 1024))  # multipart: several requests in flight
+    with monkeypatch.context() as patch:
+        patch.setattr(storage, "_bar", lambda *args, **kwargs: StopServerOnFirstBytes())
+        with pytest.raises(
+            StorageError, match=rf"uploading {model} to s3://{bucket}/student/model.onnx: .*after 4 attempts"
+        ):
+            upload(model, f"s3://{bucket}/student/model.onnx")
+    start()  # the same data folder and ports: what was written before is still there
+    got = fetch(f"s3://{bucket}/student/model.onnx", tmp_path / "dl")
+    assert got.read_bytes() == b"the good model"

@@ -120,3 +120,45 @@ def test_classification_metrics_numbers():
     assert metrics["accuracy"] == 0.75
     assert metrics["per_class_f1"] == {"a": 1.0, "b": pytest.approx(2 / 3), "c": pytest.approx(2 / 3)}
     assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_epochs_before_first_eligible_neither_win_nor_use_patience():
+    texts, labels = dataset(2)
+    tokenizer = modeling.train_wordpiece(texts, 200, 16)
+    model = modeling.build_bert(
+        len(tokenizer), 2, {0: "a", 1: "b"}, num_layers=1, hidden_size=16, num_heads=2, intermediate_size=32,
+        max_length=16,
+    )  # fmt: skip
+    # As above dev cannot improve, yet epochs 1-3 are not eligible: epoch 4 is best, 5 and 6 stale.
+    settings = LoopSettings(
+        epochs=10, batch_size=8, learning_rate=1e-12, patience=2, max_length=16, first_eligible_epoch=4
+    )
+    history = train_classifier(model, tokenizer, (texts, labels), (texts, labels), settings, progress=False)
+    assert history["best_epoch"] == 4 and history["epochs_run"] == 6
+
+
+def test_mask_scores_learn_at_their_own_rate_without_weight_decay():
+    from slimnlp.movement import attach_masks
+    from slimnlp.training import _optimizer
+
+    texts, _ = dataset(1)
+    model, _ = sport_or_rain_model(texts)
+    controller = attach_masks(model, "head")
+    settings = LoopSettings(epochs=1, batch_size=8, learning_rate=3e-5, score_learning_rate=1e-2)
+    optimizer, scheduler = _optimizer(model, settings, total_steps=10)
+    (scores_group,) = [g for g in optimizer.param_groups if g["lr"] != optimizer.param_groups[0]["lr"]]
+    assert {id(p) for p in scores_group["params"]} == {id(t.scores) for t in controller.tensors}
+    assert scores_group["weight_decay"] == 0.0
+    assert scheduler.base_lrs[-1] == 1e-2 and scheduler.base_lrs[0] == 3e-5
+
+
+def test_on_step_runs_before_every_training_step_with_the_total():
+    texts, labels = dataset(2)
+    model, tokenizer = sport_or_rain_model(texts)
+    calls = []
+    settings = LoopSettings(epochs=2, batch_size=8, learning_rate=1e-3, patience=5, max_length=16)
+    train_classifier(
+        model, tokenizer, (texts, labels), (texts, labels), settings, progress=False,
+        on_step=lambda step, total: calls.append((step, total)),
+    )  # fmt: skip
+    assert calls == [(step, 4) for step in range(4)]

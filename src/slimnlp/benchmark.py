@@ -13,7 +13,8 @@ How it measures, and why:
   which every variant makes `cfg.iterations` timed calls, the order rotating each round, so a
   noisy neighbour on a shared machine slows every variant alike instead of whichever ran then.
   `cfg.sequence_lengths` adds more fixed lengths (keys latency_b<batch>_s<length>_*).
-- Threads: torch.set_num_threads and ORT intra-op threads are pinned to `cfg.threads`.
+- Threads: torch.set_num_threads and ORT intra-op threads are pinned to `cfg.threads`; ORT's
+  threads do not spin between calls (spinning idle sessions slowed whichever variant ran next).
 - Peak memory: see `slimnlp.benchmark_memory` (a fresh process per variant).
 - Energy: see `slimnlp.benchmark_energy` (CodeCarbon, per 1,000 predictions, method recorded).
 - Baselines: role "baseline" rows (the TF-IDF + logistic regression of `slimnlp.baselines`,
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from slimnlp.benchmark_compare import add_comparisons, reference_batch_size, summarise
+from slimnlp.benchmark_energy import measure_energy
 from slimnlp.benchmark_facts import disk_size, environment, model_facts
 from slimnlp.benchmark_memory import peak_memory
 from slimnlp.benchmark_report import format_table, write_reports
@@ -131,9 +133,18 @@ def make_runner(variant: Variant, threads: int):
 
         torch.set_num_threads(threads)
         return TorchRunner(variant.path, max_length)
-    from slimnlp.export import OnnxClassifier
+    import onnxruntime as ort
 
-    return OnnxClassifier(variant.path, variant.tokenizer_dir, threads=threads, max_length=max_length)
+    from slimnlp.export import OnnxClassifier, session_options
+
+    runner = OnnxClassifier(variant.path, variant.tokenizer_dir, threads=threads, max_length=max_length)
+    # ORT's intra-op threads spin after every call by default. Serving one model that is what you
+    # want; here the spinning threads of idle sessions took the cores from the variant being timed
+    # (PyTorch measured 10x slower right after ORT calls), so the benchmark's sessions block instead.
+    options = session_options(threads)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    runner.session = ort.InferenceSession(str(variant.path), options, providers=["CPUExecutionProvider"])
+    return runner
 
 
 # --------------------------------------------------------------------------------------------------
@@ -249,32 +260,6 @@ def latency_stats(samples: dict[str, list[float]]) -> dict[str, float]:
     return stats
 
 
-def measure_energy(
-    runners: dict[str, Any], texts: list[str], cfg: BenchmarkConfig, country_iso_code: str, progress: bool
-) -> dict[str, dict[str, Any]]:
-    """CodeCarbon energy per 1,000 predictions of every variant at the reference batch and length
-    ({} per variant when cfg.energy is off)."""
-    from tqdm.auto import tqdm
-
-    from slimnlp.benchmark_energy import inference_energy
-
-    if not cfg.energy:
-        return {name: {} for name in runners}
-    batch_size = reference_batch_size(cfg)
-    batch = latency_batch(texts, batch_size)
-    return {
-        name: inference_energy(
-            runner,
-            runner.encode(batch, pad_to=cfg.sequence_length),
-            batch_size,
-            cfg.energy_seconds,
-            country_iso_code,
-            name,
-        )
-        for name, runner in tqdm(runners.items(), desc="energy", disable=not progress)
-    }
-
-
 # --------------------------------------------------------------------------------------------------
 # The step
 
@@ -351,7 +336,8 @@ def benchmark_models(
             for name, r in tqdm(runners.items(), desc="quality", disable=not progress)
         }
         samples = time_interleaved(runners, texts, cfg, progress)
-        energy = measure_energy(runners, texts, cfg, country_iso_code, progress)
+        batch_size = reference_batch_size(cfg)
+        energy = measure_energy(runners, latency_batch(texts, batch_size), cfg, country_iso_code, progress)
         facts = {v.name: _facts(v, runners[v.name], texts, cfg) for v in chosen}
     finally:
         torch.set_num_threads(previous_threads)

@@ -108,8 +108,20 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
                 best.get("compression_kwh"), other.get("energy_kwh_per_1k"), best.get("energy_kwh_per_1k")
             ),
         }
-    summary["verdicts"] = verdicts(rows, best)
+    summary["verdicts"] = verdicts(rows, best) + busy_machine(results.get("environment", {}))
     return summary
+
+
+def busy_machine(env: dict[str, Any]) -> list[str]:
+    """A warning when the load average exceeded the CPUs available while the benchmark ran."""
+    load, cpus = env.get("load_average_1m"), env.get("cpus_available")
+    if load is None or not cpus or load <= cpus:
+        return []
+    return [
+        f"The machine was busy (load average {load:.1f} on {cpus} CPUs): every variant was slowed, "
+        "multi-threaded PyTorch the most; ratios from interleaved rounds are fairer than absolute "
+        "latencies, but re-run on a quiet machine for figures to publish."
+    ]
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -100,6 +100,28 @@ def inference_energy(
     }
 
 
+def measure_energy(
+    runners: dict[str, Any], batch: list[str], cfg: Any, country_iso_code: str, progress: bool = True
+) -> dict[str, dict[str, Any]]:
+    """`inference_energy` of every runner on one batch at cfg.sequence_length ({} per runner when
+    cfg.energy is off). The variants run one after another: CodeCarbon cannot interleave."""
+    from tqdm.auto import tqdm
+
+    if not cfg.energy:
+        return {name: {} for name in runners}
+    return {
+        name: inference_energy(
+            runner,
+            runner.encode(batch, pad_to=cfg.sequence_length),
+            len(batch),
+            cfg.energy_seconds,
+            country_iso_code,
+            name,
+        )
+        for name, runner in tqdm(runners.items(), desc="energy", disable=not progress)
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # The compression steps' own energy (their step_run trackers)
 

@@ -43,6 +43,8 @@ def environment(threads: int) -> dict[str, Any]:
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
         "threads": threads,
+        # Other work on the machine inflates latencies (multi-threaded PyTorch the most): say so.
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "gpu_model": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -464,7 +464,9 @@ class RegistryConfig:
     latency_metric: str = _help("Benchmark column compared when gate=faster.", "latency_b1_p50_ms")
 
     def __post_init__(self) -> None:
-        _require(self.gate in ("faster", "smaller"), "gate", f"must be 'faster' or 'smaller', got {self.gate!r}")
+        _require(
+            self.gate in ("faster", "smaller"), "gate", f"must be 'faster' or 'smaller', got {self.gate!r}"
+        )
         for name in ("max_drop_vs_teacher", "max_drop_vs_champion"):
             value = getattr(self, name)
             _require(0 <= value <= 1, name, f"must be in [0, 1] (a fraction of accuracy), got {value}")
@@ -604,7 +606,9 @@ class RunConfig:
     export: ExportConfig = _help("export-onnx", factory=ExportConfig)
     benchmark: BenchmarkConfig = _help("benchmark", factory=BenchmarkConfig)
     tracking: TrackingConfig = _help("MLflow and CodeCarbon", factory=TrackingConfig)
-    registry: RegistryConfig = _help("promote: MLflow model registry and the promotion gate", factory=RegistryConfig)
+    registry: RegistryConfig = _help(
+        "promote: MLflow model registry and the promotion gate", factory=RegistryConfig
+    )
     kubernetes: KubernetesConfig = _help(
         "Cluster settings used by `slimnlp compile`", factory=KubernetesConfig
     )

@@ -184,7 +184,11 @@ def load_checkpoint(work_dir: Path, model: nn.Module) -> dict[str, Any] | None:
         )
     state_dict = load_file(str(ckpt / "model.safetensors"))
     missing, unexpected = model.load_state_dict(state_dict, strict=False)
-    missing = [k for k in missing if not k.endswith(("decoder.weight", "position_ids", "token_type_ids"))]
+    missing = [
+        k
+        for k in missing
+        if not k.endswith(("decoder.weight", "decoder.bias", "position_ids", "token_type_ids"))
+    ]
     if missing or unexpected:
         raise PretrainError(
             f"checkpoint {ckpt} does not fit the model: missing={missing[:5]} unexpected={unexpected[:5]}"
@@ -223,6 +227,33 @@ def _eval_batches(collator: Any, ids: list[list[int]], batch_size: int, seed: in
         ]
 
 
+def mlm_collator(tokenizer: Any, probability: float = 0.15, seed: int | None = None) -> Any:
+    """BERT's dynamic masking: `probability` of the tokens get a label; of those 80% become [MASK],
+    10% a random token and 10% stay; batches are padded to their longest sentence."""
+    from transformers import DataCollatorForLanguageModeling
+
+    return DataCollatorForLanguageModeling(
+        tokenizer, mlm_probability=probability, mask_replace_prob=0.8, random_replace_prob=0.1, seed=seed
+    )
+
+
+def mlm_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Masked-token cross-entropy, with the vocabulary projection applied to masked positions only.
+
+    The projection onto a 16k vocabulary is most of a small BERT's MLM compute; only ~15% of the
+    positions carry a label, so projecting just those is ~6x cheaper and gives the same loss.
+    """
+    head = getattr(model, "cls", None)
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    if head is None or base is None:
+        return model(**batch).loss
+    labels = batch["labels"]
+    hidden = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    masked = labels != -100
+    logits = head(hidden[masked])
+    return torch.nn.functional.cross_entropy(logits.float(), labels[masked])
+
+
 @torch.no_grad()
 def heldout_loss(model: nn.Module, batches: list[dict], device: str) -> float:
     """Mean masked-token cross-entropy over held-out batches (perplexity = exp of it)."""
@@ -232,7 +263,7 @@ def heldout_loss(model: nn.Module, batches: list[dict], device: str) -> float:
         batch = {k: v.to(device) for k, v in batch.items()}
         n = int((batch["labels"] != -100).sum())
         if n:
-            total += float(model(**batch).loss) * n
+            total += float(mlm_loss(model, batch)) * n
             count += n
     model.train()
     return total / count if count else float("nan")
@@ -269,7 +300,6 @@ def run_mlm(
         step, tokens_seen, elapsed_s, the last train loss and held-out perplexity, and the history.
     """
     from tqdm.auto import tqdm
-    from transformers import DataCollatorForLanguageModeling
 
     from slimnlp.training import default_device
 
@@ -282,7 +312,7 @@ def run_mlm(
     schedule = WarmupLinearDecay(s.max_steps, s.warmup_ratio, s.max_minutes * 60 if s.max_minutes else None)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=s.mlm_probability)
+    collator = mlm_collator(tokenizer, s.mlm_probability)
     state: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "tokens_seen": 0, "history": []}
     work = Path(work_dir) if work_dir is not None else None
     saved = load_checkpoint(work, model) if (work is not None and resume) else None
@@ -330,7 +360,7 @@ def run_mlm(
                 batch = collator([{"input_ids": train_ids[i]} for i in order[position].tolist()])
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with torch.autocast("cuda", dtype=torch.float16, enabled=fp16):
-                    loss = model(**batch).loss
+                    loss = mlm_loss(model, batch)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -10,11 +10,12 @@ so a scheduled retrain with the same corpus and config reuses it, and an interru
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slimnlp.mlm import MlmSettings, build_mlm_model, encode_texts, run_mlm, train_tokenizer
+from slimnlp.mlm import CHECKPOINT_DIR, MlmSettings, build_mlm_model, encode_texts, run_mlm, train_tokenizer
 
 FINAL_DIR = "model"
 # Settings that change the trained model; logging and checkpoint cadence do not.
@@ -95,6 +96,8 @@ def pretrain(
     (final / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
     plot_history(history, final / "pretrain_curves.png")
     (final / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
+    # Finished: the optimizer state (2x the weights) is no longer needed; a bigger budget is a new key.
+    shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
     return final, {**metrics, "cached": False}
 
 

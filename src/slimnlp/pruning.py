@@ -6,6 +6,9 @@ and its columns of the attention output; an FFN neuron's group is row i of the u
 its bias) and column i of the down-projection. Scores are normalised per layer (L2) so that layers
 compete fairly, then the lowest-scoring heads/neurons are removed globally. Masks alone make
 nothing faster on CPU, so the Linear layers are sliced and the model really shrinks.
+
+`block_movement_prune` drives the other method, block movement pruning (`slimnlp.movement`):
+scores learnt in the training loop instead of a one-shot importance estimate, the same removal.
 """
 
 from __future__ import annotations

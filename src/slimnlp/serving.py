@@ -92,7 +92,9 @@ def _texts(model_input: Any) -> list[str]:
     elif isinstance(model_input, str):
         values = [model_input]
     else:
-        raise ValueError(f"expected texts (a DataFrame with a {TEXT_COLUMN!r} column), got {type(model_input)}")
+        raise ValueError(
+            f"expected texts (a DataFrame with a {TEXT_COLUMN!r} column), got {type(model_input)}"
+        )
     bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
     if bad:
         raise ValueError(f"row {bad[0]} is not a text: {values[bad[0]]!r}; every row needs a string")

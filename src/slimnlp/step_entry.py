@@ -50,6 +50,13 @@ HEADLINE_KEYS = (
     "registered_version",
     "heldout_perplexity",
     "tokens_seen",
+    # block movement pruning (prune) and the grid's rows (grid-row)
+    "structural_sparsity",
+    "weight_sparsity",
+    "sparsity",
+    "accuracy",
+    "latency_b32_p50_ms",
+    "speedup_vs_teacher_b32",
 )
 HEADLINE_SUFFIXES = (".accuracy", ".macro_f1", ".latency_b32_p50_ms", ".speedup_vs_teacher_b32")
 

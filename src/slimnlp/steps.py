@@ -539,19 +539,19 @@ def promote(
     parent_run_id: str | None = None,
 ) -> dict[str, Any]:
     """Register the student's ONNX export as an MLflow pyfunc version (alias challenger) and make it
-    champion when the gate passes (slimnlp.registry); out_dir holds decision.json and the model."""
-    from slimnlp import registry
+    champion when the gate passes (slimnlp.promotion); out_dir holds decision.json and the model."""
+    from slimnlp import promotion, registry
 
     out = _out(out_dir)
     if not cfg.registry.enabled:
         result: dict[str, Any] = {"registered": False, "reason": "registry.enabled is false"}
-        registry.write_decision(out, result)
-        print(registry.format_decision(result), flush=True)
+        promotion.write_decision(out, result)
+        print(promotion.format_decision(result), flush=True)
         return {"promoted": 0}
     client = registry.connect(tracking.tracking_uri(cfg))  # a dead server fails here, in seconds
     params = {"registry": cfg.to_dict()["registry"], "registered_model": registry.model_name(cfg)}
     with tracking.step_run(cfg, "promote", parent_run_id, params=params) as run:
-        result = registry.promote_student(
+        result = promotion.promote_student(
             cfg,
             client,
             run,
@@ -562,8 +562,8 @@ def promote(
             out,
             parent_run_id=tracking.resolve_parent_run_id(parent_run_id),
         )
-        registry.write_decision(out, result)
-        print(registry.format_decision(result), flush=True)
+        promotion.write_decision(out, result)
+        print(promotion.format_decision(result), flush=True)
         metrics = {"promoted": int(result["promoted"]), "registered_version": int(result["version"])}
         tracking.write_json(out / "metrics.json", metrics)
         run.out_dir = out

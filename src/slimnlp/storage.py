@@ -298,7 +298,9 @@ def _upload_file(client: Any, path: Path, bucket: str, key: str, progress: bool 
     def check(object_key: str) -> None:
         head = client.head_object(Bucket=bucket, Key=object_key)
         if head["ContentLength"] != size or (head.get("Metadata") or {}).get("sha256") != sha256:
-            raise OSError(f"s3://{bucket}/{object_key} is not the {size} bytes just sent (size or SHA-256 differ)")
+            raise OSError(
+                f"s3://{bucket}/{object_key} is not the {size} bytes just sent (size or SHA-256 differ)"
+            )
 
     def put() -> None:
         with _bar(size, f"s3://{bucket}/{key}", progress) as bar:
