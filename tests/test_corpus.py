@@ -10,7 +10,8 @@ from slimnlp.corpus import (
     dominant_script,
     read_corpus,
 )
-from slimnlp.mlm import PretrainError, train_tokenizer
+from slimnlp.mlm import PretrainError
+from slimnlp.pretrain import train_tokenizer
 from tests.helpers_models import TINY_TEXTS, tiny_tokenizer
 
 ENGLISH = ["the market fell today", "the team won the match", "a new film was released"] * 5

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from slimnlp import mlm, modeling, steps
 from slimnlp.config import PretrainConfig, load_config
-from slimnlp.pretrain import cache_key, pretrain
+from slimnlp.pretrain import build_mlm_model, cache_key, encode_texts, pretrain
 from tests.helpers_models import TINY_TEXTS, tiny_tokenizer
 
 TINY_PRETRAIN = PretrainConfig(
@@ -25,7 +25,7 @@ def tokenizer():
 
 def _model(tokenizer, hidden: int = 32):
     torch.manual_seed(0)
-    return mlm.build_mlm_model(tokenizer, PretrainConfig(num_layers=2, hidden_size=hidden, num_heads=2,
+    return build_mlm_model(tokenizer, PretrainConfig(num_layers=2, hidden_size=hidden, num_heads=2,
                                                          intermediate_size=64, dropout=0.1))  # fmt: skip
 
 
@@ -34,7 +34,7 @@ def _model(tokenizer, hidden: int = 32):
 
 
 def test_masking_is_15_percent_with_80_10_10(tokenizer):
-    ids = mlm.encode_texts(tokenizer, TINY_TEXTS * 40, 32)
+    ids = encode_texts(tokenizer, TINY_TEXTS * 40, 32)
     collator = mlm.mlm_collator(tokenizer, 0.15, seed=0)
     batch = collator([{"input_ids": x} for x in ids])
     original = torch.full_like(batch["input_ids"], tokenizer.pad_token_id)
@@ -58,10 +58,24 @@ def test_masking_is_15_percent_with_80_10_10(tokenizer):
 def test_masked_only_loss_equals_the_full_loss(tokenizer):
     model = _model(tokenizer).eval()
     batch = mlm.mlm_collator(tokenizer, seed=1)(
-        [{"input_ids": x} for x in mlm.encode_texts(tokenizer, TINY_TEXTS, 32)]
+        [{"input_ids": x} for x in encode_texts(tokenizer, TINY_TEXTS, 32)]
     )
     with torch.no_grad():
         assert float(mlm.mlm_loss(model, batch)) == pytest.approx(float(model(**batch).loss), rel=1e-5)
+
+
+def test_batches_cover_every_sentence_once_with_less_padding():
+    lengths = torch.randint(3, 64, (1000,), generator=torch.Generator().manual_seed(0))
+    batches = mlm._batch_order(lengths, 16, epoch=0, seed=13)
+    assert len(batches) == 63 and sorted(torch.cat(batches).tolist()) == list(range(1000))
+    assert [b.tolist() for b in mlm._batch_order(lengths, 16, 0, 13)] == [b.tolist() for b in batches]
+    assert mlm._batch_order(lengths, 16, 1, 13)[0].tolist() != batches[0].tolist()  # new epoch, new order
+
+    def padded(order):
+        return sum(int(lengths[b].max()) * len(b) for b in order)
+
+    random_order = torch.randperm(1000, generator=torch.Generator().manual_seed(1)).split(16)
+    assert padded(batches) < 0.8 * padded(random_order)
 
 
 def test_schedule_warms_up_and_decays_by_steps_or_time():
@@ -79,7 +93,7 @@ def test_schedule_warms_up_and_decays_by_steps_or_time():
 
 
 def _run(tokenizer, work, **kwargs):
-    ids = mlm.encode_texts(tokenizer, TINY_TEXTS, 32)
+    ids = encode_texts(tokenizer, TINY_TEXTS, 32)
     settings = mlm.MlmSettings(max_steps=8, batch_size=6, log_every=1, eval_every=4, checkpoint_every=2,
                                learning_rate=3e-3, warmup_ratio=0.25)  # fmt: skip
     model = kwargs.pop("model", None) or _model(tokenizer)
@@ -204,7 +218,7 @@ def test_pipeline_has_the_step_only_when_enabled():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fp16_amp_on_cuda_checkpoints_the_grad_scaler(tokenizer, tmp_path):
-    ids = mlm.encode_texts(tokenizer, TINY_TEXTS, 32)
+    ids = encode_texts(tokenizer, TINY_TEXTS, 32)
     settings = mlm.MlmSettings(max_steps=4, batch_size=8, log_every=1, eval_every=2, checkpoint_every=2)
     result = mlm.run_mlm(_model(tokenizer), tokenizer, ids, ids[:8], settings, tmp_path, device="cuda")
     assert result["precision"] == "fp16" and result["steps"] == 4

@@ -48,36 +48,31 @@ def test_cubic_schedule_endpoints_and_monotone():
 
 
 @pytest.mark.parametrize("block_size", ["head", "8"])
-def test_masks_reach_the_exact_scheduled_density_at_every_step(block_size):
-    model, tokenizer = tiny_model()
-    prune_cfg = PruneConfig(method="block_movement", target_sparsity=0.5, block_size=block_size)
-    seen = []
-    controller_holder = {}
-    original_attach = attach_masks
-
-    def spy_attach(*args, **kwargs):
-        controller_holder["c"] = original_attach(*args, **kwargs)
-        return controller_holder["c"]
-
+def test_masks_reach_the_exact_scheduled_density_at_every_step(block_size, monkeypatch):
     import slimnlp.movement as movement
 
-    movement.attach_masks, restore = spy_attach, movement.attach_masks
-    try:
-        # Record after the loop's own on_step: wrap the schedule by watching every forward pass.
-        def hook(module, args):
-            c = controller_holder["c"]
-            for group in (ATTENTION, FFN):
-                kept, total = c.kept_count(group)
-                seen.append((group, c.kept[group], c.density(group), kept / total, total))
+    model, tokenizer = tiny_model()
+    prune_cfg = PruneConfig(method="block_movement", target_sparsity=0.5, block_size=block_size)
+    controllers, seen = [], []
 
-        handle = model.bert.embeddings.register_forward_pre_hook(hook)
-        train = (TINY_TEXTS, TINY_LABELS)
-        report = block_movement_prune(
-            model, tokenizer, train, train, prune_cfg, settings(epochs=4), progress=False
-        )
-        handle.remove()
-    finally:
-        movement.attach_masks = restore
+    def keep_controller(*args, **kwargs):
+        controllers.append(attach_masks(*args, **kwargs))
+        return controllers[-1]
+
+    monkeypatch.setattr(movement, "attach_masks", keep_controller)
+
+    def record(module, args):  # before every forward pass: training steps and dev evaluations
+        for group in (ATTENTION, FFN):
+            kept, total = controllers[0].kept_count(group)
+            seen.append(
+                (group, controllers[0].kept[group], controllers[0].density(group), kept / total, total)
+            )
+
+    model.bert.embeddings.register_forward_pre_hook(record)
+    train = (TINY_TEXTS, TINY_LABELS)
+    report = block_movement_prune(
+        model, tokenizer, train, train, prune_cfg, settings(epochs=4), progress=False
+    )
     assert seen, "the forward hook never ran"
     for _group, fraction, density, expected, total in seen:
         # Exactly round(fraction * units) units are kept, at every step and every evaluation.
@@ -172,7 +167,9 @@ def test_block_size_must_divide_the_weights():
 
 def test_schedule_steps_first_eligible_epoch_is_at_the_target():
     schedule, total, first = schedule_steps(80, 8, 10, 0.1, 0.3, 0.25)
-    assert total == 100 and schedule.end == 70 and first == 7
+    # Epoch 7 runs steps 60..69, the last still above the target; epoch 8 is all at the target.
+    assert total == 100 and schedule.end == 70 and first == 8
+    assert schedule(69) > 0.25 and schedule(70) == 0.25
 
 
 def test_hybrid_filled_keeps_weights_and_redistils():

@@ -144,3 +144,52 @@ def test_block_movement_at_zero_sparsity_trains_but_removes_nothing(model_and_to
     assert report["heads_removed"] == 0 and report["neurons_removed"] == 0
     assert report["structural_sparsity"] == 0 and report["weight_sparsity"] == 0
     assert modeling.count_parameters(model)["total"] == before == report["params_after"]
+
+
+def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(tmp_path):
+    """The step as the CLI and KFP run it: shipped sample, a tiny teacher, KD, MLflow on SQLite."""
+    import json
+
+    import mlflow
+
+    from slimnlp import steps, tracking
+    from slimnlp.config import load_config
+
+    cfg = load_config(
+        overrides=[
+            f"output_dir={tmp_path}",
+            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+            "tracking.codecarbon=false",
+            "data.max_train_rows=48",
+            "data.max_test_rows=24",
+            "teacher.num_layers=2",
+            "teacher.hidden_size=32",
+            "teacher.num_heads=4",
+            "teacher.intermediate_size=64",
+            "teacher.vocab_size=300",
+            "teacher.max_length=24",
+            "teacher.epochs=1",
+            "prune.method=block_movement",
+            "prune.target_sparsity=0.25",
+            "prune.epochs=2",
+            "prune.batch_size=16",
+            "prune.cooldown_fraction=0.5",
+        ]
+    )
+    data, teacher, pruned = tmp_path / "data", tmp_path / "teacher", tmp_path / "pruned"
+    with tracking.parent_run(cfg) as parent:
+        steps.prepare_data(cfg, data, parent_run_id=parent)
+        steps.train_teacher(cfg, data, teacher, parent_run_id=parent)
+        metrics = steps.prune(cfg, data, teacher, pruned, parent_run_id=parent)
+    assert metrics["head_sparsity"] == 0.25 and metrics["ffn_sparsity"] == 0.25
+    assert abs(metrics["structural_sparsity"] - 0.25) <= 0.02
+    assert sum(metrics["heads_per_layer_after"]) == 6 and sum(metrics["neurons_per_layer_after"]) == 96
+    assert metrics["best_epoch"] == 2  # epoch 1 is still above the target density: never restored
+    model, tokenizer = modeling.load_model_dir(pruned)
+    assert modeling.model_layout(model)["heads_per_layer"] == metrics["heads_per_layer_after"]
+    assert json.loads((pruned / "metrics.json").read_text())["params_after"] == metrics["params_total"]
+    client = mlflow.MlflowClient(cfg.tracking.tracking_uri)
+    (prune_run,) = client.search_runs(
+        [client.get_run(parent).info.experiment_id], "tags.`slimnlp.step` = 'prune'"
+    )
+    assert prune_run.data.metrics["structural_sparsity"] == pytest.approx(metrics["structural_sparsity"])

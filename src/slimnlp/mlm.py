@@ -68,59 +68,6 @@ class MlmSettings:
 
 
 # --------------------------------------------------------------------------------------------------
-# Tokenizer and model
-
-
-def train_tokenizer(texts: list[str], vocab_size: int, max_length: int):
-    """A Devanagari-safe WordPiece (`modeling.train_wordpiece`) that reached the asked size."""
-    from slimnlp.modeling import train_wordpiece
-
-    tokenizer = train_wordpiece(texts, vocab_size, max_length)
-    check_vocabulary_size(tokenizer, vocab_size, f"{len(texts):,} texts", "pretrain.vocab_size")
-    return tokenizer
-
-
-def check_vocabulary_size(tokenizer: Any, requested: int, what: str, key: str) -> None:
-    """Raise when the trainer stopped short of `requested`: the text has no more distinct pieces."""
-    if len(tokenizer) < requested:
-        raise PretrainError(
-            f"{key}={requested} is larger than {what} supports: WordPiece training found only "
-            f"{len(tokenizer):,} distinct tokens; set {key} <= {len(tokenizer)} or add text"
-        )
-
-
-def build_mlm_model(tokenizer: Any, p: Any) -> nn.Module:
-    """A BertForMaskedLM with the shape of the config's `pretrain` section."""
-    from transformers import BertConfig, BertForMaskedLM
-
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=p.hidden_size,
-        num_hidden_layers=p.num_layers,
-        num_attention_heads=p.num_heads,
-        intermediate_size=p.intermediate_size,
-        max_position_embeddings=max(512, p.max_length),
-        hidden_dropout_prob=p.dropout,
-        attention_probs_dropout_prob=p.dropout,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return BertForMaskedLM(config)
-
-
-def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
-    """Token ids per text with [CLS]/[SEP], truncated; batches are padded per batch (dynamic padding)."""
-    from tqdm.auto import tqdm
-
-    ids: list[list[int]] = []
-    chunk = 10_000
-    for start in tqdm(range(0, len(texts), chunk), desc="tokenize", unit="chunk", disable=len(texts) < chunk):
-        ids.extend(
-            tokenizer(texts[start : start + chunk], truncation=True, max_length=max_length)["input_ids"]
-        )
-    return ids
-
-
-# --------------------------------------------------------------------------------------------------
 # Schedule and checkpoints
 
 
@@ -210,10 +157,19 @@ def _optimizer(model: nn.Module, s: MlmSettings) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=s.learning_rate)
 
 
-def _batch_order(n: int, batch_size: int, epoch: int, seed: int) -> list[torch.Tensor]:
-    # Seeded by epoch, so a resumed run draws the same batches without saving a sampler.
+def _batch_order(lengths: torch.Tensor, batch_size: int, epoch: int, seed: int) -> list[torch.Tensor]:
+    """Shuffled batches of sentences of similar length (less padding: ~group_by_length in HF).
+
+    Seeded by epoch, so a resumed run draws the same batches without saving a sampler.
+    """
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return list(torch.randperm(n, generator=generator).split(batch_size))
+    order = torch.randperm(len(lengths), generator=generator)
+    batches: list[torch.Tensor] = []
+    pool = batch_size * 50  # sort within pools of 50 batches: similar lengths, still random content
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        batches.extend(chunk[torch.argsort(lengths[chunk], stable=True)].split(batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
 def _eval_batches(collator: Any, ids: list[list[int]], batch_size: int, seed: int) -> list[dict]:
@@ -329,6 +285,7 @@ def run_mlm(
         torch.manual_seed(s.seed)
     eval_batches = _eval_batches(collator, eval_ids, s.batch_size, s.seed)
     steps_per_epoch = math.ceil(len(train_ids) / s.batch_size)
+    lengths = torch.tensor([len(x) for x in train_ids])
     started, base_elapsed = time.perf_counter(), state["elapsed_s"]
     running, running_n, order, order_epoch = 0.0, 0, [], -1
     rng_at_step = torch.get_rng_state()
@@ -348,14 +305,16 @@ def run_mlm(
         if on_log is not None:
             on_log(state["step"], record)
 
-    bar = tqdm(total=s.max_steps, initial=state["step"], desc="pretrain-mlm", unit="step", mininterval=2)
+    # With a wall-time budget the step total is only an upper bound: the description says so.
+    desc = f"pretrain-mlm (stops at {s.max_minutes:g} min)" if s.max_minutes else "pretrain-mlm"
+    bar = tqdm(total=s.max_steps, initial=state["step"], desc=desc, unit="step", mininterval=2)
     phase = "between"  # between steps | computing a step | updating weights
     with _sigterm_as_interrupt():
         try:
             while state["step"] < s.max_steps and schedule.progress(state["step"]) < 1.0:
                 epoch, position = divmod(state["step"], steps_per_epoch)
                 if epoch != order_epoch:
-                    order, order_epoch = _batch_order(len(train_ids), s.batch_size, epoch, s.seed), epoch
+                    order, order_epoch = _batch_order(lengths, s.batch_size, epoch, s.seed), epoch
                 rng_at_step, phase = torch.get_rng_state(), "computing"
                 batch = collator([{"input_ids": train_ids[i]} for i in order[position].tolist()])
                 batch = {k: v.to(device) for k, v in batch.items()}

@@ -261,5 +261,7 @@ def schedule_steps(
     steps_per_epoch = math.ceil(num_texts / batch_size)
     total = max(1, steps_per_epoch * epochs)
     schedule = CubicSchedule.over(total, final, warmup_fraction, cooldown_fraction)
-    first_epoch_at_target = min(epochs, max(1, math.ceil(schedule.end / steps_per_epoch)))
+    # on_step(step) runs before step `step`: an epoch trains at the target only if its last step
+    # index (epoch * steps_per_epoch - 1) is at or past the schedule's end.
+    first_epoch_at_target = min(epochs, max(1, math.ceil((schedule.end + 1) / steps_per_epoch)))
     return schedule, total, first_epoch_at_target

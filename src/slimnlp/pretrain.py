@@ -6,6 +6,7 @@
 The work dir holds the tokenizer, the rolling checkpoint and, once finished, `model/`: the directory
 train-teacher loads as `teacher.checkpoint`. Its name is a hash of everything that changes the result,
 so a scheduled retrain with the same corpus and config reuses it, and an interrupted one resumes.
+The masked-LM loop itself (checkpoints, resume, AMP) is `slimnlp.mlm.run_mlm`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,65 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slimnlp.mlm import CHECKPOINT_DIR, MlmSettings, build_mlm_model, encode_texts, run_mlm, train_tokenizer
+from torch import nn
+
+from slimnlp.mlm import CHECKPOINT_DIR, MlmSettings, PretrainError, run_mlm
+
+# --------------------------------------------------------------------------------------------------
+# Tokenizer and model
+
+
+def train_tokenizer(texts: list[str], vocab_size: int, max_length: int):
+    """A Devanagari-safe WordPiece (`modeling.train_wordpiece`) that reached the asked size."""
+    from slimnlp.modeling import train_wordpiece
+
+    tokenizer = train_wordpiece(texts, vocab_size, max_length)
+    check_vocabulary_size(tokenizer, vocab_size, f"{len(texts):,} texts", "pretrain.vocab_size")
+    return tokenizer
+
+
+def check_vocabulary_size(tokenizer: Any, requested: int, what: str, key: str) -> None:
+    """Raise when the trainer stopped short of `requested`: the text has no more distinct pieces."""
+    if len(tokenizer) < requested:
+        raise PretrainError(
+            f"{key}={requested} is larger than {what} supports: WordPiece training found only "
+            f"{len(tokenizer):,} distinct tokens; set {key} <= {len(tokenizer)} or add text"
+        )
+
+
+def build_mlm_model(tokenizer: Any, p: Any) -> nn.Module:
+    """A BertForMaskedLM with the shape of the config's `pretrain` section."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=p.hidden_size,
+        num_hidden_layers=p.num_layers,
+        num_attention_heads=p.num_heads,
+        intermediate_size=p.intermediate_size,
+        max_position_embeddings=max(512, p.max_length),
+        hidden_dropout_prob=p.dropout,
+        attention_probs_dropout_prob=p.dropout,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return BertForMaskedLM(config)
+
+
+def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids per text with [CLS]/[SEP], truncated; batches are padded per batch (dynamic padding)."""
+    from tqdm.auto import tqdm
+
+    ids: list[list[int]] = []
+    chunk = 10_000
+    for start in tqdm(range(0, len(texts), chunk), desc="tokenize", unit="chunk", disable=len(texts) < chunk):
+        ids.extend(
+            tokenizer(texts[start : start + chunk], truncation=True, max_length=max_length)["input_ids"]
+        )
+    return ids
+
+
+# --------------------------------------------------------------------------------------------------
+# From a run config: held-out split, tokenizer, loop, final model directory
 
 FINAL_DIR = "model"
 # Settings that change the trained model; logging and checkpoint cadence do not.

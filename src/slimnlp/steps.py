@@ -276,6 +276,12 @@ def prune(
                 f"sparsity {report['structural_sparsity']:.1%}, weight sparsity {report['weight_sparsity']:.1%}",
                 flush=True,
             )
+            if report["layers_clamped_to_min_heads"]:
+                print(
+                    f"prune: layers {report['layers_clamped_to_min_heads']} keep {p.min_heads_per_layer} "
+                    "head(s) (prune.min_heads_per_layer) although the target would remove every head there",
+                    flush=True,
+                )
             return _save_model(run, out, model, tokenizer, test, id2label, cfg, report)
         importance = taylor_importance(
             model,

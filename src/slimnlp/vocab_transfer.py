@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from slimnlp import modeling
-from slimnlp.mlm import MlmSettings, check_vocabulary_size, encode_texts, run_mlm
+from slimnlp.mlm import MlmSettings, run_mlm
+from slimnlp.pretrain import check_vocabulary_size, encode_texts
 
 SUBWORD_PREFIX = "##"
 SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token", "bos_token", "eos_token")
@@ -188,24 +189,29 @@ def apply_vocab_transfer(
 
 @torch.no_grad()
 def batch_latency_ms(
-    model: nn.Module, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 32, rounds: int = 5
-) -> float:
-    """Median milliseconds per batch of real texts, padded per batch: fewer tokens per text show here."""
-    model.eval()
+    variants: list[tuple[nn.Module, Any]],
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 32,
+    rounds: int = 7,
+) -> list[float]:
+    """Median milliseconds per batch of real texts (padded per batch, so fewer tokens per text show
+    here) for each (model, tokenizer); rounds interleave the variants so load spikes hit all alike."""
     batches = [texts[i : i + batch_size] for i in range(0, min(len(texts), batch_size * 8), batch_size)]
     encoded = [
-        tokenizer(b, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        for b in batches
+        [tok(b, truncation=True, max_length=max_length, padding=True, return_tensors="pt") for b in batches]
+        for _, tok in variants
     ]
-    for enc in encoded[:2]:
-        model(**enc)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for enc in encoded:
-            model(**enc)
-        times.append((time.perf_counter() - start) * 1000 / len(encoded))
-    return sorted(times)[len(times) // 2]
+    times: list[list[float]] = [[] for _ in variants]
+    for round_ in range(rounds + 1):
+        for (model, _), inputs, spent in zip(variants, encoded, times, strict=True):
+            model.eval()
+            start = time.perf_counter()
+            for enc in inputs:
+                model(**enc)
+            if round_:  # round 0 warms up
+                spent.append((time.perf_counter() - start) * 1000 / len(inputs))
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
 def _scores(
@@ -223,7 +229,6 @@ def _scores(
         "params_embeddings": params["embeddings"],
         "vocab_size": len(tokenizer),
         "avg_tokens_per_text": average_tokens(tokenizer, test[0]),
-        "latency_b32_ms": batch_latency_ms(model, tokenizer, test[0], max_length),
     }
 
 
@@ -265,6 +270,11 @@ def compare_vocab_transfer(
                                 max_length=t.max_length, seed=cfg.seed)  # fmt: skip
         history = train_classifier(model, new_tokenizer, train, dev, settings)
         transferred = _scores(model, new_tokenizer, test, t.max_length)
+        before, _ = modeling.load_model_dir(model_dir)
+        variants = [(before, tokenizer), (model, new_tokenizer)]
+        original["latency_b32_ms"], transferred["latency_b32_ms"] = batch_latency_ms(
+            variants, test[0], t.max_length
+        )
         modeling.save_model_dir(model, new_tokenizer, out)
         result = {
             "original": original,
