@@ -107,7 +107,8 @@ name = sys.argv[1]
 texts = ["भारताने क्रिकेट सामना जिंकला", "शेअर बाजार आज घसरला", "नवीन मराठी चित्रपट प्रदर्शित झाला"]
 version = mlflow.MlflowClient().get_model_version_by_alias(name, "champion").version
 print(f"models:/{name}@champion is version {version}")
-print(mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(pd.DataFrame({"text": texts})).round(3))
+out = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(pd.DataFrame({"text": texts}))
+print(pd.concat([pd.Series(texts, name="text"), out], axis=1).round(3).to_string())
 EOF
 echo
 echo "demo folder: ${DEMO_DIR} (runs, mlflow.log, weed.log)"

@@ -218,6 +218,12 @@ def plot_accuracy_vs_latency(rows: list[dict[str, Any]], teacher: dict[str, Any]
         color = "black" if is_teacher else plt.cm.viridis(row["sparsity"] / 0.8)
         ax.scatter(x, y, s=size, marker=marker, color=color, alpha=0.7, edgecolors="k")
         ax.annotate(row["branch"], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    levels = sorted({r["sparsity"] for r in rows})
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=plt.cm.viridis(s / 0.8), label=f"{s:.0%} pruned")
+        for s in levels
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
     ax.set_xlabel("latency, batch 32, p50 (ms, ONNX Runtime)")
     ax.set_ylabel("test accuracy")
     ax.set_title("Grid: accuracy vs latency (area = size on disk; o = KD, s = CE, * = teacher)")

@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
+
+# The signature (a string `text` column) validates inputs; MLflow's advice to use type hints for
+# that instead would only repeat on every load.
+warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")
 
 ONNX_FILE = "model.onnx"
 TEXT_COLUMN = "text"
