@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -153,7 +154,12 @@ def cmd_mlflow_server(args: argparse.Namespace) -> int:
         f"tracking URI: http://{args.host}:{args.port}  (export MLFLOW_TRACKING_URI=http://{args.host}:{args.port})",
         flush=True,
     )
+    process = subprocess.Popen(command, env=env)
+    # A SIGTERM (a script's cleanup, a pod stopping) must reach the server, not orphan it.
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
-        return subprocess.call(command, env=env)
+        return process.wait()
     except KeyboardInterrupt:
+        process.terminate()
+        process.wait()
         return 0

@@ -7,7 +7,8 @@
 #   scripts/registry_demo.sh 2>&1 | tee registry-demo.log        # ~5-10 min on 2 CPU cores
 #
 # Everything lives in a temporary folder (DEMO_DIR to keep it) and both servers are stopped on exit.
-# Extra settings for both runs: REGISTRY_DEMO_SET="data.dir=../shared/data/mahanews-shc data.max_train_rows=2000"
+# Real data for both runs: REGISTRY_DEMO_CONFIG=configs/mahanews-shc.yaml \
+#   REGISTRY_DEMO_SET="data.dir=../shared/data/mahanews-shc data.max_train_rows=2000 data.max_test_rows=500"
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,6 +68,7 @@ echo "MLflow at ${MLFLOW_TRACKING_URI}"
 
 # 3. Two runs: the shipped Marathi sample with a small teacher, then a deliberately worse recipe.
 COMMON=(
+  ${REGISTRY_DEMO_CONFIG:+--config "${REGISTRY_DEMO_CONFIG}"}
   --set "output_dir=${DEMO_DIR}/runs" --set "registry.model_name=${NAME}" --set registry.gate=smaller
   --set registry.max_drop_vs_teacher=0.15 --set tracking.codecarbon=false
   --set teacher.num_layers=2 --set teacher.hidden_size=32 --set teacher.intermediate_size=64
