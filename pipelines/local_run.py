@@ -9,6 +9,7 @@ the pipeline returns the benchmark output, whose results are copied to `<run dir
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -62,12 +63,15 @@ def run_local(cfg: RunConfig) -> LocalRun:
     local.init(
         runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root), raise_on_error=True
     )
+    # Retries are for evicted pods on a cluster; kfp.local honours them too, and a step that failed
+    # here (bad input, a bug) fails again after minutes of backoff.
+    pipeline_cfg = dataclasses.replace(cfg, kubernetes=dataclasses.replace(cfg.kubernetes, retries=0))
     if cfg.grid.enabled:  # the paper's grid: one teacher, a ParallelFor of branches, one table
         from slimnlp_pipelines.grid import build_grid_pipeline
 
-        pipeline = build_grid_pipeline(cfg)
+        pipeline = build_grid_pipeline(pipeline_cfg)
     else:
-        pipeline = build_pipeline(cfg)
+        pipeline = build_pipeline(pipeline_cfg)
     uri = tracking_uri(cfg)
     started = time.perf_counter()
     before = set(pipeline_root.glob("*")) if pipeline_root.exists() else set()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -87,7 +88,9 @@ def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_serv
 
 def test_mlflow_models_serve_answers_http(mlflow_s3_server, champion, tmp_path):
     (port,) = _free_ports(1)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url}
+    # `mlflow models serve` execs `uvicorn` from PATH: the one beside this interpreter.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url, "PATH": path}
     command = [
         sys.executable,
         "-m",
