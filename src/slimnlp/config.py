@@ -297,7 +297,11 @@ class PruneConfig:
             "block_size",
             f"must be 'head' or a positive integer such as 32, got {self.block_size!r}",
         )
-        _require(self.score_learning_rate > 0, "score_learning_rate", f"must be > 0, got {self.score_learning_rate}")
+        _require(
+            self.score_learning_rate > 0,
+            "score_learning_rate",
+            f"must be > 0, got {self.score_learning_rate}",
+        )
         for name in ("warmup_fraction", "cooldown_fraction"):
             value = getattr(self, name)
             _require(0 <= value < 1, name, f"must be in [0, 1), got {value}")
@@ -569,8 +573,12 @@ class GridConfig:
         "export-onnx and benchmark, then one collect step (table + plot).",
         False,
     )
-    sparsities: list[float] = _help("Pruning levels of the grid (0 = train without pruning).", factory=lambda: [0.0, 0.25, 0.5, 0.75])
-    distillation: list[bool] = _help("KD settings of the grid: false = CE only, true = prune.alpha KD.", factory=lambda: [False, True])
+    sparsities: list[float] = _help(
+        "Pruning levels of the grid (0 = train without pruning).", factory=lambda: [0.0, 0.25, 0.5, 0.75]
+    )
+    distillation: list[bool] = _help(
+        "KD settings of the grid: false = CE only, true = prune.alpha KD.", factory=lambda: [False, True]
+    )
     precisions: list[str] = _help(
         "Fine-tune precisions of the grid: fp32 and auto (AMP: fp16 on CUDA; on CPU what "
         "finetune_amp resolves, reported per row), or fp16/bf16.",
@@ -612,7 +620,9 @@ class RunConfig:
     kubernetes: KubernetesConfig = _help(
         "Cluster settings used by `slimnlp compile`", factory=KubernetesConfig
     )
-    grid: GridConfig = _help("The paper's experiment grid (slimnlp run with grid.enabled)", factory=GridConfig)
+    grid: GridConfig = _help(
+        "The paper's experiment grid (slimnlp run with grid.enabled)", factory=GridConfig
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

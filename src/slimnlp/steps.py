@@ -623,7 +623,13 @@ def grid_collect(
             run.client.log_artifact(parent or run.run_id, path, "grid")
         metrics: dict[str, Any] = {"branches": len(report["rows"])}
         for row in report["rows"]:
-            for key in ("accuracy", "macro_f1", "latency_b32_p50_ms", "speedup_vs_teacher_b32", "structural_sparsity"):
+            for key in (
+                "accuracy",
+                "macro_f1",
+                "latency_b32_p50_ms",
+                "speedup_vs_teacher_b32",
+                "structural_sparsity",
+            ):
                 if isinstance(row.get(key), int | float):
                     metrics[f"{row['branch']}.{key}"] = row[key]
         return _finish(run, out, metrics, model_dir=False)
