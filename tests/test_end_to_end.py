@@ -11,18 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from slimnlp_pipelines.cli import main
+from tests.expected_steps import STEPS
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = [
-    "prepare-data",
-    "train-teacher",
-    "prune",
-    "distill",
-    "finetune-amp",
-    "export-onnx",
-    "benchmark",
-    "promote",
-]
 SMALL = [
     "data.max_train_rows=600",
     "data.max_dev_rows=120",

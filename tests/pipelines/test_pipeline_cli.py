@@ -8,21 +8,21 @@ import pytest
 
 from slimnlp_pipelines.cli import main
 from slimnlp_pipelines.local_run import LocalRun, results_table, step_times, steps_table, write_report
+from tests.expected_steps import STEPS
 
 VERBS = [
     "run",
     "compile",
     "mlflow-ui",
-    "prepare-data",
-    "train-teacher",
-    "prune",
-    "distill",
-    "finetune-amp",
-    "export-onnx",
-    "benchmark",
-    "promote",
+    *STEPS,
     "registry",
     "mlflow-server",
+    "submit",
+    "schedule",
+    "schedules",
+    "report",
+    "pretrain-mlm",
+    "vocab-transfer",
 ]
 
 

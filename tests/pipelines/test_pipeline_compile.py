@@ -13,17 +13,8 @@ import yaml
 
 from slimnlp.config import load_config
 from slimnlp_pipelines.cli import main
+from tests.expected_steps import STEPS
 
-STEPS = [
-    "prepare-data",
-    "train-teacher",
-    "prune",
-    "distill",
-    "finetune-amp",
-    "export-onnx",
-    "benchmark",
-    "promote",
-]
 TRAINING = {"train-teacher", "prune", "distill", "finetune-amp"}
 
 OVERRIDES = [

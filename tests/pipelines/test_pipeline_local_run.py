@@ -12,18 +12,9 @@ from pathlib import Path
 import pytest
 
 from slimnlp_pipelines.cli import main
+from tests.expected_steps import STEPS
 
 FAKE_STEPS = Path(__file__).parent / "fake_steps"
-STEPS = [
-    "prepare-data",
-    "train-teacher",
-    "prune",
-    "distill",
-    "finetune-amp",
-    "export-onnx",
-    "benchmark",
-    "promote",
-]
 
 
 @pytest.fixture(scope="module")
