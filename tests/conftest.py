@@ -236,37 +236,9 @@ class MlflowServer:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
     """`mlflow server` with one worker and no job runner (~0.5 GB, ~6 s start), stopped at the end."""
-    import sys
-
     root = tmp_path_factory.mktemp("mlflow-server")
-    (port,) = _free_ports(1)
-    server = MlflowServer(f"http://127.0.0.1:{port}", root)
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(root / "artifacts"),
-    ]
-    log = root / "server.log"
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=root, stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_for_http(f"{server.url}/health", process, log)
+    with _running_mlflow_server(root, str(root / "artifacts"), {}) as server:
         yield server
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -277,14 +249,21 @@ def mlflow_s3_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Serv
     `mlflow-artifacts`; an experiment created with an `s3://` artifact location makes clients write
     to S3 directly, with their own AWS_* credentials (the fault tests use that).
     """
-    import sys
-
     bucket = s3_server.create_bucket("mlflow-artifacts")
     root = tmp_path_factory.mktemp("mlflow-s3-server")
+    env = {**s3_server.env(), "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint_url}
+    with _running_mlflow_server(root, f"s3://{bucket}/", env) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running_mlflow_server(root: Path, artifacts_destination: str, extra_env: dict[str, str]):
+    """Start `mlflow server` (SQLite under `root`) on a free port; stop it on exit, also on failure."""
+    import sys
+
     (port,) = _free_ports(1)
     server = MlflowServer(f"http://127.0.0.1:{port}", root)
-    env = {**os.environ, **s3_server.env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    env["MLFLOW_S3_ENDPOINT_URL"] = s3_server.endpoint_url
+    env = {**os.environ, **extra_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [
         sys.executable,
@@ -300,7 +279,7 @@ def mlflow_s3_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Serv
         "--backend-store-uri",
         f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination",
-        f"s3://{bucket}/",
+        artifacts_destination,
     ]
     log = root / "server.log"
     with open(log, "wb") as log_file:

@@ -164,3 +164,28 @@ def tiny_onnx_export(kind: str) -> tuple[Path, dict]:
         tiny_model_dir(kind), out, TINY_TEXTS, ExportConfig(), TINY_LABELS, max_length=32
     )
     return out, metrics
+
+
+# --set overrides for a whole pipeline of tiny models on the shipped sample (seconds per step).
+TINY_PIPELINE_SETTINGS = [
+    "teacher.num_layers=2",
+    "teacher.hidden_size=32",
+    "teacher.num_heads=4",
+    "teacher.intermediate_size=64",
+    "teacher.vocab_size=1500",
+    "teacher.max_length=32",
+    "teacher.epochs=12",
+    "teacher.batch_size=16",
+    "teacher.learning_rate=0.003",
+    "teacher.patience=12",
+    "distill.epochs=2",
+    "distill.batch_size=16",
+    "finetune_amp.epochs=1",
+    "finetune_amp.batch_size=16",
+    "prune.importance_batches=4",
+    "benchmark.rounds=2",
+    "benchmark.iterations=2",
+    "benchmark.warmup=1",
+    "benchmark.sequence_length=32",
+    "export.parity_samples=16",
+]

@@ -10,30 +10,9 @@ from safetensors.torch import load_file
 
 from slimnlp import modeling, steps, tracking
 from slimnlp.config import load_config
+from tests.helpers_models import TINY_PIPELINE_SETTINGS
 
-TINY = [
-    "teacher.num_layers=2",
-    "teacher.hidden_size=32",
-    "teacher.num_heads=4",
-    "teacher.intermediate_size=64",
-    "teacher.vocab_size=1500",
-    "teacher.max_length=32",
-    "teacher.epochs=12",
-    "teacher.batch_size=16",
-    "teacher.learning_rate=0.003",
-    "teacher.patience=12",
-    "distill.epochs=2",
-    "distill.batch_size=16",
-    "finetune_amp.epochs=1",
-    "finetune_amp.batch_size=16",
-    "prune.target_sparsity=0.25",
-    "prune.importance_batches=4",
-    "benchmark.rounds=2",
-    "benchmark.iterations=2",
-    "benchmark.warmup=1",
-    "benchmark.sequence_length=32",
-    "export.parity_samples=16",
-]
+TINY = [*TINY_PIPELINE_SETTINGS, "prune.target_sparsity=0.25"]
 
 
 @pytest.fixture(scope="module")
