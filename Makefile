@@ -57,7 +57,7 @@ mlflow-ui: setup  ## open the MLflow UI on the default run's SQLite store
 PRETRAIN_CONFIG ?= configs/pretrain-cpu.yaml
 .PHONY: pretrain run-pretrained
 
-pretrain: setup  ## masked-LM pretrain a teacher on ../shared/data/corpus (PRETRAIN_CONFIG; ~30 min CPU; rerun resumes)
+pretrain: setup  ## masked-LM pretrain a teacher on ../shared/data/corpus (PRETRAIN_CONFIG; ~35 min CPU; rerun resumes)
 	HF_HUB_OFFLINE=1 $(BIN)/slimnlp prepare-data --config $(PRETRAIN_CONFIG)
 	HF_HUB_OFFLINE=1 $(BIN)/slimnlp pretrain-mlm --config $(PRETRAIN_CONFIG)
 

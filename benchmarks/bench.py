@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bench.py --config benchmarks/shc.yaml --fresh      # retrain everything
     .venv/bin/python benchmarks/bench.py --set data.max_train_rows=300 --set teacher.epochs=1  # a smoke run
 
-Runs the pipeline's steps in this process (prepare-data -> train-teacher -> prune -> distill ->
-finetune-amp -> export-onnx) under one MLflow parent run, then the benchmark step, and prints the
+Runs the pipeline's steps in this process (prepare-data -> [pretrain-mlm ->] train-teacher -> prune ->
+distill -> finetune-amp -> export-onnx) under one MLflow parent run, then the benchmark step, and prints the
 best student's speed-up over every baseline (medians of per-round ratios from one interleaved run),
 its accuracy difference, and the energy payback of compressing it. Writes
 <run dir>/bench.json (the figures) beside <run dir>/benchmark/report.html.
@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 STATE_FILE = "bench_state.json"
-# (step, output folder, input folders) in DAG order.
+# (step, output folder, input folders) in DAG order; pretrain-mlm joins when pretrain.enabled.
 STEPS = [
     ("prepare_data", "data", []),
     ("train_teacher", "teacher", ["data"]),
@@ -50,6 +50,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def bench_steps(cfg) -> list[tuple[str, str, list[str]]]:
+    """The steps this config runs: with pretrain.enabled, pretrain-mlm (cached by corpus + config in
+    pretrain.cache_dir, so `make pretrain` beforehand saves its ~35 min) feeds train-teacher."""
+    if not cfg.pretrain.enabled:
+        return STEPS
+    return [STEPS[0], ("pretrain_mlm", "pretrained", ["data"]), *STEPS[1:]]
+
+
 def run_steps(cfg, fresh: bool) -> str:
     """Run (or reuse) the steps up to export-onnx; returns the MLflow parent run id they sit under."""
     from slimnlp import steps, tracking
@@ -62,19 +70,23 @@ def run_steps(cfg, fresh: bool) -> str:
     with contextlib.ExitStack() as stack:
         parent = state.get("parent_run_id")
         if parent is None:
-            for _, folder, _ in STEPS:  # outputs without their MLflow runs would hide their energy
+            for _, folder, _ in bench_steps(cfg):  # outputs without their MLflow runs would hide their energy
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
             parent = stack.enter_context(tracking.parent_run(cfg, tags={"slimnlp.bench": "true"}))
             run_dir.mkdir(parents=True, exist_ok=True)
             state_file.write_text(json.dumps({"parent_run_id": parent}), encoding="utf-8")
-        for name, folder, inputs in STEPS:
+        run_list = bench_steps(cfg)
+        for name, folder, inputs in run_list:
             out = run_dir / folder
             if (out / "metrics.json").is_file():
                 print(f"bench: reusing {out} (--fresh retrains)", flush=True)
                 continue
             started = time.perf_counter()
             step = getattr(steps, name)
-            step(cfg, *[run_dir / i for i in inputs], out, parent_run_id=parent)
+            extra = {}
+            if name == "train_teacher" and any(f == "pretrained" for _, f, _ in run_list):
+                extra["pretrained_dir"] = run_dir / "pretrained"
+            step(cfg, *[run_dir / i for i in inputs], out, parent_run_id=parent, **extra)
             print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
     return parent
 

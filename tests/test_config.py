@@ -6,7 +6,8 @@ import pytest
 
 from slimnlp.config import ConfigError, config_from_json, load_config
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml")) + sorted((ROOT / "benchmarks").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -14,6 +15,26 @@ def test_shipped_configs_load(path):
     cfg = load_config(path)
     assert cfg.name
     assert config_from_json(cfg.to_json()) == cfg
+
+
+def test_benchmark_shares_the_cpu_pretraining():
+    """`make pretrain` and `make bench` must land on one pretraining cache entry: same data, seed and
+    pretrain settings give the same cache key (a mismatch would cost the benchmark ~35 min)."""
+    from slimnlp.pretrain import cache_key
+
+    preset, bench = load_config(ROOT / "configs/pretrain-cpu.yaml"), load_config(ROOT / "benchmarks/shc.yaml")
+    assert bench.pretrain.enabled and preset.pretrain.enabled
+    assert bench.data == preset.data
+    assert bench.output_dir == preset.output_dir and bench.pretrain.cache_dir == preset.pretrain.cache_dir
+    texts = ["एक वाक्य", "दुसरे वाक्य"]
+    assert cache_key(bench.pretrain, "c0ffee", texts, bench.seed) == cache_key(
+        preset.pretrain, "c0ffee", texts, preset.seed
+    )
+    # ... and the key does move with a setting that changes the model.
+    longer = load_config(ROOT / "benchmarks/shc.yaml", ["pretrain.max_minutes=60"])
+    assert cache_key(longer.pretrain, "c0ffee", texts, longer.seed) != cache_key(
+        bench.pretrain, "c0ffee", texts, bench.seed
+    )
 
 
 @pytest.mark.parametrize(
