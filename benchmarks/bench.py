@@ -68,14 +68,14 @@ def run_steps(cfg, fresh: bool) -> str:
         shutil.rmtree(run_dir)
     state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else {}
     with contextlib.ExitStack() as stack:
+        run_list = bench_steps(cfg)
         parent = state.get("parent_run_id")
         if parent is None:
-            for _, folder, _ in bench_steps(cfg):  # outputs without their MLflow runs would hide their energy
+            for _, folder, _ in run_list:  # outputs without their MLflow runs would hide their energy
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
             parent = stack.enter_context(tracking.parent_run(cfg, tags={"slimnlp.bench": "true"}))
             run_dir.mkdir(parents=True, exist_ok=True)
             state_file.write_text(json.dumps({"parent_run_id": parent}), encoding="utf-8")
-        run_list = bench_steps(cfg)
         for name, folder, inputs in run_list:
             out = run_dir / folder
             if (out / "metrics.json").is_file():
@@ -83,9 +83,8 @@ def run_steps(cfg, fresh: bool) -> str:
                 continue
             started = time.perf_counter()
             step = getattr(steps, name)
-            extra = {}
-            if name == "train_teacher" and any(f == "pretrained" for _, f, _ in run_list):
-                extra["pretrained_dir"] = run_dir / "pretrained"
+            pretrained = name == "train_teacher" and cfg.pretrain.enabled
+            extra = {"pretrained_dir": run_dir / "pretrained"} if pretrained else {}
             step(cfg, *[run_dir / i for i in inputs], out, parent_run_id=parent, **extra)
             print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
     return parent
