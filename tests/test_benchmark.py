@@ -166,6 +166,26 @@ def test_runtimes_not_configured_are_skipped(tmp_path: Path) -> None:
     assert "agreement_with_teacher" not in out["rows"][0]  # no teacher to agree with
 
 
+def test_a_test_set_with_repeats_is_also_scored_per_distinct_text(tmp_path: Path) -> None:
+    cfg = BenchmarkConfig(
+        batch_sizes=[2], sequence_length=8, rounds=1, iterations=1, warmup=0, threads=1,
+        runtimes=["onnx"], peak_memory="off", energy=False,
+    )  # fmt: skip
+    texts, labels = TINY_TEXTS[:6] + [TINY_TEXTS[0]] * 4, TINY_LABELS[:6] + [TINY_LABELS[0]] * 4
+    out = benchmark_models(
+        tiny_variants("student"), texts, labels, TINY_ID2LABEL, cfg, tmp_path, progress=False
+    )
+    row = out["rows"][0]
+    once = benchmark_models(
+        tiny_variants("student"), TINY_TEXTS[:6], TINY_LABELS[:6], TINY_ID2LABEL, cfg, tmp_path / "once",
+        progress=False,
+    )["rows"][0]  # fmt: skip
+    assert row["distinct_texts"] == 6 and "accuracy_distinct" not in once
+    assert row["accuracy_distinct"] == pytest.approx(once["accuracy"])
+    assert row["macro_f1_distinct"] == pytest.approx(once["macro_f1"])
+    assert "Accuracy (distinct texts)" in Path(out["files"]["markdown"]).read_text(encoding="utf-8")
+
+
 def test_peak_memory_in_a_fresh_process() -> None:
     cfg = BenchmarkConfig(sequence_length=16, threads=1)
     memory = peak_memory(tiny_variants("student")[1], TINY_TEXTS[:4], cfg)

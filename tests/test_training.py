@@ -8,6 +8,7 @@ from slimnlp.training import (
     LoopSettings,
     classification_metrics,
     combined_loss,
+    distinct_text_scores,
     kd_loss,
     predict_logits,
     resolve_precision,
@@ -120,6 +121,19 @@ def test_classification_metrics_numbers():
     assert metrics["accuracy"] == 0.75
     assert metrics["per_class_f1"] == {"a": 1.0, "b": pytest.approx(2 / 3), "c": pytest.approx(2 / 3)}
     assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_distinct_text_scores_count_each_text_once():
+    # "x" is repeated 3 times and always right; without it the model is right 1 time in 3.
+    texts = ["x", "y", "x", "z", "x", "w"]
+    labels = [0, 1, 0, 1, 0, 1]
+    predictions = [0, 1, 0, 0, 0, 0]
+    assert classification_metrics(predictions, labels)["accuracy"] == pytest.approx(4 / 6)
+    scores = distinct_text_scores(texts, labels, predictions)
+    assert scores["distinct_texts"] == 4
+    assert scores["accuracy_distinct"] == pytest.approx(2 / 4)
+    assert scores["macro_f1_distinct"] == pytest.approx(0.5)  # both classes: one of three right
+    assert distinct_text_scores(["a", "b"], [0, 1], [0, 0]) == {}
 
 
 def test_epochs_before_first_eligible_neither_win_nor_use_patience():

@@ -40,6 +40,7 @@ from slimnlp.benchmark_facts import disk_size, environment, model_facts
 from slimnlp.benchmark_memory import peak_memory
 from slimnlp.benchmark_report import format_table, write_reports
 from slimnlp.config import BenchmarkConfig
+from slimnlp.training import distinct_text_scores
 
 RUNTIMES = ("pytorch", "onnx", "onnx-int8", "sklearn")
 ROLES = ("teacher", "student", "baseline")
@@ -354,6 +355,7 @@ def benchmark_models(
             "compression_kwh": v.compression_kwh,
         }
         scores = quality(predictions[v.name], labels, id2label)
+        scores |= distinct_text_scores(texts, labels, predictions[v.name])
         confusion[v.name] = scores.pop("confusion")
         row |= scores | latency_stats(samples[v.name]) | facts[v.name] | disk_size(v) | energy[v.name]
         row |= peak_memory(v, latency_batch(texts, max(cfg.batch_sizes)), cfg)

@@ -64,6 +64,12 @@ class DataConfig:
     dev_fraction: float = _help("Fraction of train held out as dev when no dev file is given.", 0.1)
     test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2)
     drop_test_overlap: bool = _help("Drop train/dev rows whose text is also in test.", True)
+    drop_duplicates: bool = _help(
+        "Drop repeated rows (same text and label) in every file. False keeps the files as published, "
+        "repeats included, so test figures compare with reports scored on the published test file; "
+        "the teacher step then also reports test accuracy over distinct texts.",
+        True,
+    )
     drop_labels: list[str] = _help(
         "Labels whose rows are removed from every split (e.g. a class that is all duplicates).", factory=list
     )

@@ -24,7 +24,9 @@ from slimnlp.config import RunConfig
 from slimnlp.step_entry import STEP_NAMES  # noqa: F401 - re-exported: the step contract's names
 from slimnlp.training import (
     LoopSettings,
+    classification_metrics,
     default_device,
+    distinct_text_scores,
     evaluate,
     predict_logits,
     resolve_precision,
@@ -56,12 +58,16 @@ def _out(out_dir: str | Path) -> Path:
 def _model_metrics(
     model, tokenizer, test, id2label, max_length: int, prefix: str = "test_"
 ) -> dict[str, Any]:
-    scores = evaluate(model, tokenizer, test[0], test[1], max_length, id2label)
+    texts, labels = test[0], test[1]
+    predictions = predict_logits(model, tokenizer, texts, max_length).argmax(-1).numpy()
+    scores = classification_metrics(predictions, labels, id2label)
+    distinct = distinct_text_scores(texts, labels, predictions)
     params = modeling.count_parameters(model)
     return {
         f"{prefix}accuracy": scores["accuracy"],
         f"{prefix}macro_f1": scores["macro_f1"],
         f"{prefix}per_class_f1": scores["per_class_f1"],
+        **{f"{prefix}{key}": value for key, value in distinct.items()},
         "params_total": params["total"],
         "params_embeddings": params["embeddings"],
         "params_non_embedding": params["non_embedding"],
@@ -157,7 +163,9 @@ def pretrain_mlm(
         cache_root = Path(p.cache_dir or Path(cfg.output_dir) / "pretrain-cache").expanduser().resolve()
         downloads = cache_root / "downloads"
         corpus_texts = read_corpus(sources, p.text_column, downloads) if sources else []
-        task_texts = _splits(data_dir)[0][0] if data_dir and p.include_task_text else []
+        # Each distinct text once (order kept): a file kept as published (data.drop_duplicates=false)
+        # would otherwise weigh repeated texts in the tokenizer and the MLM, and change the cache key.
+        task_texts = list(dict.fromkeys(_splits(data_dir)[0][0])) if data_dir and p.include_task_text else []
         if not corpus_texts and not task_texts:
             raise ValueError(
                 "pretrain-mlm has no text: set pretrain.corpus (--corpus PATH) or pass --data DIR"

@@ -116,6 +116,13 @@ def test_exact_duplicates_keep_the_first() -> None:
     assert report["dropped"] == 1 and report["examples"][0]["row"] == 3
 
 
+def test_duplicates_are_counted_and_kept_when_asked() -> None:
+    kept, report = drop_duplicates(table(("x", "a"), ("y", "a"), ("x", "a"), ("x", "a")), drop=False)
+    assert rows_of(kept) == [("x", "a"), ("y", "a"), ("x", "a"), ("x", "a")]
+    assert (report["repeated"], report["dropped"]) == (2, 0)
+    assert [e["row"] for e in report["examples"]] == [3, 4]
+
+
 def test_conflicting_labels_drop_every_copy() -> None:
     kept, report = drop_conflicting_labels(table(("x", "a"), ("y", "a"), ("x", "b"), ("x", "c")))
     assert rows_of(kept) == [("y", "a")]

@@ -74,6 +74,21 @@ def test_mahanews_shc_manoranjan_is_all_test_overlap(shared_data: Path, tmp_path
     assert (kept["train_test_overlap"], kept["dropped_overlap"], kept["num_labels"]) == (67, 0, 12)
 
 
+def test_mahanews_shc_as_published_keeps_the_repeats(shared_data: Path, tmp_path: Path) -> None:
+    """drop_duplicates=false: the test file as published (what reports score), repeats included."""
+    cfg = shc_config(shared_data, drop_test_overlap=False, drop_duplicates=False)
+    report = prepare_data_files(cfg, tmp_path, progress=False)
+    assert (report["dropped_duplicates"], report["repeated_rows"]) == (0, 704)
+    # 2772 rows - 11 headers - 10 rows of texts published with two labels
+    assert report["test_rows"] == 2751
+    test_texts, test_labels = read_split(tmp_path, "test")
+    assert len(set(test_texts)) == 2397
+    manoranjan = [
+        t for t, y in zip(test_texts, test_labels, strict=True) if read_label_map(tmp_path)[y] == "Manoranjan"
+    ]
+    assert (len(manoranjan), len(set(manoranjan))) == (374, 38)
+
+
 def test_mahasent_mr_is_found_by_file_name(shared_data: Path, tmp_path: Path) -> None:
     cfg = DataConfig(dir=str(shared_data / "mahasent-mr"), text_column="marathi_sentence")
     report = prepare_data_files(cfg, tmp_path, progress=False)

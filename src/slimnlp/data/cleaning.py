@@ -7,7 +7,9 @@
                   repair round-trips and gives Devanagari, dropped otherwise
 3. unicode        NFC normalisation; whitespace stripped from both ends; zero-width spaces removed
 4. empty          an empty text or label after 1-3: dropped
-5. duplicates     the same text with the same label again: later copies dropped
+5. duplicates     the same text with the same label again: later copies dropped (counted and kept
+                  when `drop_duplicates=False`: the file as published, for figures comparable with
+                  reports that score the published test file)
 6. conflicting    the same text with different labels: every copy dropped (we cannot know which is right)
 
 Each rule returns the kept table and a small report: counts plus a few examples with their row
@@ -36,7 +38,11 @@ _ZERO_WIDTH_SPACES = "[\u200b\ufeff]"
 
 
 def clean_table(
-    table: pd.DataFrame, text_column: str, label_column: str, repair_mojibake: bool = True
+    table: pd.DataFrame,
+    text_column: str,
+    label_column: str,
+    repair_mojibake: bool = True,
+    drop_repeats: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Apply rules 1-6 to one file's table; returns the clean table and {rule: report}."""
     report: dict[str, Any] = {}
@@ -44,7 +50,7 @@ def clean_table(
     table, report["mojibake"] = fix_mojibake(table, repair_mojibake)
     table, report["unicode"] = normalize_unicode(table)
     table, report["empty"] = drop_empty(table)
-    table, report["duplicates"] = drop_duplicates(table)
+    table, report["duplicates"] = drop_duplicates(table, drop_repeats)
     table, report["conflicting_labels"] = drop_conflicting_labels(table)
     return table.reset_index(drop=True), report
 
@@ -142,10 +148,15 @@ def drop_empty(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     return table[~empty], report
 
 
-def drop_duplicates(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Keep the first of rows with the same text and label."""
+def drop_duplicates(table: pd.DataFrame, drop: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Keep the first of rows with the same text and label; with `drop=False` count them, keep all."""
     repeated = table.duplicated(["text", "label"], keep="first")
-    return table[~repeated], {"dropped": int(repeated.sum()), "examples": _examples(table[repeated])}
+    report = {
+        "repeated": int(repeated.sum()),
+        "dropped": int(repeated.sum()) if drop else 0,
+        "examples": _examples(table[repeated]),
+    }
+    return (table[~repeated] if drop else table), report
 
 
 def drop_conflicting_labels(table: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

@@ -48,6 +48,7 @@ _RULE_METRICS = [
     ("stripped_whitespace", "unicode", "stripped"),
     ("dropped_empty", "empty", "dropped"),
     ("dropped_duplicates", "duplicates", "dropped"),
+    ("repeated_rows", "duplicates", "repeated"),
     ("dropped_conflicting", "conflicting_labels", "dropped"),
 ]
 
@@ -129,7 +130,7 @@ def _clean_all(
     for split, table in tables.items():
         source = sources[split]
         clean[split], report["cleaning"][split] = clean_table(
-            table, source.text_column, source.label_column, cfg.repair_mojibake
+            table, source.text_column, source.label_column, cfg.repair_mojibake, cfg.drop_duplicates
         )
         if clean[split].empty:
             raise DataError(
