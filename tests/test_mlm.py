@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from slimnlp import mlm, modeling, steps
 from slimnlp.config import PretrainConfig, load_config
-from slimnlp.pretrain import build_mlm_model, cache_key, encode_texts, pretrain
+from slimnlp.pretrain import build_mlm_model, cache_key, encode_texts, pack_sentences, pretrain
 from tests.helpers_models import TINY_TEXTS, tiny_tokenizer
 
 TINY_PRETRAIN = PretrainConfig(
@@ -144,6 +144,28 @@ def test_pretrain_is_cached_by_its_inputs(tmp_path):
     assert (model_dir / "pretrain_curves.png").stat().st_size > 0
     _, second = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, TINY_TEXTS[:6], tmp_path / key, 13)
     assert second["cached"] is True and second["heldout_perplexity"] == first["heldout_perplexity"]
+
+
+def test_packing_keeps_every_token_once_within_the_length():
+    cls, sep = 101, 102
+    ids = [[cls, 1, 2, sep], [cls, 3, sep], [cls, 4, 5, 6, 7, sep], [cls, sep], [cls], [cls, 8, sep]]
+    packs = pack_sentences(ids, max_length=8)
+    assert packs == [[cls, 1, 2, sep, 3, sep], [cls, 4, 5, 6, 7, sep, 8, sep]]  # empty sentences skipped
+    assert pack_sentences([[cls, *range(1, 7), sep]], max_length=8) == [[cls, *range(1, 7), sep]]
+    # every token of every non-empty sentence, in order, [CLS] once per pack
+    assert [t for p in packs for t in p if t != cls] == [t for x in ids if len(x) > 2 for t in x[1:]]
+
+
+def test_packed_pretraining_sees_the_same_tokens_in_fewer_sequences(tmp_path):
+    packed = TINY_PRETRAIN.__class__(**{**TINY_PRETRAIN.__dict__, "pack_sentences": True})
+    assert cache_key(packed, "c", [], 13) != cache_key(TINY_PRETRAIN, "c", [], 13)
+    _, plain = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, [], tmp_path / "plain", 13)
+    _, metrics = pretrain(packed, TINY_TEXTS * 3, [], tmp_path / "packed", 13)
+    assert metrics["train_sentences"] == plain["train_sentences"]
+    assert plain["train_sequences"] == plain["train_sentences"] == 66
+    assert metrics["train_sequences"] < 0.7 * metrics["train_sentences"]  # 39 packs of <= 32 tokens
+    assert metrics["heldout_sentences"] == plain["heldout_sentences"]  # perplexity on single sentences
+    assert metrics["tokens_seen"] > plain["tokens_seen"]  # same steps, longer sequences
 
 
 # --------------------------------------------------------------------------------------------------
