@@ -161,14 +161,14 @@ def classification_metrics(
 
 
 def distinct_text_scores(
-    texts: list[str], labels: list[int] | np.ndarray, predictions: np.ndarray, suffix: str = "_distinct"
+    texts: list[str], labels: list[int] | np.ndarray, predictions: np.ndarray
 ) -> dict[str, Any]:
     """Accuracy and macro-F1 with each distinct text counted once; {} when no text repeats.
 
     A test file kept as published (data.drop_duplicates=false) can repeat a text many times (MahaNews
     SHC repeats some headlines 18x). The plain score weighs those texts by their repeats, so a model
     that memorised them looks better than it generalises: both figures are reported.
-    Keys: accuracy<suffix>, macro_f1<suffix>, distinct_texts.
+    Keys: accuracy_distinct, macro_f1_distinct, distinct_texts.
     """
     first: dict[str, int] = {}
     for i, text in enumerate(texts):
@@ -178,8 +178,8 @@ def distinct_text_scores(
     keep = sorted(first.values())
     scores = classification_metrics(np.asarray(predictions)[keep], np.asarray(labels)[keep])
     return {
-        f"accuracy{suffix}": scores["accuracy"],
-        f"macro_f1{suffix}": scores["macro_f1"],
+        "accuracy_distinct": scores["accuracy"],
+        "macro_f1_distinct": scores["macro_f1"],
         "distinct_texts": len(keep),
     }
 
