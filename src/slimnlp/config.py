@@ -67,7 +67,7 @@ class DataConfig:
     drop_duplicates: bool = _help(
         "Drop repeated rows (same text and label) in every file. False keeps the files as published, "
         "repeats included, so test figures compare with reports scored on the published test file; "
-        "the teacher step then also reports test accuracy over distinct texts.",
+        "every model step and the benchmark then also report test figures over distinct texts.",
         True,
     )
     drop_labels: list[str] = _help(

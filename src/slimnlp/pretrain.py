@@ -78,7 +78,7 @@ def pack_sentences(ids: list[list[int]], max_length: int) -> list[list[int]]:
 
     Each input is `[CLS] tokens [SEP]`; a pack is `[CLS] a [SEP] b [SEP] ...`: the first sentence's
     [CLS] starts it and every sentence keeps its [SEP]. A sentence that does not fit starts the next
-    pack; none is split, so every token of the input is in exactly one pack (RoBERTa's FULL-SENTENCES
+    pack; none is split, so every non-empty sentence is in exactly one pack (RoBERTa's FULL-SENTENCES
     without crossing the length). On a corpus of ~15-token sentences this gives ~4 sentences per
     sequence and no padding inside a batch.
     """
