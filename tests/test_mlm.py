@@ -168,6 +168,20 @@ def test_packed_pretraining_sees_the_same_tokens_in_fewer_sequences(tmp_path):
     assert metrics["tokens_seen"] > plain["tokens_seen"]  # same steps, longer sequences
 
 
+def test_pretraining_dropout_is_not_what_fine_tuning_inherits(tmp_path):
+    no_dropout = TINY_PRETRAIN.__class__(**{**TINY_PRETRAIN.__dict__, "dropout": 0.0, "finetune_dropout": 0.2})
+    assert cache_key(no_dropout, "c", [], 13) != cache_key(TINY_PRETRAIN, "c", [], 13)
+    model_dir, metrics = pretrain(no_dropout, TINY_TEXTS * 3, [], tmp_path / "p0", 13)
+    _, with_dropout = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, [], tmp_path / "p1", 13)
+    assert metrics["heldout_perplexity"] != with_dropout["heldout_perplexity"]  # pretrained without it
+    saved = json.loads((model_dir / "config.json").read_text())
+    assert saved["hidden_dropout_prob"] == saved["attention_probs_dropout_prob"] == 0.2
+    model, _ = modeling.load_checkpoint(str(model_dir), {0: "a", 1: "b"}, tmp_path / ".cache")
+    assert model.config.hidden_dropout_prob == 0.2  # the teacher fine-tunes with it
+    with pytest.raises(ValueError, match=r"finetune_dropout.*\[0, 1\), got 1.5"):
+        PretrainConfig(finetune_dropout=1.5)
+
+
 # --------------------------------------------------------------------------------------------------
 # pretrain-mlm -> train-teacher
 

@@ -173,7 +173,9 @@ def pretrain(
     result = run_mlm(
         model, tokenizer, train_ids, eval_ids, MlmSettings.from_config(p, seed), work, on_log=on_log
     )
-    # 4. The final model directory: what train-teacher loads as teacher.checkpoint.
+    # 4. The final model directory: what train-teacher loads as teacher.checkpoint, with the dropout
+    # fine-tuning should use (pretraining may have run without).
+    model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = p.finetune_dropout
     model.cpu().save_pretrained(final)
     tokenizer.save_pretrained(final)
     history = result.pop("history")
