@@ -169,7 +169,9 @@ def test_packed_pretraining_sees_the_same_tokens_in_fewer_sequences(tmp_path):
 
 
 def test_pretraining_dropout_is_not_what_fine_tuning_inherits(tmp_path):
-    no_dropout = TINY_PRETRAIN.__class__(**{**TINY_PRETRAIN.__dict__, "dropout": 0.0, "finetune_dropout": 0.2})
+    no_dropout = TINY_PRETRAIN.__class__(
+        **{**TINY_PRETRAIN.__dict__, "dropout": 0.0, "finetune_dropout": 0.2}
+    )
     assert cache_key(no_dropout, "c", [], 13) != cache_key(TINY_PRETRAIN, "c", [], 13)
     model_dir, metrics = pretrain(no_dropout, TINY_TEXTS * 3, [], tmp_path / "p0", 13)
     _, with_dropout = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, [], tmp_path / "p1", 13)
