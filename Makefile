@@ -67,7 +67,7 @@ run-pretrained: setup  ## the SHC pipeline with the pretrain-mlm step before the
 BENCH_CONFIG ?= benchmarks/shc.yaml
 BENCH_ARGS ?=
 .PHONY: bench
-bench: setup  ## benchmark figures on ../shared/data/mahanews-shc: best student vs every baseline (~15 min)
+bench: setup  ## benchmark figures on ../shared/data/mahanews-shc: best student vs every baseline (~20 min + ~35 min pretraining the first time)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --config $(BENCH_CONFIG) $(BENCH_ARGS)
 
 # --- images and chart (docker/, charts/slimnlp): no engine or cluster needed to lint them
