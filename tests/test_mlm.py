@@ -2,6 +2,7 @@
 and the wiring pretrain-mlm -> train-teacher (step, KFP component entry and compiled pipeline)."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -135,8 +136,7 @@ def test_checkpoint_from_another_architecture_is_refused(tokenizer, tmp_path):
 
 def test_pretrain_is_cached_by_its_inputs(tmp_path):
     key = cache_key(TINY_PRETRAIN, "corpus-a", TINY_TEXTS[:5], 13)
-    assert key == cache_key(TINY_PRETRAIN.__class__(**{**TINY_PRETRAIN.__dict__, "log_every": 7}), "corpus-a",
-                            TINY_TEXTS[:5], 13)  # fmt: skip
+    assert key == cache_key(replace(TINY_PRETRAIN, log_every=7), "corpus-a", TINY_TEXTS[:5], 13)
     assert key != cache_key(TINY_PRETRAIN, "corpus-b", TINY_TEXTS[:5], 13)
     assert key != cache_key(TINY_PRETRAIN, "corpus-a", TINY_TEXTS[:6], 13)
     model_dir, first = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, TINY_TEXTS[:6], tmp_path / key, 13)
@@ -157,7 +157,7 @@ def test_packing_keeps_every_token_once_within_the_length():
 
 
 def test_packed_pretraining_sees_the_same_tokens_in_fewer_sequences(tmp_path):
-    packed = TINY_PRETRAIN.__class__(**{**TINY_PRETRAIN.__dict__, "pack_sentences": True})
+    packed = replace(TINY_PRETRAIN, pack_sentences=True)
     assert cache_key(packed, "c", [], 13) != cache_key(TINY_PRETRAIN, "c", [], 13)
     _, plain = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, [], tmp_path / "plain", 13)
     _, metrics = pretrain(packed, TINY_TEXTS * 3, [], tmp_path / "packed", 13)
@@ -169,9 +169,7 @@ def test_packed_pretraining_sees_the_same_tokens_in_fewer_sequences(tmp_path):
 
 
 def test_pretraining_dropout_is_not_what_fine_tuning_inherits(tmp_path):
-    no_dropout = TINY_PRETRAIN.__class__(
-        **{**TINY_PRETRAIN.__dict__, "dropout": 0.0, "finetune_dropout": 0.2}
-    )
+    no_dropout = replace(TINY_PRETRAIN, dropout=0.0, finetune_dropout=0.2)
     assert cache_key(no_dropout, "c", [], 13) != cache_key(TINY_PRETRAIN, "c", [], 13)
     model_dir, metrics = pretrain(no_dropout, TINY_TEXTS * 3, [], tmp_path / "p0", 13)
     _, with_dropout = pretrain(TINY_PRETRAIN, TINY_TEXTS * 3, [], tmp_path / "p1", 13)
