@@ -60,7 +60,8 @@ def bench_steps(cfg) -> list[tuple[str, str, list[str]]]:
 
 def run_steps(cfg, fresh: bool) -> str:
     """Run (or reuse) the steps up to export-onnx; returns the MLflow parent run id they sit under."""
-    from slimnlp import steps, tracking
+    from slimnlp import steps
+    from slimnlp.mlops import tracking
 
     run_dir = cfg.run_dir
     state_file = run_dir / STATE_FILE
@@ -106,7 +107,7 @@ def figures(results: dict[str, Any], metrics: dict[str, Any], config: str) -> di
 
 def main(argv: list[str] | None = None) -> int:
     from slimnlp import steps
-    from slimnlp.benchmark_report import format_summary, format_table, payback_words
+    from slimnlp.benchmark.report import format_summary, format_table, payback_words
     from slimnlp.config import load_config
 
     args = parse_args(argv)

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 def main(argv: list[str] | None = None) -> int:
     from slimnlp.config import load_config
-    from slimnlp.corpus import read_corpus
-    from slimnlp.mlm import MlmSettings, run_mlm
-    from slimnlp.pretrain import build_mlm_model, encode_texts, pack_sentences, train_tokenizer
+    from slimnlp.data.corpus import read_corpus
+    from slimnlp.pretrain.mlm import MlmSettings, run_mlm
+    from slimnlp.pretrain.run import build_mlm_model, encode_texts, pack_sentences, train_tokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "configs" / "pretrain-cpu.yaml"))

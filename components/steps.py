@@ -33,7 +33,7 @@ def prepare_data(
         data: Output directory: train/dev/test.jsonl, label_map.json, data_report.json.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "prepare-data", config_json, parent_run_id, tracking_uri, data.path
@@ -59,7 +59,7 @@ def pretrain_mlm(
         model: Output masked-LM model directory (train-teacher's starting point).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "pretrain-mlm", config_json, parent_run_id, tracking_uri, model.path, data=data.path
@@ -87,7 +87,7 @@ def train_teacher(
         metrics: The step's numeric metrics and its wall time (wall_time_s).
         pretrained: Optional pretrain-mlm output to start from (instead of teacher.checkpoint).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "train-teacher",
@@ -95,7 +95,7 @@ def train_teacher(
         parent_run_id,
         tracking_uri,
         model.path,
-        optional_inputs={"pretrained_dir": pretrained.path if pretrained is not None else None},
+        pretrained=pretrained.path if pretrained is not None else None,
         data=data.path,
     ).items():
         metrics.log_metric(name, value)
@@ -121,7 +121,7 @@ def prune(
         model: Output model directory (the pruned model).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "prune", config_json, parent_run_id, tracking_uri, model.path, data=data.path, teacher=teacher.path
@@ -151,7 +151,7 @@ def distill(
         model: Output model directory (the distilled student).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "distill",
@@ -188,7 +188,7 @@ def finetune_amp(
         model: Output model directory (the final student).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "finetune-amp",
@@ -223,7 +223,7 @@ def export_onnx(
         onnx: Output directory: model.onnx, model.int8.onnx, tokenizer and config.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "export-onnx", config_json, parent_run_id, tracking_uri, onnx.path, data=data.path, model=model.path
@@ -255,7 +255,7 @@ def benchmark(
         results: Output directory: results.json, results.md, results.csv and plots.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "benchmark",
@@ -295,7 +295,7 @@ def promote(
         decision: Output directory: decision.json (version, aliases, reasons) and the pyfunc.
         metrics: promoted (0/1), registered_version and the wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "promote",
@@ -320,7 +320,7 @@ def grid_branch_config(config_json: str, branch: dict) -> str:
 
     Args:
         config_json: The whole run config as JSON.
-        branch: One `slimnlp.grid.branches` item: id, sparsity, kd, precision.
+        branch: One `slimnlp.grid.branches.branches` item: id, sparsity, kd, precision.
 
     Returns:
         The branch's run config as JSON, passed to its prune/finetune-amp/export/benchmark tasks.
@@ -355,7 +355,7 @@ def grid_row(
         row: Output directory: row.json.
         metrics: The row's numbers and the wall time (wall_time_s).
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "grid-row",
@@ -389,7 +389,7 @@ def grid_collect(
         report: Output directory: grid.md, grid.csv, grid.json, grid.png.
         metrics: Per-branch accuracy, latency, speed-up and sparsity, and the wall time.
     """
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
         "grid-collect", config_json, parent_run_id, tracking_uri, report.path, rows=[r.path for r in rows]

@@ -23,63 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# Default folder (inside the run dir) of each step's output, used when --out / inputs are omitted.
-OUTPUT_DIRS = {
-    "prepare-data": "data",
-    "train-teacher": "teacher",
-    "prune": "pruned",
-    "distill": "distilled",
-    "finetune-amp": "student",
-    "export-onnx": "onnx",
-    "benchmark": "benchmark",
-    "promote": "promote",
-}
-
-# Inputs of each step verb: (flag, producing step, help).
-STEP_INPUTS: dict[str, list[tuple[str, str, str]]] = {
-    "prepare-data": [],
-    "train-teacher": [("--data", "prepare-data", "prepared data directory")],
-    "prune": [
-        ("--data", "prepare-data", "prepared data directory"),
-        ("--teacher", "train-teacher", "teacher model directory"),
+# Options some step verbs take beyond their input directories: (flag, keyword of the step function, help).
+STEP_OPTIONS: dict[str, list[tuple[str, str, str]]] = {
+    "pretrain-mlm": [
+        (
+            "--corpus",
+            "corpus",
+            "text/CSV file, directory or s3:// URI (repeatable; default: pretrain.corpus)",
+        )
     ],
-    "distill": [
-        ("--data", "prepare-data", "prepared data directory"),
-        ("--teacher", "train-teacher", "teacher model directory"),
-        ("--student", "prune", "student model directory to distil into"),
-    ],
-    "finetune-amp": [
-        ("--data", "prepare-data", "prepared data directory"),
-        ("--teacher", "train-teacher", "teacher model directory (KD term)"),
-        ("--student", "distill", "student model directory to fine-tune"),
-    ],
-    "export-onnx": [
-        ("--data", "prepare-data", "prepared data directory (parity texts)"),
-        ("--model", "finetune-amp", "model directory to export"),
-    ],
-    "benchmark": [
-        ("--data", "prepare-data", "prepared data directory (test set)"),
-        ("--teacher", "train-teacher", "teacher model directory"),
-        ("--student", "finetune-amp", "final student model directory"),
-        ("--onnx", "export-onnx", "student ONNX directory"),
-    ],
-    "promote": [
-        ("--data", "prepare-data", "prepared data directory (test set)"),
-        ("--teacher", "train-teacher", "teacher model directory"),
-        ("--onnx", "export-onnx", "student ONNX directory (what is registered)"),
-        ("--results", "benchmark", "benchmark output directory (results.json)"),
-    ],
-}
-
-STEP_HELP = {
-    "prepare-data": "load, clean and split the labelled data",
-    "train-teacher": "fine-tune (or build and train) the teacher",
-    "prune": "structured pruning of heads and FFN neurons",
-    "distill": "distil the teacher into the pruned student",
-    "finetune-amp": "mixed-precision fine-tune of the student",
-    "export-onnx": "export the student to ONNX with a parity check",
-    "benchmark": "teacher vs. students: accuracy, latency, size",
-    "promote": "register the student in MLflow; champion only if the gate passes",
 }
 
 
@@ -89,7 +41,7 @@ EXTENSIONS = (
     "slimnlp_pipelines.cli_registry",  # registry list | promote | rollback, mlflow-server
     "slimnlp_pipelines.cli_kfp",  # submit, schedule, schedules
     "slimnlp_pipelines.cli_report",  # report
-    "slimnlp_pipelines.cli_mlm",  # pretrain-mlm, vocab-transfer
+    "slimnlp_pipelines.cli_mlm",  # vocab-transfer
 )
 
 
@@ -146,15 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ui)
     ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
 
-    for step, inputs in STEP_INPUTS.items():
+    from slimnlp.steps.spec import STEPS, step_spec
+
+    for spec in STEPS:
         sub = verbs.add_parser(
-            step, help=f"step: {STEP_HELP[step]}", description=f"Run one step: {STEP_HELP[step]}."
+            spec.name, help=f"step: {spec.help}", description=f"Run one step: {spec.help}."
         )
         _common(sub)
-        for flag, producer, text in inputs:
-            sub.add_argument(flag, metavar="DIR", help=f"{text} (default: <run dir>/{OUTPUT_DIRS[producer]})")
+        for item in spec.inputs:
+            default = step_spec(item.producer).output_dir
+            when = " when it exists" if item.optional else ""
+            sub.add_argument(
+                item.option,
+                dest=item.name,
+                metavar="DIR",
+                help=f"{item.help} (default: <run dir>/{default}{when})",
+            )
+        for flag, _, text in STEP_OPTIONS.get(spec.name, []):
+            sub.add_argument(flag, action="append", default=[], metavar="VALUE", help=text)
         sub.add_argument(
-            "--out", metavar="DIR", help=f"output directory (default: <run dir>/{OUTPUT_DIRS[step]})"
+            "--out", metavar="DIR", help=f"output directory (default: <run dir>/{spec.output_dir})"
         )
         sub.add_argument(
             "--parent-run-id",
@@ -162,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="RUN_ID",
             help="MLflow run to nest this step's run under (default: none)",
         )
-        sub.set_defaults(step=step)
+        sub.set_defaults(step=spec.name)
     for module in EXTENSIONS:
         COMMANDS.update(importlib.import_module(module).add_verbs(verbs, _common))
     return parser
@@ -195,7 +158,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_mlflow_ui(args: argparse.Namespace) -> int:
-    from slimnlp.tracking import tracking_uri
+    from slimnlp.mlops.tracking import tracking_uri
 
     uri = tracking_uri(_load(args))
     if not (uri.startswith("sqlite:") or uri.startswith("file:")):
@@ -226,23 +189,41 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
         return 0
 
 
-def cmd_step(args: argparse.Namespace) -> int:
-    cfg = _load(args)
-    run_dir = cfg.run_dir
+def _step_inputs(args: argparse.Namespace, spec: Any, run_dir: Path) -> dict[str, str]:
+    """Each input directory by its function keyword: the flag's value, else `<run dir>/<producer's
+    folder>`; an optional input is left out unless given or its producer's folder exists (and, for
+    a step the config can leave out of the DAG, that step is enabled)."""
+    from slimnlp.steps.spec import step_spec
 
-    def path(value: str | None, producer: str) -> str:
-        return value or str(run_dir / OUTPUT_DIRS[producer])
-
-    inputs = [path(getattr(args, flag.lstrip("-")), producer) for flag, producer, _ in STEP_INPUTS[args.step]]
-    for (flag, _, text), value in zip(STEP_INPUTS[args.step], inputs, strict=True):
+    found = {}
+    for item in spec.inputs:
+        given = getattr(args, item.name)
+        value = given or str(run_dir / step_spec(item.producer).output_dir)
+        if item.optional and not given and not Path(value).is_dir():
+            continue
         if not Path(value).is_dir():
-            raise UsageError(f"{flag} {value} is not a directory; pass the {text} ({flag} DIR)")
-    out = path(args.out, args.step)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    from slimnlp import steps  # torch and transformers: only after the arguments are known to be good
+            raise UsageError(
+                f"{item.option} {value} is not a directory; pass the {item.help} ({item.option} DIR)"
+            )
+        found[item.param] = value
+    return found
 
-    step: Callable[..., dict[str, Any]] = getattr(steps, args.step.replace("-", "_"))
-    metrics = step(cfg, *inputs, out_dir=out, parent_run_id=args.parent_run_id)
+
+def cmd_step(args: argparse.Namespace) -> int:
+    from slimnlp.steps.spec import step_spec
+
+    cfg = _load(args)
+    spec = step_spec(args.step)
+    inputs = _step_inputs(args, spec, cfg.run_dir)
+    if "pretrained_dir" in inputs and not cfg.pretrain.enabled and not args.pretrained:
+        del inputs["pretrained_dir"]  # a stale pretrain-mlm output of another config
+    options = {
+        key: getattr(args, flag.lstrip("-")) or None for flag, key, _ in STEP_OPTIONS.get(spec.name, [])
+    }
+    out = args.out or str(cfg.run_dir / spec.output_dir)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    # torch and transformers: only after the arguments are known to be good
+    metrics = spec.load()(cfg, out_dir=out, parent_run_id=args.parent_run_id, **inputs, **options)
     print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
     return 0
 

@@ -1,12 +1,8 @@
-"""`slimnlp` verbs for a teacher without a model hub: masked-LM pretraining and vocabulary transfer.
+"""`slimnlp vocab-transfer`: fast vocabulary transfer of a fine-tuned model, compared with the original.
+(`slimnlp pretrain-mlm` is a step verb like the others; see slimnlp.steps.spec.)
 
-    slimnlp pretrain-mlm --config configs/pretrain-cpu.yaml --corpus ../shared/data/corpus/marathi.txt \
-        --data runs/mahanews-shc/data --out runs/pretrained
     slimnlp vocab-transfer --config configs/mahanews-shc.yaml --model runs/mahanews-shc/teacher \
         --vocab-size 4000 --out runs/mahanews-shc/teacher-fvt
-
-pretrain-mlm resumes from its last checkpoint when rerun with the same inputs (interrupt it freely),
-and returns at once when the same corpus, task text and config were pretrained before.
 """
 
 from __future__ import annotations
@@ -22,27 +18,7 @@ class _UsageError(ValueError):
 
 
 def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> dict:
-    """Add pretrain-mlm and vocab-transfer to `verbs`; return {verb: command(args) -> exit code}."""
-    pre = verbs.add_parser(
-        "pretrain-mlm",
-        help="step: in-domain masked-LM pretraining of a BERT teacher (resumable, cached)",
-        description="Train a WordPiece tokenizer on the corpus (+ the task's training text) and pretrain "
-        "a BERT masked LM; rerun the same command to resume after an interruption.",
-    )
-    common(pre)
-    pre.add_argument(
-        "--corpus",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="text/CSV file, directory or s3:// URI (repeatable; default: pretrain.corpus)",
-    )
-    pre.add_argument(
-        "--data", metavar="DIR", help="prepared data directory whose training text joins the corpus"
-    )
-    pre.add_argument("--out", metavar="DIR", help="output model directory (default: <run dir>/pretrained)")
-    pre.add_argument("--parent-run-id", default=None, metavar="RUN_ID", help="MLflow run to nest under")
-
+    """Add vocab-transfer to `verbs`; return {verb: command(args) -> exit code}."""
     fvt = verbs.add_parser(
         "vocab-transfer",
         help="fast vocabulary transfer of a fine-tuned model to a smaller in-domain vocabulary, compared",
@@ -58,30 +34,13 @@ def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.Argu
     )
     fvt.add_argument("--out", metavar="DIR", help="output model directory (default: <run dir>/teacher-fvt)")
     fvt.add_argument("--parent-run-id", default=None, metavar="RUN_ID", help="MLflow run to nest under")
-    return {"pretrain-mlm": cmd_pretrain_mlm, "vocab-transfer": cmd_vocab_transfer}
+    return {"vocab-transfer": cmd_vocab_transfer}
 
 
 def _directory(value: str, flag: str) -> str:
     if not Path(value).is_dir():
         raise _UsageError(f"{flag} {value} is not a directory; pass an existing directory ({flag} DIR)")
     return value
-
-
-def cmd_pretrain_mlm(args: argparse.Namespace) -> int:
-    from slimnlp.config import load_config
-
-    cfg = load_config(args.config, args.overrides)
-    data = _directory(args.data, "--data") if args.data else None
-    if data is None and cfg.pretrain.include_task_text and (cfg.run_dir / "data").is_dir():
-        data = str(cfg.run_dir / "data")  # what `slimnlp prepare-data` with this config wrote
-        print(f"pretrain-mlm: adding the training text of {data}", flush=True)
-    out = args.out or str(cfg.run_dir / "pretrained")
-    from slimnlp import steps  # torch: only once the arguments are known to be good
-
-    metrics = steps.pretrain_mlm(cfg, data, out, parent_run_id=args.parent_run_id, corpus=args.corpus or None)
-    print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-    print(f"teacher from it: slimnlp train-teacher --set teacher.checkpoint={Path(out).resolve()} ...")
-    return 0
 
 
 def cmd_vocab_transfer(args: argparse.Namespace) -> int:
@@ -93,7 +52,7 @@ def cmd_vocab_transfer(args: argparse.Namespace) -> int:
     if args.vocab_size < 100:
         raise _UsageError(f"--vocab-size must be >= 100, got {args.vocab_size}")
     out = args.out or str(cfg.run_dir / "teacher-fvt")
-    from slimnlp.vocab_transfer import compare_vocab_transfer
+    from slimnlp.models.vocab_transfer import compare_vocab_transfer
 
     result = compare_vocab_transfer(
         cfg, data, model, out, args.vocab_size, mlm_steps=args.mlm_steps, parent_run_id=args.parent_run_id

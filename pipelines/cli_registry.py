@@ -62,12 +62,12 @@ def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.Argu
 
 
 def _client(args: argparse.Namespace):
-    from slimnlp.registry import connect
+    from slimnlp.promote.registry import connect
 
     uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         from slimnlp.config import load_config
-        from slimnlp.tracking import tracking_uri
+        from slimnlp.mlops.tracking import tracking_uri
 
         uri = tracking_uri(load_config(args.config, args.overrides))
     import mlflow
@@ -77,7 +77,7 @@ def _client(args: argparse.Namespace):
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
-    from slimnlp import registry
+    from slimnlp.promote import registry
 
     client = _client(args)
     if args.action == "list":

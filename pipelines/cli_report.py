@@ -30,13 +30,13 @@ def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.Argu
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from slimnlp.report_html import report_from_dir, report_from_mlflow
+    from slimnlp.benchmark.report_html import report_from_dir, report_from_mlflow
 
     if Path(args.target).exists():
         files = report_from_dir(args.target, args.out)
     else:
         from slimnlp.config import load_config
-        from slimnlp.tracking import tracking_uri
+        from slimnlp.mlops.tracking import tracking_uri
 
         cfg = load_config(args.config, args.overrides)
         files = report_from_mlflow(

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 from kfp import dsl
 from kfp.dsl import Artifact
 
-from slimnlp.grid import branches
+from slimnlp.grid.branches import branches
 from slimnlp_components import make_components
 from slimnlp_components import steps as component_bodies
-from slimnlp_pipelines.compress import _configure
+from slimnlp_pipelines.tasks import configure_task
 
 if TYPE_CHECKING:
     from slimnlp.config import RunConfig
@@ -71,7 +71,7 @@ def build_grid_pipeline(cfg: "RunConfig") -> Callable:
             task = component(
                 config_json=config, parent_run_id=parent_run_id, tracking_uri=tracking_uri, **inputs
             )
-            return _configure(task, name, k8s)
+            return configure_task(task, name, k8s)
 
         data = step("prepare-data", config_json).outputs["data"]
         pretrained = {}
@@ -80,7 +80,7 @@ def build_grid_pipeline(cfg: "RunConfig") -> Callable:
         teacher = step("train-teacher", config_json, data=data, **pretrained).outputs["model"]
         with dsl.ParallelFor(items=items, parallelism=cfg.grid.parallelism, name="grid-branch") as branch:
             branch_cfg = grid["grid-branch-config"](config_json=config_json, branch=branch)
-            branch_json = _configure(branch_cfg, "grid-branch-config", k8s).output
+            branch_json = configure_task(branch_cfg, "grid-branch-config", k8s).output
             pruned = step("prune", branch_json, data=data, teacher=teacher).outputs["model"]
             student = step("finetune-amp", branch_json, data=data, teacher=teacher, student=pruned)
             student = student.outputs["model"]

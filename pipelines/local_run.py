@@ -51,7 +51,7 @@ def run_local(cfg: RunConfig) -> LocalRun:
     """Run the whole pipeline locally; raises PipelineFailed (parent run marked FAILED) on a failure."""
     from kfp import local
 
-    from slimnlp.tracking import parent_run, tracking_uri
+    from slimnlp.mlops.tracking import parent_run, tracking_uri
     from slimnlp_pipelines.compress import build_pipeline
 
     # Images, resources and display names only matter on a cluster; kfp.local says so per task.
@@ -102,7 +102,7 @@ def _failure_message(err: RuntimeError, run: LocalRun) -> str:
     failed = re.search(r"Inner task failed: '([^']+)'", text)
     where = f"step {failed.group(1)!r}" if failed else "a step"
     try:  # the step's own message (file, column, key...) is worth more than "see the log above"
-        from slimnlp.tracking import step_errors
+        from slimnlp.mlops.tracking import step_errors
 
         errors = step_errors(run.config, run.parent_run_id) if run.config is not None else {}
     except Exception:  # noqa: BLE001 - the summary must not hide the original failure
@@ -160,15 +160,17 @@ def write_report(run: LocalRun) -> Path:
 
 
 def results_table(results: dict[str, Any]) -> str:
-    """The benchmark table: slimnlp.benchmark.format_table, or a plain one from results["rows"]."""
+    """The benchmark table: slimnlp.benchmark.harness.format_table, or a plain one from results["rows"]."""
     try:
-        from slimnlp.benchmark import format_table
+        from slimnlp.benchmark.harness import format_table
 
         return format_table(results)
     except ImportError:
         pass
     except Exception as err:  # the run is done and its results are saved: never lose the summary here
-        print(f"(slimnlp.benchmark.format_table failed: {type(err).__name__}: {err}; plain table below)")
+        print(
+            f"(slimnlp.benchmark.harness.format_table failed: {type(err).__name__}: {err}; plain table below)"
+        )
     columns = (
         "name",
         "runtime",
@@ -218,7 +220,7 @@ def print_promotion(run: LocalRun) -> None:
     decision_file = Path(decision_dir) / "decision.json" if decision_dir else None
     if decision_file is None or not decision_file.is_file():
         return
-    from slimnlp.promotion import format_decision
+    from slimnlp.promote.promotion import format_decision
 
     print("\n" + format_decision(json.loads(decision_file.read_text(encoding="utf-8"))))
 

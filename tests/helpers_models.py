@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from slimnlp.modeling import (
+from slimnlp.models import (
     build_bert,
     encoder_layers,
     head_dim,
@@ -157,7 +157,7 @@ def tiny_onnx_export(kind: str) -> tuple[Path, dict]:
     """(onnx_dir, export metrics) of `tiny_model_dir(kind)` exported with the default ExportConfig,
     once per session (the dynamo export takes a few seconds). Read-only, like the model dir."""
     from slimnlp.config import ExportConfig
-    from slimnlp.export import export_onnx_model
+    from slimnlp.export.onnx import export_onnx_model
 
     out = _session_root() / f"{kind}-onnx"
     metrics = export_onnx_model(

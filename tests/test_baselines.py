@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slimnlp.baselines import ARRAYS_FILE, SPEC_FILE, TfidfRunner, train_tfidf_baseline
+from slimnlp.benchmark.baselines import ARRAYS_FILE, SPEC_FILE, TfidfRunner, train_tfidf_baseline
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from slimnlp.baselines import train_tfidf_baseline
-from slimnlp.benchmark import Variant, benchmark_models, format_table
-from slimnlp.benchmark_memory import peak_memory
+from slimnlp.benchmark.baselines import train_tfidf_baseline
+from slimnlp.benchmark.harness import Variant, benchmark_models, format_table
+from slimnlp.benchmark.memory import peak_memory
 from slimnlp.config import BenchmarkConfig, ConfigError
-from slimnlp.export import INT8_FILE, ONNX_FILE
+from slimnlp.export.onnx import INT8_FILE, ONNX_FILE
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_model_dir, tiny_onnx_export
 
 FAST = BenchmarkConfig(
@@ -268,7 +268,7 @@ def test_the_benchmark_step_names_an_empty_test_split(tmp_path: Path) -> None:
 
 
 def test_a_busy_machine_is_said_plainly() -> None:
-    from slimnlp.benchmark_compare import busy_machine
+    from slimnlp.benchmark.compare import busy_machine
 
     assert (
         "busy (load average 5.0 on 2 CPUs)" in busy_machine({"load_average_1m": 5.0, "cpus_available": 2})[0]

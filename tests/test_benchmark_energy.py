@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from slimnlp import tracking
-from slimnlp.benchmark import benchmark_models
-from slimnlp.benchmark_energy import (
+from slimnlp.benchmark.energy import (
     compression_energy,
     payback,
     step_energy_from_metrics,
     step_energy_from_mlflow,
 )
+from slimnlp.benchmark.harness import benchmark_models
 from slimnlp.config import BenchmarkConfig, load_config
+from slimnlp.mlops import tracking
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS
 from tests.test_benchmark import tiny_variants
 

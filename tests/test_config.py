@@ -20,7 +20,7 @@ def test_shipped_configs_load(path):
 def test_benchmark_shares_the_cpu_pretraining():
     """`make pretrain` and `make bench` must land on one pretraining cache entry: same data, seed and
     pretrain settings give the same cache key (a mismatch would cost the benchmark ~35 min)."""
-    from slimnlp.pretrain import cache_key
+    from slimnlp.pretrain.run import cache_key
 
     preset, bench = load_config(ROOT / "configs/pretrain-cpu.yaml"), load_config(ROOT / "benchmarks/shc.yaml")
     assert bench.pretrain.enabled and preset.pretrain.enabled

@@ -2,7 +2,7 @@
 
 import pytest
 
-from slimnlp.corpus import (
+from slimnlp.data.corpus import (
     CorpusError,
     check_same_script,
     check_tokenizer_covers,
@@ -10,8 +10,8 @@ from slimnlp.corpus import (
     dominant_script,
     read_corpus,
 )
-from slimnlp.mlm import PretrainError
-from slimnlp.pretrain import train_tokenizer
+from slimnlp.pretrain.mlm import PretrainError
+from slimnlp.pretrain.run import train_tokenizer
 from tests.helpers_models import TINY_TEXTS, tiny_tokenizer
 
 ENGLISH = ["the market fell today", "the team won the match", "a new film was released"] * 5

@@ -11,7 +11,7 @@ import onnx
 import pytest
 
 from slimnlp.config import ExportConfig
-from slimnlp.export import (
+from slimnlp.export.onnx import (
     INT8_FILE,
     ONNX_FILE,
     ExportParityError,
@@ -21,7 +21,7 @@ from slimnlp.export import (
     export_onnx_model,
     torch_logits,
 )
-from slimnlp.modeling import ModelDirError, load_model_dir
+from slimnlp.models import ModelDirError, load_model_dir
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, tiny_model_dir, tiny_onnx_export
 
 KINDS = ["teacher", "student"]  # uniform heads + token_type_ids; uneven heads [3, 1]
@@ -130,7 +130,7 @@ def test_fused_attention_is_silently_wrong_on_uneven_heads(tmp_path: Path) -> No
     import torch
     from onnxruntime.transformers.optimizer import optimize_model
 
-    from slimnlp.export import _logits_module
+    from slimnlp.export.onnx import _logits_module
 
     model, tokenizer = load_model_dir(tiny_model_dir("student"))
     model.config._attn_implementation = "eager"

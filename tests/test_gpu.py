@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from slimnlp.training import LoopSettings, resolve_precision, train_classifier
+from slimnlp.training.device import resolve_precision
+from slimnlp.training.loop import LoopSettings, train_classifier
 from tests.test_training import sport_or_rain_model
 
 pytestmark = [

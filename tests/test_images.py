@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from slimnlp.step_entry import STEP_NAMES
-from slimnlp_pipelines.compress import TRAINING_STEPS
+from slimnlp.steps.spec import GPU_STEPS as TRAINING_STEPS
+from slimnlp.steps.spec import STEP_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILES = [REPO / "docker" / "Dockerfile.cpu", REPO / "docker" / "Dockerfile.gpu"]

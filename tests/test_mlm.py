@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from slimnlp import mlm, modeling, steps
+from slimnlp import models, steps
 from slimnlp.config import PretrainConfig, load_config
-from slimnlp.pretrain import build_mlm_model, cache_key, encode_texts, pack_sentences, pretrain
+from slimnlp.pretrain.run import build_mlm_model, cache_key, encode_texts, mlm, pack_sentences, pretrain
 from tests.helpers_models import TINY_TEXTS, tiny_tokenizer
 
 TINY_PRETRAIN = PretrainConfig(
@@ -176,7 +176,7 @@ def test_pretraining_dropout_is_not_what_fine_tuning_inherits(tmp_path):
     assert metrics["heldout_perplexity"] != with_dropout["heldout_perplexity"]  # pretrained without it
     saved = json.loads((model_dir / "config.json").read_text())
     assert saved["hidden_dropout_prob"] == saved["attention_probs_dropout_prob"] == 0.2
-    model, _ = modeling.load_checkpoint(str(model_dir), {0: "a", 1: "b"}, tmp_path / ".cache")
+    model, _ = models.load_checkpoint(str(model_dir), {0: "a", 1: "b"}, tmp_path / ".cache")
     assert model.config.hidden_dropout_prob == 0.2  # the teacher fine-tunes with it
     with pytest.raises(ValueError, match=r"finetune_dropout.*\[0, 1\), got 1.5"):
         PretrainConfig(finetune_dropout=1.5)
@@ -218,11 +218,11 @@ def test_pretrain_step_writes_a_model_dir_and_reuses_its_cache(shc_like_run):
 
 
 def test_teacher_starts_from_the_pretrained_encoder(shc_like_run):
-    from slimnlp.step_entry import run_component
+    from slimnlp.steps.entry import run_component
 
     cfg, root, _ = shc_like_run
     pretrained = load_file(root / "pretrained" / "model.safetensors")
-    model, tokenizer = modeling.load_checkpoint(str(root / "pretrained"), {0: "a", 1: "b"}, root / ".cache")
+    model, tokenizer = models.load_checkpoint(str(root / "pretrained"), {0: "a", 1: "b"}, root / ".cache")
     loaded = model.state_dict()
     encoder_keys = [
         k for k in pretrained if k.startswith("bert.encoder.") or k.startswith("bert.embeddings.word")
@@ -233,7 +233,7 @@ def test_teacher_starts_from_the_pretrained_encoder(shc_like_run):
     headline = run_component("train-teacher", cfg.to_json(), "", "", str(root / "teacher"),
                              optional_inputs={"pretrained_dir": str(root / "pretrained")}, data=str(root / "data"))  # fmt: skip
     assert 0 <= headline["test_accuracy"] <= 1
-    assert modeling.read_metrics(root / "teacher")["source"] == str(root / "pretrained")
+    assert models.read_metrics(root / "teacher")["source"] == str(root / "pretrained")
 
 
 def test_pipeline_has_the_step_only_when_enabled():

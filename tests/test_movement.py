@@ -3,19 +3,27 @@
 import pytest
 import torch
 
-from slimnlp import modeling
+from slimnlp import models
 from slimnlp.config import PruneConfig
-from slimnlp.movement import ATTENTION, FFN, CubicSchedule, attach_masks, masked_linears, schedule_steps
-from slimnlp.movement_removal import finalize
-from slimnlp.pruning import block_movement_prune
-from slimnlp.training import LoopSettings, predict_logits
+from slimnlp.prune.block_movement.masks import (
+    ATTENTION,
+    FFN,
+    CubicSchedule,
+    attach_masks,
+    masked_linears,
+    schedule_steps,
+)
+from slimnlp.prune.block_movement.removal import finalize
+from slimnlp.prune.pruning import block_movement_prune
+from slimnlp.training.batches import predict_logits
+from slimnlp.training.loop import LoopSettings
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_tokenizer
 
 
 def tiny_model(num_layers=2, heads=4, hidden=32, ffn=64, seed=0):
     tokenizer = tiny_tokenizer()
     torch.manual_seed(seed)
-    model = modeling.build_bert(
+    model = models.build_bert(
         tokenizer.vocab_size,
         3,
         TINY_ID2LABEL,
@@ -49,7 +57,7 @@ def test_cubic_schedule_endpoints_and_monotone():
 
 @pytest.mark.parametrize("block_size", ["head", "8"])
 def test_masks_reach_the_exact_scheduled_density_at_every_step(block_size, monkeypatch):
-    import slimnlp.movement as movement
+    import slimnlp.prune.block_movement.masks as movement
 
     model, tokenizer = tiny_model()
     prune_cfg = PruneConfig(method="block_movement", target_sparsity=0.5, block_size=block_size)
@@ -97,7 +105,7 @@ def test_scores_get_straight_through_gradients_and_masks_apply():
     batch = tokenizer(TINY_TEXTS[:6], return_tensors="pt", padding=True)
     model(**batch).logits.sum().backward()
     assert all(t.scores.grad is not None and t.scores.grad.abs().sum() > 0 for t in controller.tensors)
-    query = modeling.layer_modules(modeling.encoder_layers(model)[0]).query
+    query = models.layer_modules(models.encoder_layers(model)[0]).query
     zero_rows = (query.weight == 0).all(dim=1)
     assert int(zero_rows.sum()) in (0, 8, 16, 24)  # whole heads (head_dim 8) are masked or not
     assert controller.density(ATTENTION) == 0.5 and controller.density(FFN) == 0.25
@@ -116,7 +124,7 @@ def test_removed_heads_and_neurons_are_gone_and_the_model_reloads_bit_exactly(tm
     with torch.no_grad():
         masked = predict_logits(model, tokenizer, TINY_TEXTS, 32)
     report = finalize(model, controller, "zero", min_heads_per_layer=1)
-    layer0 = modeling.layer_modules(modeling.encoder_layers(model)[0])
+    layer0 = models.layer_modules(models.encoder_layers(model)[0])
     assert 1 not in report["kept_heads"][0]
     assert layer0.query.out_features == 8 * report["heads_per_layer_after"][0] < 32
     # Neurons compete across layers: half of all 128 stay, however they fall per layer.
@@ -126,12 +134,12 @@ def test_removed_heads_and_neurons_are_gone_and_the_model_reloads_bit_exactly(tm
     with torch.no_grad():
         pruned = predict_logits(model, tokenizer, TINY_TEXTS, 32)
     torch.testing.assert_close(pruned, masked, atol=1e-5, rtol=1e-5)  # removal is exact
-    modeling.save_model_dir(model, tokenizer, tmp_path / "m")
-    reloaded, _ = modeling.load_model_dir(tmp_path / "m")
+    models.save_model_dir(model, tokenizer, tmp_path / "m")
+    reloaded, _ = models.load_model_dir(tmp_path / "m")
     before, after = model.state_dict(), reloaded.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert modeling.model_layout(reloaded)["intermediate_sizes"] == report["neurons_per_layer_after"]
+    assert models.model_layout(reloaded)["intermediate_sizes"] == report["neurons_per_layer_after"]
     assert torch.equal(predict_logits(reloaded, tokenizer, TINY_TEXTS, 32), pruned)
 
 
@@ -184,7 +192,7 @@ def test_hybrid_filled_keeps_weights_and_redistils():
 
 
 def test_kd_loss_is_zero_when_the_masked_student_equals_the_teacher():
-    from slimnlp.training import kd_loss
+    from slimnlp.training.losses import kd_loss
 
     teacher, tokenizer = tiny_model()
     student, _ = tiny_model()  # same seed: the same weights

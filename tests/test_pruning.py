@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from slimnlp import modeling
-from slimnlp.pruning import Importance, choose_removals, prune_model, taylor_importance
+from slimnlp import models
+from slimnlp.prune.pruning import Importance, choose_removals, prune_model, taylor_importance
 
 TEXTS = [
     "भारताने क्रिकेट सामना जिंकला",
@@ -19,9 +19,9 @@ LABELS = [0, 1, 2, 0, 1, 2] * 4
 
 @pytest.fixture()
 def model_and_tokenizer():
-    tokenizer = modeling.train_wordpiece(TEXTS, 200, 16)
+    tokenizer = models.train_wordpiece(TEXTS, 200, 16)
     torch.manual_seed(0)
-    model = modeling.build_bert(
+    model = models.build_bert(
         len(tokenizer),
         3,
         {0: "a", 1: "b", 2: "c"},
@@ -55,7 +55,7 @@ def test_prune_removes_exact_fraction_and_shrinks(model_and_tokenizer):
     assert report["heads_removed"] == 3 and report["neurons_removed"] == 96
     assert report["head_sparsity"] == pytest.approx(0.25) and report["ffn_sparsity"] == pytest.approx(0.5)
     assert report["params_after"] < report["params_before"]
-    layout = modeling.model_layout(model)
+    layout = models.model_layout(model)
     assert sum(layout["heads_per_layer"]) == 9 and sum(layout["intermediate_sizes"]) == 96
     batch = tokenizer(TEXTS[:3], return_tensors="pt", padding=True)
     assert model(**batch).logits.shape == (3, 3)
@@ -63,7 +63,7 @@ def test_prune_removes_exact_fraction_and_shrinks(model_and_tokenizer):
 
 def test_a_dead_head_is_ranked_last_and_is_the_one_removed(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    layer = modeling.encoder_layers(model)[1]
+    layer = models.encoder_layers(model)[1]
     rows = slice(2 * 8, 3 * 8)  # head 2 of layer 1, head_dim 8
     with torch.no_grad():
         layer.attention.self.value.weight[rows] = 0
@@ -78,19 +78,19 @@ def test_a_dead_head_is_ranked_last_and_is_the_one_removed(model_and_tokenizer):
         ffn_fraction=0.01,
     )
     assert report["kept_heads"][1] == [0, 1, 3]
-    assert modeling.encoder_layers(model)[1].attention.self.query.out_features == 24
+    assert models.encoder_layers(model)[1].attention.self.query.out_features == 24
 
 
 def test_removing_only_a_dead_head_keeps_outputs(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
-    layer = modeling.encoder_layers(model)[0]
+    layer = models.encoder_layers(model)[0]
     rows = slice(0, 8)
     with torch.no_grad():
         layer.attention.output.dense.weight[:, rows] = 0
     batch = tokenizer(TEXTS[:6], return_tensors="pt", padding=True)
     with torch.no_grad():
         before = model(**batch).logits
-    modeling.keep_heads(layer, [1, 2, 3], 8)
+    models.keep_heads(layer, [1, 2, 3], 8)
     with torch.no_grad():
         assert torch.allclose(model(**batch).logits, before, atol=1e-5)
 
@@ -131,11 +131,11 @@ def test_prune_config_rejects_bad_block_movement_settings(overrides, message):
 
 def test_block_movement_at_zero_sparsity_trains_but_removes_nothing(model_and_tokenizer):
     from slimnlp.config import PruneConfig
-    from slimnlp.pruning import block_movement_prune
-    from slimnlp.training import LoopSettings
+    from slimnlp.prune.pruning import block_movement_prune
+    from slimnlp.training.loop import LoopSettings
 
     model, tokenizer = model_and_tokenizer
-    before = modeling.count_parameters(model)["total"]
+    before = models.count_parameters(model)["total"]
     cfg = PruneConfig(method="block_movement", target_sparsity=0.0)
     settings = LoopSettings(epochs=1, batch_size=8, learning_rate=1e-3, max_length=16)
     report = block_movement_prune(
@@ -143,7 +143,7 @@ def test_block_movement_at_zero_sparsity_trains_but_removes_nothing(model_and_to
     )
     assert report["heads_removed"] == 0 and report["neurons_removed"] == 0
     assert report["structural_sparsity"] == 0 and report["weight_sparsity"] == 0
-    assert modeling.count_parameters(model)["total"] == before == report["params_after"]
+    assert models.count_parameters(model)["total"] == before == report["params_after"]
 
 
 def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(tmp_path):
@@ -152,8 +152,9 @@ def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(
 
     import mlflow
 
-    from slimnlp import steps, tracking
+    from slimnlp import steps
     from slimnlp.config import load_config
+    from slimnlp.mlops import tracking
 
     cfg = load_config(
         overrides=[
@@ -185,8 +186,8 @@ def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(
     assert abs(metrics["structural_sparsity"] - 0.25) <= 0.02
     assert sum(metrics["heads_per_layer_after"]) == 6 and sum(metrics["neurons_per_layer_after"]) == 96
     assert metrics["best_epoch"] == 2  # epoch 1 is still above the target density: never restored
-    model, tokenizer = modeling.load_model_dir(pruned)
-    assert modeling.model_layout(model)["heads_per_layer"] == metrics["heads_per_layer_after"]
+    model, tokenizer = models.load_model_dir(pruned)
+    assert models.model_layout(model)["heads_per_layer"] == metrics["heads_per_layer_after"]
     assert json.loads((pruned / "metrics.json").read_text())["params_after"] == metrics["params_total"]
     client = mlflow.MlflowClient(cfg.tracking.tracking_uri)
     (prune_run,) = client.search_runs(

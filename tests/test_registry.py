@@ -14,8 +14,8 @@ import pytest
 from slimnlp import steps
 from slimnlp.config import ConfigError, RegistryConfig, load_config
 from slimnlp.data.artifacts import write_label_map, write_report, write_split
-from slimnlp.promotion import decide
-from slimnlp.registry import RegistryError
+from slimnlp.promote.promotion import decide
+from slimnlp.promote.registry import RegistryError
 from slimnlp_pipelines.cli import main
 from tests.conftest import _free_ports
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_onnx_export
@@ -285,7 +285,7 @@ def test_artifact_store_refuses_the_upload(
 ):
     """Clients that write to S3 themselves (an s3:// experiment location) with bad credentials or a
     missing bucket: a clear error naming the key, nothing registered, the champion still serves."""
-    from slimnlp.registry import _forget_s3_clients
+    from slimnlp.promote.registry import _forget_s3_clients
 
     _forget_s3_clients()  # MLflow caches its S3 client with the credentials of first use
     s3_env.create_bucket("mlflow-direct")

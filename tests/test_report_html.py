@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from slimnlp.baselines import train_tfidf_baseline
-from slimnlp.benchmark import Variant, benchmark_models
+from slimnlp.benchmark.baselines import train_tfidf_baseline
+from slimnlp.benchmark.harness import Variant, benchmark_models
 from slimnlp.config import BenchmarkConfig
 from slimnlp_pipelines.cli import main
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS

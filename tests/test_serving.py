@@ -1,4 +1,4 @@
-"""The registered pyfunc (slimnlp.serving): predictions from raw text, loading `models:/NAME@champion`
+"""The registered pyfunc (slimnlp.promote.serving): predictions from raw text, loading `models:/NAME@champion`
 in a fresh process that cannot import slimnlp, and `mlflow models serve` answering HTTP."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slimnlp import promotion, registry
+from slimnlp.promote import promotion, registry
 from tests.conftest import _free_ports, _stop, _wait_for_http
 from tests.helpers_models import TINY_ID2LABEL, TINY_TEXTS, tiny_onnx_export
 
@@ -30,7 +30,7 @@ def packaged(tmp_path_factory):
 
 
 def test_predicts_labels_and_probabilities_from_text(packaged):
-    from slimnlp.export import OnnxClassifier
+    from slimnlp.export.onnx import OnnxClassifier
 
     model = mlflow.pyfunc.load_model(str(packaged))
     out = model.predict(pd.DataFrame({"text": TINY_TEXTS}))

@@ -8,8 +8,9 @@ import mlflow
 import pytest
 from safetensors.torch import load_file
 
-from slimnlp import modeling, steps, tracking
+from slimnlp import models, steps
 from slimnlp.config import load_config
+from slimnlp.mlops import tracking
 from tests.helpers_models import TINY_PIPELINE_SETTINGS
 
 TINY = [*TINY_PIPELINE_SETTINGS, "prune.target_sparsity=0.25"]
@@ -54,7 +55,7 @@ def test_every_step_writes_its_directory_and_metrics(run):
     for directory in out.values():
         assert json.loads((directory / "metrics.json").read_text())  # the step contract
     for name in ("teacher", "pruned", "distilled", "student"):
-        assert (out[name] / "model.safetensors").is_file() and (out[name] / modeling.LAYOUT_FILE).is_file()
+        assert (out[name] / "model.safetensors").is_file() and (out[name] / models.LAYOUT_FILE).is_file()
     assert metrics["data"]["num_labels"] >= 6
     chance = 1 / metrics["data"]["num_labels"]
     assert metrics["teacher"]["test_accuracy"] > 2 * chance
@@ -68,7 +69,7 @@ def test_pruned_model_is_smaller_and_heads_are_gone(run):
     weights = load_file(str(run["out"]["pruned"] / "model.safetensors"))
     q_rows = [weights[f"bert.encoder.layer.{i}.attention.self.query.weight"].shape[0] for i in range(2)]
     assert sum(q_rows) == 6 * 8  # 6 heads of 8 dims survive
-    layout = json.loads((run["out"]["student"] / modeling.LAYOUT_FILE).read_text())
+    layout = json.loads((run["out"]["student"] / models.LAYOUT_FILE).read_text())
     assert layout["heads_per_layer"] == pruned["heads_per_layer_after"]
 
 
@@ -111,7 +112,7 @@ def test_a_failing_step_is_marked_failed_and_leaves_earlier_artifacts(run, tmp_p
     cfg, out = run["cfg"], run["out"]
     before = sorted(p.name for p in out["teacher"].iterdir())
     with tracking.parent_run(cfg) as parent:
-        with pytest.raises(modeling.ModelDirError, match="not a model directory"):
+        with pytest.raises(models.ModelDirError, match="not a model directory"):
             steps.prune(cfg, out["data"], tmp_path / "no-teacher", tmp_path / "pruned", parent_run_id=parent)
     client = mlflow.MlflowClient()
     failed = client.search_runs(

@@ -1,4 +1,4 @@
-"""slimnlp.storage against a real S3 server (SeaweedFS) and a local HTTP server."""
+"""slimnlp.mlops.storage against a real S3 server (SeaweedFS) and a local HTTP server."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from slimnlp import storage
-from slimnlp.storage import StorageError, fetch, upload
+from slimnlp.mlops import storage
+from slimnlp.mlops.storage import StorageError, fetch, upload
 
 
 def test_local_path_is_returned_as_is(tmp_path: Path) -> None:

@@ -3,17 +3,12 @@
 import pytest
 import torch
 
-from slimnlp import modeling
-from slimnlp.training import (
-    LoopSettings,
-    classification_metrics,
-    combined_loss,
-    distinct_text_scores,
-    kd_loss,
-    predict_logits,
-    resolve_precision,
-    train_classifier,
-)
+from slimnlp import models
+from slimnlp.training.batches import predict_logits
+from slimnlp.training.device import resolve_precision
+from slimnlp.training.loop import LoopSettings, train_classifier
+from slimnlp.training.losses import combined_loss, kd_loss
+from slimnlp.training.metrics import classification_metrics, distinct_text_scores
 
 SPORT = ["क्रिकेट सामना जिंकला", "फुटबॉल संघ विजयी", "खेळाडूने शतक ठोकले", "कबड्डी स्पर्धा सुरू"]
 RAIN = ["मुसळधार पाऊस पडला", "पावसामुळे पूर आला", "हवामान विभागाचा इशारा", "धरण भरले पाऊस"]
@@ -21,9 +16,9 @@ RAIN = ["मुसळधार पाऊस पडला", "पावसाम�
 
 def sport_or_rain_model(texts):
     """A one-layer BERT and its tokenizer for the two-topic task (also used by the GPU test)."""
-    tokenizer = modeling.train_wordpiece(texts, 200, 16)
+    tokenizer = models.train_wordpiece(texts, 200, 16)
     torch.manual_seed(0)
-    model = modeling.build_bert(
+    model = models.build_bert(
         len(tokenizer),
         2,
         {0: "sport", 1: "rain"},
@@ -99,8 +94,8 @@ def test_loop_learns_a_separable_task(precision):
 
 def test_early_stopping_restores_best_epoch():
     texts, labels = dataset(2)
-    tokenizer = modeling.train_wordpiece(texts, 200, 16)
-    model = modeling.build_bert(
+    tokenizer = models.train_wordpiece(texts, 200, 16)
+    model = models.build_bert(
         len(tokenizer),
         2,
         {0: "a", 1: "b"},
@@ -138,8 +133,8 @@ def test_distinct_text_scores_count_each_text_once():
 
 def test_epochs_before_first_eligible_neither_win_nor_use_patience():
     texts, labels = dataset(2)
-    tokenizer = modeling.train_wordpiece(texts, 200, 16)
-    model = modeling.build_bert(
+    tokenizer = models.train_wordpiece(texts, 200, 16)
+    model = models.build_bert(
         len(tokenizer), 2, {0: "a", 1: "b"}, num_layers=1, hidden_size=16, num_heads=2, intermediate_size=32,
         max_length=16,
     )  # fmt: skip
@@ -152,8 +147,8 @@ def test_epochs_before_first_eligible_neither_win_nor_use_patience():
 
 
 def test_mask_scores_learn_at_their_own_rate_without_weight_decay():
-    from slimnlp.movement import attach_masks
-    from slimnlp.training import _optimizer
+    from slimnlp.prune.block_movement.masks import attach_masks
+    from slimnlp.training.loop import _optimizer
 
     texts, _ = dataset(1)
     model, _ = sport_or_rain_model(texts)

@@ -5,9 +5,9 @@ on tiny models, and as the teacher and distill step option."""
 import pytest
 import torch
 
-from slimnlp import modeling, steps
+from slimnlp import models, steps
 from slimnlp.config import load_config
-from slimnlp.vocab_transfer import (
+from slimnlp.models.vocab_transfer import (
     VocabTransferError,
     apply_vocab_transfer,
     average_tokens,
@@ -57,7 +57,7 @@ def _check_rows(old: torch.Tensor, new: torch.Tensor, old_tok, new_tok) -> dict[
 def test_real_bert_to_a_smaller_in_domain_vocabulary(minilm):
     model, old_tok = minilm
     old = model.get_input_embeddings().weight.detach().clone()
-    before = modeling.count_parameters(model)
+    before = models.count_parameters(model)
     new_tok = train_in_domain_tokenizer(old_tok, ENGLISH, 150)
     assert len(new_tok) == 150 and new_tok.tokenize("THE") == ["the"]  # still uncased
     report = transfer_vocabulary(model, old_tok, new_tok, ENGLISH)
@@ -78,7 +78,7 @@ def test_real_bert_to_a_smaller_in_domain_vocabulary(minilm):
 
 def test_pieces_the_old_tokenizer_drops_fall_back_to_unk_not_nan(minilm):
     _, old_tok = minilm  # strips accents: Devanagari vowel signs and the virama vanish
-    new_tok = modeling.train_wordpiece(TINY_TEXTS, 150, 32)
+    new_tok = models.train_wordpiece(TINY_TEXTS, 150, 32)
     old = torch.randn(len(old_tok), 8)
     matrix, counts = new_embedding_matrix(old, old_tok, new_tok)
     assert not torch.isnan(matrix).any()
@@ -89,7 +89,7 @@ def test_pieces_the_old_tokenizer_drops_fall_back_to_unk_not_nan(minilm):
 
 
 def test_tiny_teacher_fvt_with_mlm_adaptation():
-    model, tokenizer = modeling.load_model_dir(tiny_model_dir("teacher"))
+    model, tokenizer = models.load_model_dir(tiny_model_dir("teacher"))
     head = {k: v.clone() for k, v in model.classifier.state_dict().items()}
     first_layer = model.bert.encoder.layer[0].attention.self.query.weight.detach().clone()
     model, new_tok, report = apply_vocab_transfer(
@@ -107,7 +107,7 @@ def test_bad_vocabulary_sizes_and_mismatched_tokenizers(minilm):
     _, old_tok = minilm
     with pytest.raises(ValueError, match=r"vocab_transfer=5000 is larger than the training text"):
         train_in_domain_tokenizer(old_tok, ENGLISH, 5000)
-    model, tokenizer = modeling.load_model_dir(tiny_model_dir("teacher"))
+    model, tokenizer = models.load_model_dir(tiny_model_dir("teacher"))
     with pytest.raises(VocabTransferError, match="pass the tokenizer the model was trained with"):
         transfer_vocabulary(model, old_tok, tokenizer, ENGLISH)
     with pytest.raises(ValueError, match="script the tokenizer does not cover"):
@@ -132,6 +132,6 @@ def test_distill_step_option_shrinks_the_student(tmp_path):
                                  "teacher.max_length=32"])  # fmt: skip
     teacher = tiny_model_dir("teacher")
     metrics = steps.distill(cfg, data, teacher, teacher, tmp_path / "student")
-    student, tokenizer = modeling.load_model_dir(tmp_path / "student")
+    student, tokenizer = models.load_model_dir(tmp_path / "student")
     assert len(tokenizer) == metrics["fvt_vocab_after"] == 120 == student.config.vocab_size
-    assert metrics["params_total"] < modeling.count_parameters(modeling.load_model_dir(teacher)[0])["total"]
+    assert metrics["params_total"] < models.count_parameters(models.load_model_dir(teacher)[0])["total"]

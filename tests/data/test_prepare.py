@@ -10,7 +10,7 @@ import pytest
 
 from slimnlp.config import DataConfig
 from slimnlp.data import DataError, prepare_data_files, read_label_map, read_split
-from slimnlp.storage import upload
+from slimnlp.mlops.storage import upload
 
 METRICS = [
     "rows_read",

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from slimnlp.config import load_config
-from slimnlp.grid import GridError, branch_config, branches, write_branch_row, write_grid_report
+from slimnlp.grid.branches import GridError, branch_config, branches, write_branch_row, write_grid_report
 from slimnlp_pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

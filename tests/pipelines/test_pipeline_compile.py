@@ -290,7 +290,7 @@ def test_side_effect_steps_never_retry_or_cache(tmp_path):
     # while a step without side effects keeps its retry policy.
     from kfp import compiler, dsl
 
-    from slimnlp_pipelines.compress import _configure
+    from slimnlp_pipelines.tasks import configure_task
 
     @dsl.component(base_image="python:3.11-slim")
     def touch(note: str) -> str:
@@ -300,8 +300,8 @@ def test_side_effect_steps_never_retry_or_cache(tmp_path):
 
     @dsl.pipeline(name="rules")
     def rules():
-        _configure(touch(note="a"), "promote", k8s)
-        _configure(touch(note="b"), "export-onnx", k8s)
+        configure_task(touch(note="a"), "promote", k8s)
+        configure_task(touch(note="b"), "export-onnx", k8s)
 
     out = tmp_path / "rules.yaml"
     compiler.Compiler().compile(rules, str(out))

@@ -8,7 +8,7 @@ The rules, in order:
    `s3://bucket/prefix/`, an http(s) base URL or a hub dataset); ones with a scheme are used as is.
 3. `dir` without `train_file`: the folder's single data file, or the files whose names contain
    `train`, `valid`/`val`/`dev` and `test` (case-insensitive).
-4. Remote files are downloaded into `work_dir`: `s3://` and `http(s)://` through slimnlp.storage,
+4. Remote files are downloaded into `work_dir`: `s3://` and `http(s)://` through slimnlp.mlops.storage,
    hub datasets (`hf://datasets/owner/name[/file]` or `hub:owner/name`) through huggingface_hub.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from slimnlp.config import DataConfig
 from slimnlp.data.errors import DataError
 from slimnlp.data.tables import detect_format, is_data_file
-from slimnlp.storage import StorageError, fetch
+from slimnlp.mlops.storage import StorageError, fetch
 
 SPLITS = ("train", "dev", "test")
 SAMPLE = "sample/marathi_topics.csv"

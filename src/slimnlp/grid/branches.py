@@ -1,0 +1,267 @@
+"""The reference paper's experiment grid: branches, per-branch rows, the results table and plot.
+
+    slimnlp run --config configs/paper-grid.yaml
+
+Each branch is one (pruning level, KD or not, precision) point. The pipeline (`pipelines/grid.py`)
+gives every branch its own run config (`branch_config`), runs block-movement prune, finetune-amp,
+export-onnx and benchmark on it, turns the outputs into one row (`branch_row`), and finally
+gathers all rows into one table and one plot (`write_grid_report`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from slimnlp.config import RunConfig, config_from_dict
+from slimnlp.models import read_metrics
+
+ROW_FILE = "row.json"
+
+# The table's columns, in order: what the branch is, what it reached, how fast and how big it is.
+COLUMNS = (
+    "branch",
+    "sparsity",
+    "kd",
+    "precision_requested",
+    "precision_ran",
+    "accuracy",
+    "macro_f1",
+    "accuracy_delta_vs_teacher",
+    "latency_b1_p50_ms",
+    "latency_b32_p50_ms",
+    "speedup_vs_teacher_b1",
+    "speedup_vs_teacher_b32",
+    "size_bytes",
+    "params_total",
+    "structural_sparsity",
+    "weight_sparsity",
+    "heads_per_layer",
+    "neurons_per_layer",
+    "layers_clamped_to_min_heads",
+)
+
+
+class GridError(ValueError):
+    """A grid branch or its outputs are unusable; the message names the branch and the file."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Branches
+
+
+def branch_id(sparsity: float, kd: bool, precision: str) -> str:
+    return f"s{round(sparsity * 100):02d}-{'kd' if kd else 'ce'}-{'amp' if precision != 'fp32' else 'fp32'}"
+
+
+def branches(cfg: RunConfig) -> list[dict[str, Any]]:
+    """Every (sparsity, KD, precision) of `cfg.grid`, as plain dicts (KFP ParallelFor items)."""
+    g = cfg.grid
+    return [
+        {"id": branch_id(s, kd, p), "sparsity": float(s), "kd": bool(kd), "precision": p}
+        for s in g.sparsities
+        for kd in g.distillation
+        for p in g.precisions
+    ]
+
+
+def branch_config(cfg: RunConfig, branch: dict[str, Any]) -> RunConfig:
+    """The run config of one branch: block movement at the branch's sparsity, KD weight from
+    prune.alpha / finetune_amp.alpha or 0 without KD, finetune_amp in the branch's precision."""
+    missing = {"id", "sparsity", "kd", "precision"} - set(branch)
+    if missing:
+        raise GridError(f"grid branch {branch!r} lacks {sorted(missing)}")
+    values = cfg.to_dict()
+    values["prune"].update(
+        method="block_movement",
+        target_sparsity=branch["sparsity"],
+        head_sparsity=None,
+        ffn_sparsity=None,
+        alpha=cfg.prune.alpha if branch["kd"] else 0.0,
+    )
+    values["finetune_amp"].update(
+        precision=branch["precision"], alpha=cfg.finetune_amp.alpha if branch["kd"] else 0.0
+    )
+    return config_from_dict(values)
+
+
+# --------------------------------------------------------------------------------------------------
+# One row per branch
+
+
+def _results_rows(results_dir: str | Path, branch: str) -> list[dict[str, Any]]:
+    path = Path(results_dir) / "results.json"
+    if not path.is_file():
+        raise GridError(f"grid branch {branch}: {path} is missing; the benchmark step did not finish")
+    return json.loads(path.read_text(encoding="utf-8"))["rows"]
+
+
+def _pick(rows: list[dict[str, Any]], role: str, runtime: str, branch: str) -> dict[str, Any]:
+    found = [r for r in rows if r.get("role") == role and r.get("runtime") == runtime]
+    if not found:
+        have = sorted({f"{r.get('role')}/{r.get('runtime')}" for r in rows})
+        raise GridError(
+            f"grid branch {branch}: no {role} row in runtime {runtime!r} in results.json (have {have}); "
+            "keep 'onnx' in benchmark.runtimes"
+        )
+    return found[0]
+
+
+def branch_row(
+    branch: dict[str, Any],
+    pruned_dir: str | Path,
+    student_dir: str | Path,
+    results_dir: str | Path,
+    runtime: str = "onnx",
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the branch's row, the teacher's row) from the prune and finetune-amp metrics and the
+    benchmark results (the student and the teacher as measured in the same rounds)."""
+    rows = _results_rows(results_dir, branch["id"])
+    student, teacher = (
+        _pick(rows, "student", runtime, branch["id"]),
+        _pick(rows, "teacher", runtime, branch["id"]),
+    )
+    pruned, tuned = read_metrics(pruned_dir), read_metrics(student_dir)
+    row = {
+        "branch": branch["id"],
+        "sparsity": branch["sparsity"],
+        "kd": branch["kd"],
+        "precision_requested": branch["precision"],
+        "precision_ran": tuned.get("precision", "?"),
+        "precision_reason": tuned.get("precision_reason", ""),
+        "runtime": runtime,
+        **{k: student.get(k) for k in COLUMNS if k in student},
+        "structural_sparsity": pruned.get("structural_sparsity"),
+        "weight_sparsity": pruned.get("weight_sparsity"),
+        "heads_per_layer": pruned.get("heads_per_layer_after"),
+        "neurons_per_layer": pruned.get("neurons_per_layer_after"),
+        "layers_clamped_to_min_heads": pruned.get("layers_clamped_to_min_heads", []),
+    }
+    return row, {k: teacher.get(k) for k in COLUMNS if k in teacher} | {"branch": "teacher"}
+
+
+def write_branch_row(branch: dict[str, Any], pruned_dir, student_dir, results_dir, out_dir) -> dict[str, Any]:
+    """Write `row.json` ({"row": ..., "teacher": ...}) into out_dir and return it."""
+    row, teacher = branch_row(branch, pruned_dir, student_dir, results_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"row": row, "teacher": teacher}
+    (out / ROW_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return payload
+
+
+# --------------------------------------------------------------------------------------------------
+# The table and the plot
+
+
+def read_rows(row_dirs: list[str | Path]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(branch rows sorted by sparsity/KD/precision, the teacher row with median latencies)."""
+    payloads = []
+    for directory in row_dirs:
+        path = Path(directory) / ROW_FILE
+        if not path.is_file():
+            raise GridError(f"{path} is missing: a grid branch did not write its row")
+        payloads.append(json.loads(path.read_text(encoding="utf-8")))
+    if not payloads:
+        raise GridError("no grid rows to collect: grid.sparsities/distillation/precisions gave no branch")
+    rows = sorted(
+        (p["row"] for p in payloads), key=lambda r: (r["sparsity"], r["kd"], r["precision_requested"])
+    )
+    teacher = dict(payloads[0]["teacher"])
+    for key in ("latency_b1_p50_ms", "latency_b32_p50_ms"):
+        values = sorted(p["teacher"][key] for p in payloads if p["teacher"].get(key) is not None)
+        if values:  # measured once per branch, beside that branch's student: report the median
+            teacher[key] = values[len(values) // 2]
+    return rows, teacher
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "-"
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "/".join(str(v) for v in value) if value else "-"
+    return str(value)
+
+
+def markdown_table(rows: list[dict[str, Any]], teacher: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in [teacher, *rows]:
+        lines.append("| " + " | ".join(_cell(row.get(c)) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def plot_accuracy_vs_latency(rows: list[dict[str, Any]], teacher: dict[str, Any], path: Path) -> Path:
+    """Accuracy vs. batch-32 latency, one point per branch (and the teacher), area ~ size on disk."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    biggest = max((r.get("size_bytes") or 1) for r in [teacher, *rows])
+    for row in [teacher, *rows]:
+        x, y = row.get("latency_b32_p50_ms"), row.get("accuracy")
+        if x is None or y is None:
+            continue
+        size = 40 + 400 * (row.get("size_bytes") or 0) / biggest
+        is_teacher = row["branch"] == "teacher"
+        marker = "*" if is_teacher else ("o" if row.get("kd") else "s")
+        color = "black" if is_teacher else plt.cm.viridis(row["sparsity"] / 0.8)
+        ax.scatter(x, y, s=size, marker=marker, color=color, alpha=0.7, edgecolors="k")
+        ax.annotate(row["branch"], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    levels = sorted({r["sparsity"] for r in rows})
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=plt.cm.viridis(s / 0.8), label=f"{s:.0%} pruned")
+        for s in levels
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
+    ax.set_xlabel("latency, batch 32, p50 (ms, ONNX Runtime)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Grid: accuracy vs latency (area = size on disk; o = KD, s = CE, * = teacher)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_grid_report(row_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Any]:
+    """grid.md, grid.csv, grid.json and grid.png in out_dir; returns {"rows", "teacher", "files"}."""
+    rows, teacher = read_rows(row_dirs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "markdown": out / "grid.md",
+        "csv": out / "grid.csv",
+        "json": out / "grid.json",
+        "plot": out / "grid.png",
+    }
+    notes = sorted(
+        {f"{r['precision_requested']} ran as {r['precision_ran']}: {r['precision_reason']}" for r in rows}
+    )
+    files["markdown"].write_text(
+        "# Grid results\n\n"
+        + markdown_table(rows, teacher)
+        + "\n\nPrecision:\n"
+        + "".join(f"- {n}\n" for n in notes),
+        encoding="utf-8",
+    )
+    with open(files["csv"], "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in [teacher, *rows]:
+            writer.writerow(
+                {c: _cell(row.get(c)) if isinstance(row.get(c), list) else row.get(c) for c in COLUMNS}
+            )
+    files["json"].write_text(json.dumps({"rows": rows, "teacher": teacher}, indent=2), encoding="utf-8")
+    plot_accuracy_vs_latency(rows, teacher, files["plot"])
+    return {"rows": rows, "teacher": teacher, "files": {k: str(v) for k, v in files.items()}}

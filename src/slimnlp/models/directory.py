@@ -1,0 +1,77 @@
+"""Model directories: save and load (structurally pruned) encoder classifiers.
+
+A model directory is a Hugging Face save (config.json, model.safetensors, tokenizer files) plus
+`slimnlp_layout.json`, which records the per-layer head counts and FFN sizes, so a pruned model is
+rebuilt exactly. Loading never unpickles anything: weights come from safetensors only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from slimnlp.models.surgery import LAYOUT_FILE, ModelDirError, apply_layout, model_layout
+
+METRICS_FILE = "metrics.json"
+
+
+def dir_size_bytes(path: str | Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def save_model_dir(
+    model: nn.Module, tokenizer: Any, out_dir: str | Path, metrics: dict[str, Any] | None = None
+) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / LAYOUT_FILE).write_text(json.dumps(model_layout(model), indent=2), encoding="utf-8")
+    if metrics is not None:
+        write_metrics(out, metrics)
+    return out
+
+
+def write_metrics(out_dir: str | Path, metrics: dict[str, Any]) -> None:
+    Path(out_dir, METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def read_metrics(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir, METRICS_FILE)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_model_dir(path: str | Path, device: str = "cpu"):
+    """Load (model, tokenizer) from a model directory, rebuilding pruned shapes from the layout."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ModelDirError(
+            f"{path} is not a model directory (no config.json); pass the output directory of "
+            "train-teacher, prune, distill or finetune-amp, or a Hugging Face model directory"
+        )
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    layout_file = path / LAYOUT_FILE
+    if not layout_file.is_file():
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+        return model.to(device).eval(), tokenizer
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise ModelDirError(f"{path} has {LAYOUT_FILE} but no model.safetensors")
+    config = AutoConfig.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_config(config)
+    apply_layout(model, json.loads(layout_file.read_text(encoding="utf-8")))
+    state = load_file(str(weights))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Tied/derived buffers such as position_ids may be absent from the file; real weights may not.
+    missing = [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]
+    if missing or unexpected:
+        raise ModelDirError(
+            f"{weights} does not match its layout: missing={missing[:5]} unexpected={unexpected[:5]}"
+        )
+    return model.to(device).eval(), tokenizer

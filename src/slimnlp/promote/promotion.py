@@ -1,0 +1,365 @@
+"""The promote step: package the student as a pyfunc, score it, gate it, register it, move aliases.
+
+    slimnlp promote --data runs/x/data --teacher runs/x/teacher --onnx runs/x/onnx --results runs/x/benchmark
+
+The gate (`decide`) is a pure function of numbers, tested on its own:
+
+1. test accuracy within `max_drop_vs_teacher` of the teacher's (same test set, same runtime);
+2. test accuracy within `max_drop_vs_champion` of the champion's, the champion being scored again
+   on *this* run's test set through its own registered pyfunc;
+3. faster (or smaller) than the teacher, and than the champion (its registered numbers).
+
+Order matters for safety: the package is scored before anything is uploaded, the upload comes
+before registration, and registration before any alias moves; a failure at any point raises and
+leaves the registry and the champion as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slimnlp.config import RegistryConfig, RunConfig
+from slimnlp.promote.registry import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_ARTIFACT,
+    TAG,
+    RegistryError,
+    alias_version,
+    make_champion,
+    model_name,
+    register,
+)
+
+# --------------------------------------------------------------------------------------------------
+# The gate
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Decision:
+    """What the gate decided and why; `reasons` is what people read."""
+
+    promote: bool
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{'pass' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in self.checks]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"promote": self.promote, "checks": [asdict(c) for c in self.checks], "reasons": self.reasons}
+
+
+def decide(
+    candidate: dict[str, float],
+    teacher: dict[str, float],
+    champion: dict[str, float] | None,
+    cfg: RegistryConfig,
+) -> Decision:
+    """Apply the promotion gate to plain numbers.
+
+    Args:
+        candidate: The student's `accuracy`, `latency_ms` and `size_bytes` from the benchmark, and
+            optionally `served_accuracy` (through its pyfunc, compared with the champion's).
+        teacher: The teacher's, measured in the same run with the same harness.
+        champion: The current champion's (`accuracy` re-scored on this test set), or None.
+        cfg: The budgets and which gate (faster or smaller).
+
+    Returns:
+        The decision with one check per rule, passed or not.
+    """
+    checks = [_accuracy_check("teacher", candidate["accuracy"], teacher, cfg.max_drop_vs_teacher)]
+    if champion is not None:
+        ours = candidate.get("served_accuracy", candidate["accuracy"])
+        checks.append(_accuracy_check("champion", ours, champion, cfg.max_drop_vs_champion))
+    key, word, unit = (
+        ("latency_ms", "faster", "ms") if cfg.gate == "faster" else ("size_bytes", "smaller", "B")
+    )
+    for who, other in (("teacher", teacher), ("champion", champion)):
+        if other is None:
+            continue
+        if other.get(key) is None:
+            checks.append(Check(f"{word} than {who}", False, f"the {who} has no recorded {key}"))
+            continue
+        ours, theirs = float(candidate[key]), float(other[key])
+        checks.append(
+            Check(
+                f"{word} than {who}",
+                ours < theirs,
+                f"{_num(ours)} {unit} vs the {who}'s {_num(theirs)} {unit}",
+            )
+        )
+    return Decision(promote=all(c.passed for c in checks), checks=checks)
+
+
+def _accuracy_check(who: str, ours: float, other: dict[str, float], budget: float) -> Check:
+    drop = float(other["accuracy"]) - float(ours)
+    detail = (
+        f"accuracy {ours:.4f} vs the {who}'s {other['accuracy']:.4f} (drop {drop:+.4f}, budget {budget:.4f})"
+    )
+    return Check(f"accuracy vs {who}", drop <= budget + 1e-12, detail)
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Packaging and scoring
+
+
+def package_model(onnx_dir: str | Path, dest: str | Path) -> Path:
+    """Save the fp32 ONNX model + tokenizer as an MLflow pyfunc directory (slimnlp.promote.serving)."""
+    import shutil
+
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from slimnlp.promote import serving
+
+    onnx_dir, dest = Path(onnx_dir), Path(dest)
+    if not (onnx_dir / serving.ONNX_FILE).is_file():
+        raise RegistryError(f"{onnx_dir} has no {serving.ONNX_FILE}; pass the export-onnx output directory")
+    # Only what serving needs: not the int8 file or metrics (smaller registry, faster loads).
+    staged = dest.parent / "onnx"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(onnx_dir, staged, ignore=shutil.ignore_patterns("*.int8.onnx", "*metrics.json", ".*"))
+    shutil.rmtree(dest, ignore_errors=True)
+    signature = ModelSignature(inputs=Schema([ColSpec("string", serving.TEXT_COLUMN)]))
+    mlflow.pyfunc.save_model(
+        str(dest),
+        python_model=serving.__file__,
+        artifacts={"onnx_dir": str(staged)},
+        signature=signature,
+        pip_requirements=_requirements(),
+    )
+    shutil.rmtree(staged, ignore_errors=True)
+    return dest
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "onnxruntime", "transformers", "numpy", "pandas")]
+
+
+def score_pyfunc(model_uri: str, texts: list[str], labels: list[str]) -> dict[str, float]:
+    """Accuracy and macro-F1 of a pyfunc (local path or models:/ URI) on labelled texts."""
+    import mlflow
+    from sklearn.metrics import accuracy_score, f1_score
+
+    predicted = mlflow.pyfunc.load_model(model_uri).predict(_frame(texts))["label"].astype(str).tolist()
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
+    }
+
+
+def _frame(texts: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"text": texts})
+
+
+def champion_numbers(client: Any, name: str, texts: list[str], labels: list[str]) -> dict[str, Any] | None:
+    """The champion's accuracy on these texts (re-scored) and its registered latency and size."""
+    version = _existing_alias(client, name, CHAMPION)
+    if version is None:
+        return None
+    tags = client.get_model_version(name, version).tags or {}
+    try:
+        scores = score_pyfunc(f"models:/{name}@{CHAMPION}", texts, labels)
+    except Exception as err:  # noqa: BLE001 - whatever stops it, the gate cannot compare
+        raise RegistryError(
+            f"the champion {name} version {version} could not be loaded and scored on this test set "
+            f"({type(err).__name__}: {err}); nothing was registered. Fix its artifacts or make another "
+            f"version champion (`slimnlp registry promote {name} VERSION`)"
+        ) from err
+    return {
+        "version": version,
+        **scores,
+        "latency_ms": _float(tags.get(TAG + "latency_ms")),
+        "size_bytes": _float(tags.get(TAG + "size_bytes")),
+    }
+
+
+def _existing_alias(client: Any, name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return alias_version(client, name, alias)
+    except RegistryError:
+        return None  # the model is not registered yet: this is its first version
+    except MlflowException as err:
+        raise RegistryError(f"reading {name} from {client.tracking_uri} failed: {err.message}") from err
+
+
+def _float(value: Any) -> float | None:
+    return None if value in (None, "", "None") else float(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Deciding and recording
+
+
+def apply_decision(client: Any, name: str, version: str, decision: Decision) -> dict[str, Any]:
+    """`challenger` always; `champion` (and `previous`) only when the gate passed."""
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    client.set_model_version_tag(
+        name, version, TAG + "decision", "promoted" if decision.promote else "refused"
+    )
+    client.set_model_version_tag(name, version, TAG + "reasons", " | ".join(decision.reasons)[:5000])
+    moved = make_champion(client, name, version) if decision.promote else {}
+    return {"name": name, "version": version, "promoted": decision.promote, **moved}
+
+
+def format_decision(result: dict[str, Any]) -> str:
+    """The lines the promote step and the run summary print."""
+    if not result.get("registered", True):
+        return f"Promotion: skipped ({result.get('reason', 'registry.enabled is false')})"
+    verdict = "PROMOTED to champion" if result.get("promoted") else "NOT promoted (champion unchanged)"
+    lines = [f"Promotion: {result['name']} version {result['version']} is challenger; {verdict}"]
+    lines += [f"  {reason}" for reason in result.get("reasons", [])]
+    if result.get("promoted") and result.get("previous"):
+        lines.append(
+            f"  previous champion: version {result['previous']} (alias 'previous'; `slimnlp registry rollback`)"
+        )
+    return "\n".join(lines)
+
+
+def write_decision(out_dir: Path, result: dict[str, Any]) -> None:
+    (out_dir / "decision.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+
+
+def promote_student(
+    cfg: RunConfig,
+    client: Any,
+    run: Any,
+    data_dir: str | Path,
+    teacher_dir: str | Path,
+    onnx_dir: str | Path,
+    results_dir: str | Path,
+    out: Path,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
+    """The promote step's work inside its MLflow run `run` (a tracking.StepRun); see steps.promote.
+
+    1. package the student's ONNX export as a pyfunc and score it on the test set (a package that
+       cannot predict is never registered);
+    2. score the current champion on the same test set;
+    3. decide; 4. upload and register (tags); 5. move the aliases.
+    """
+    from slimnlp.data import read_label_map, read_split
+
+    name = model_name(cfg)
+    texts, label_ids = read_split(data_dir, "test")
+    id2label = read_label_map(data_dir)
+    labels = [id2label[i] for i in label_ids]
+    student, teacher = _benchmark_rows(Path(results_dir), cfg.registry.latency_metric)
+    model_dir = package_model(onnx_dir, out / MODEL_ARTIFACT)
+    served = score_pyfunc(str(model_dir), texts, labels)
+    champion = champion_numbers(client, name, texts, labels)
+    candidate = {**student, "served_accuracy": served["accuracy"]}
+    decision = decide(candidate, teacher, champion, cfg.registry)
+    tags = _version_tags(cfg, client, run.run_id, parent_run_id, data_dir, teacher_dir, student, served)
+    tags[TAG + "teacher_accuracy"] = teacher["accuracy"]
+    version = register(client, name, run.run_id, model_dir, tags)
+    result = apply_decision(client, name, version, decision)
+    result |= {
+        "registered": True,
+        "reasons": decision.reasons,
+        "checks": decision.to_dict()["checks"],
+        "candidate": candidate,
+        "teacher": teacher,
+        "champion_before": champion,
+        "gate": cfg.registry.gate,
+    }
+    run.log_dict(result, "decision.json")
+    run.client.set_tag(run.run_id, TAG + "promotion", "promoted" if decision.promote else "refused")
+    run.client.set_tag(run.run_id, TAG + "registered_version", f"{name}/{version}")
+    return result
+
+
+def _benchmark_rows(results_dir: Path, latency_metric: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The student's and the teacher's ONNX fp32 rows (what the pyfunc serves) from results.json."""
+    path = results_dir / "results.json"
+    if not path.is_file():
+        raise RegistryError(f"{path} does not exist; pass the benchmark output directory")
+    rows = {row["name"]: row for row in json.loads(path.read_text(encoding="utf-8"))["rows"]}
+    picked = []
+    for role in ("student", "teacher"):
+        row = rows.get(f"{role}-onnx")
+        if row is None:
+            raise RegistryError(
+                f"{path} has no {role}-onnx row (rows: {sorted(rows)}); the gate compares the ONNX model "
+                "that is registered: keep 'onnx' in benchmark.runtimes"
+            )
+        if latency_metric not in row:
+            raise RegistryError(
+                f"{path}: {role}-onnx has no {latency_metric!r}; set registry.latency_metric to a latency "
+                f"column of the benchmark ({sorted(k for k in row if k.startswith('latency_'))})"
+            )
+        picked.append(
+            {
+                "accuracy": float(row["accuracy"]),
+                "macro_f1": float(row.get("macro_f1", float("nan"))),
+                "latency_ms": float(row[latency_metric]),
+                "size_bytes": float(row["size_bytes"]),
+                "params_total": row.get("params_total"),
+            }
+        )
+    return picked[0], picked[1]
+
+
+def _version_tags(
+    cfg: RunConfig,
+    client: Any,
+    run_id: str,
+    parent_run_id: str | None,
+    data_dir: str | Path,
+    teacher_dir: str | Path,
+    student: dict[str, Any],
+    served: dict[str, float],
+) -> dict[str, Any]:
+    """Where the version came from and what it measured, as registry tags."""
+    config = cfg.to_dict()
+    recipe = {key: config[key] for key in ("prune", "distill", "finetune_amp", "export")}
+    return {
+        TAG + "source_run": parent_run_id or run_id,
+        TAG + "promote_run": run_id,
+        TAG + "teacher": _read_json(Path(teacher_dir) / "metrics.json").get("source", str(teacher_dir)),
+        TAG + "recipe": json.dumps(recipe, sort_keys=True)[:5000],
+        TAG + "data_sha256": _read_json(Path(data_dir) / "data_report.json").get("data_sha256", "unknown"),
+        TAG + "test_accuracy": student["accuracy"],
+        TAG + "test_macro_f1": student["macro_f1"],
+        TAG + "served_accuracy": served["accuracy"],
+        TAG + "latency_ms": student["latency_ms"],
+        TAG + "latency_metric": cfg.registry.latency_metric,
+        TAG + "size_bytes": int(student["size_bytes"]),
+        TAG + "params_total": student["params_total"],
+        TAG + "emissions_kg_co2": _pipeline_emissions(client, run_id, parent_run_id),
+    }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _pipeline_emissions(client: Any, run_id: str, parent_run_id: str | None) -> float | str:
+    """CO2 (kg) of the pipeline's steps so far: the sum over the parent run's step runs."""
+    if not parent_run_id:
+        return "unknown"
+    experiment_id = client.get_run(run_id).info.experiment_id
+    runs = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'")
+    return float(sum(r.data.metrics.get("emissions_kg_co2", 0.0) for r in runs))

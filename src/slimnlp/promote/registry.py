@@ -1,0 +1,214 @@
+"""The MLflow model registry for people and for the promote step: connect, look up, move aliases.
+
+    slimnlp registry list
+    slimnlp registry promote slimnlp-marathi-sample 3
+    slimnlp registry rollback slimnlp-marathi-sample
+
+Aliases only (stages are deprecated in MLflow 3): `challenger` (the newest registered version),
+`champion` (what serves), `previous` (the champion before, for `rollback`). The gate that decides
+whether a new version becomes champion is in `slimnlp.promote.promotion`. Every error for people is a
+RegistryError that names the server, the model or the version, and what exists instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from slimnlp.config import RunConfig
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+MODEL_ARTIFACT = "model"  # where the pyfunc lives inside the promote step's MLflow run
+TAG = "slimnlp."  # prefix of every version tag we write
+
+
+class RegistryError(ValueError):
+    """A registry operation cannot be done; the message names the model, version or server."""
+
+
+def model_name(cfg: RunConfig) -> str:
+    """The registered model name of a run config (registry.model_name, default slimnlp-<run name>)."""
+    return cfg.registry.model_name or f"slimnlp-{cfg.name}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Connecting
+
+
+def connect(tracking_uri: str) -> Any:
+    """An MlflowClient for `tracking_uri`, after checking that a tracking server answers.
+
+    MLflow's own client retries a dead server for minutes; a quick /health probe fails in seconds
+    with a message that says what to do.
+    """
+    import mlflow
+
+    if tracking_uri.startswith(("http://", "https://")):
+        url = tracking_uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http(s) only
+                response.read()
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise RegistryError(
+                f"the MLflow tracking server at {tracking_uri} is not reachable ({reason}); start one with "
+                "`slimnlp mlflow-server` or fix tracking.tracking_uri / MLFLOW_TRACKING_URI. "
+                "Nothing was registered and no alias moved."
+            ) from err
+    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def get_model(client: Any, name: str) -> Any:
+    """The registered model `name`; a typo gets the close names that do exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_registered_model(name)
+    except MlflowException as err:
+        if "RESOURCE_DOES_NOT_EXIST" not in str(err.error_code):
+            raise
+    known = [m.name for m in client.search_registered_models(max_results=1000)]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = f" Registered models: {', '.join(sorted(known))}." if known else " The registry is empty."
+    raise RegistryError(f"no registered model {name!r} at {client.tracking_uri}{hint}{listing}")
+
+
+def get_version(client: Any, name: str, version: str | int) -> Any:
+    """One version of a registered model; a wrong number lists the versions that exist."""
+    from mlflow.exceptions import MlflowException
+
+    get_model(client, name)
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as err:
+        if "RESOURCE_DOES_NOT_EXIST" not in str(err.error_code) and "INVALID_PARAMETER" not in str(
+            err.error_code
+        ):
+            raise
+    versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    raise RegistryError(
+        f"{name} has no version {version!r}; its versions are {', '.join(map(str, versions)) or 'none'}"
+    )
+
+
+def alias_version(client: Any, name: str, alias: str) -> str | None:
+    """The version an alias points at, or None."""
+    aliases = get_model(client, name).aliases or {}
+    return str(aliases[alias]) if alias in aliases else None
+
+
+# --------------------------------------------------------------------------------------------------
+# People's operations: list, promote, rollback
+
+
+def list_models(client: Any, name: str | None = None) -> list[dict[str, Any]]:
+    """One row per version (newest first), of one model or of all: aliases and headline tags."""
+    models = [get_model(client, name)] if name else client.search_registered_models(max_results=1000)
+    rows = []
+    for model in sorted(models, key=lambda m: m.name):
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        for mv in sorted(
+            client.search_model_versions(f"name = '{model.name}'"), key=lambda v: -int(v.version)
+        ):
+            tags = mv.tags or {}
+            rows.append(
+                {
+                    "name": model.name,
+                    "version": int(mv.version),
+                    "aliases": ",".join(sorted(by_version.get(str(mv.version), []))),
+                    "accuracy": tags.get(TAG + "test_accuracy"),
+                    "latency_ms": tags.get(TAG + "latency_ms"),
+                    "size_bytes": tags.get(TAG + "size_bytes"),
+                    "decision": tags.get(TAG + "decision", ""),
+                    "created": time.strftime("%Y-%m-%d %H:%M", time.gmtime(mv.creation_timestamp / 1000)),
+                }
+            )
+    return rows
+
+
+def make_champion(client: Any, name: str, version: str | int) -> dict[str, str | None]:
+    """Point `champion` at `version`; the version it leaves gets `previous`. Returns what moved."""
+    target = get_version(client, name, version).version
+    old = alias_version(client, name, CHAMPION)
+    if old == str(target):
+        return {"champion": str(target), "previous": alias_version(client, name, PREVIOUS), "changed": None}
+    # `previous` first: if the second call fails, the champion has not moved.
+    if old is not None:
+        client.set_registered_model_alias(name, PREVIOUS, old)
+    client.set_registered_model_alias(name, CHAMPION, str(target))
+    return {"champion": str(target), "previous": old, "changed": "yes"}
+
+
+def rollback(client: Any, name: str) -> dict[str, str | None]:
+    """Swap `champion` and `previous` (a second rollback undoes the first)."""
+    previous = alias_version(client, name, PREVIOUS)
+    if previous is None:
+        raise RegistryError(f"{name} has no {PREVIOUS!r} alias: there is nothing to roll back to")
+    champion = alias_version(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    if champion is not None:
+        client.set_registered_model_alias(name, PREVIOUS, champion)
+    return {"champion": previous, "previous": champion}
+
+
+# --------------------------------------------------------------------------------------------------
+# Registering a packaged model
+
+
+def register(
+    client: Any, name: str, run_id: str, model_dir: Path, tags: dict[str, Any], wait_s: float = 120
+) -> str:
+    """Upload the packaged model into the run's artifacts and register it; returns the version.
+
+    The upload comes first: if the artifact store refuses it (credentials, a missing bucket, a
+    server gone), nothing is registered.
+    """
+    from slimnlp.mlops.storage import describe_error
+
+    artifact_uri = client.get_run(run_id).info.artifact_uri
+    try:
+        client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT)
+    except Exception as err:  # noqa: BLE001 - botocore, requests and MLflow all raise their own
+        _forget_s3_clients()
+        raise RegistryError(
+            describe_error(err, f"uploading the model to {artifact_uri}/{MODEL_ARTIFACT}")
+            + f"; nothing was registered under {name!r} and no alias moved"
+        ) from err
+    try:
+        client.get_registered_model(name)
+    except Exception:  # noqa: BLE001 - not there yet
+        client.create_registered_model(name, description="slimnlp compressed text classifier (ONNX pyfunc)")
+        print(f"promote: created registered model {name!r}", flush=True)
+    source = f"{artifact_uri}/{MODEL_ARTIFACT}"
+    version = client.create_model_version(
+        name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+    )
+    deadline = time.monotonic() + wait_s
+    while version.status == "PENDING_REGISTRATION" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        version = client.get_model_version(name, version.version)
+    if version.status != "READY":
+        raise RegistryError(
+            f"{name} version {version.version} is {version.status}, not READY; aliases untouched"
+        )
+    return str(version.version)
+
+
+def _forget_s3_clients() -> None:
+    """MLflow caches its S3 client, and boto3's default session the credentials, of first use (from
+    the environment); drop both so that a retry in this process, after AWS_* is fixed, reads them anew."""
+    try:
+        import boto3
+        from mlflow.store.artifact.s3_artifact_repo import _cached_get_s3_client
+
+        _cached_get_s3_client.cache_clear()
+        boto3.DEFAULT_SESSION = None
+    except (ImportError, AttributeError):
+        pass

@@ -1,0 +1,105 @@
+"""What every step body shares: its splits, its output directory, scoring and saving a model
+directory, the loop settings of a config section, and finishing (metrics.json once, MLflow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from slimnlp import models
+from slimnlp.config import RunConfig
+from slimnlp.mlops import tracking
+from slimnlp.training.batches import predict_logits
+from slimnlp.training.device import default_device
+from slimnlp.training.loop import LoopSettings
+from slimnlp.training.metrics import classification_metrics, distinct_text_scores
+
+
+def _splits(data_dir: str | Path):
+    from slimnlp.data import read_label_map, read_split
+
+    data_dir = Path(data_dir)
+    return (
+        read_split(data_dir, "train"),
+        read_split(data_dir, "dev"),
+        read_split(data_dir, "test"),
+        read_label_map(data_dir),
+    )
+
+
+def _out(out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _model_metrics(
+    model, tokenizer, test, id2label, max_length: int, prefix: str = "test_"
+) -> dict[str, Any]:
+    texts, labels = test[0], test[1]
+    predictions = predict_logits(model, tokenizer, texts, max_length).argmax(-1).numpy()
+    scores = classification_metrics(predictions, labels, id2label)
+    distinct = distinct_text_scores(texts, labels, predictions)
+    params = models.count_parameters(model)
+    return {
+        f"{prefix}accuracy": scores["accuracy"],
+        f"{prefix}macro_f1": scores["macro_f1"],
+        f"{prefix}per_class_f1": scores["per_class_f1"],
+        **{f"{prefix}{key}": value for key, value in distinct.items()},
+        "params_total": params["total"],
+        "params_embeddings": params["embeddings"],
+        "params_non_embedding": params["non_embedding"],
+        "layout": models.model_layout(model),
+    }
+
+
+def _finish(
+    run: tracking.StepRun, out: Path, metrics: dict[str, Any], model_dir: bool = True
+) -> dict[str, Any]:
+    if model_dir:
+        metrics["size_bytes"] = models.dir_size_bytes(out)
+    models.write_metrics(out, metrics)
+    run.out_dir = out
+    run.log_metrics(metrics)
+    run.log_artifacts(out, out.name if out.name else "output")
+    return metrics
+
+
+def _save_model(
+    run: tracking.StepRun, out: Path, model, tokenizer, test, id2label, cfg: RunConfig, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Score the trained model on the test set, save it as a model directory, log and return metrics."""
+    model = model.cpu().float()
+    metrics = {**extra, **_model_metrics(model, tokenizer, test, id2label, cfg.teacher.max_length)}
+    models.save_model_dir(model, tokenizer, out)
+    return _finish(run, out, metrics)
+
+
+def _teacher_logits(teacher_dir: str | Path, texts: list[str], max_length: int) -> torch.Tensor:
+    teacher, tokenizer = models.load_model_dir(teacher_dir, default_device())
+    return predict_logits(teacher, tokenizer, texts, max_length)
+
+
+def _settings(
+    section: Any, cfg: RunConfig, *, alpha: float = 0.0, temperature: float = 2.0, precision: str = "fp32"
+) -> LoopSettings:
+    return LoopSettings(
+        epochs=section.epochs,
+        batch_size=section.batch_size,
+        learning_rate=section.learning_rate,
+        weight_decay=getattr(section, "weight_decay", 0.01),
+        warmup_ratio=getattr(section, "warmup_ratio", 0.1),
+        patience=section.patience,
+        alpha=alpha,
+        temperature=temperature,
+        precision=precision,
+        max_length=cfg.teacher.max_length,
+        seed=cfg.seed,
+    )
+
+
+def _epoch_logger(run: tracking.StepRun):
+    return lambda epoch, record: run.log_metrics(record, step=epoch)

@@ -1,0 +1,22 @@
+"""The prepare-data step: load, clean and split the labelled data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slimnlp.config import RunConfig
+from slimnlp.mlops import tracking
+from slimnlp.steps.common import _finish, _out
+
+
+def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | None = None) -> dict[str, Any]:
+    """Load, clean and split the labelled data into out_dir (train/dev/test.jsonl, label_map.json,
+    data_report.json)."""
+    from slimnlp.data import prepare_data_files
+
+    out = _out(out_dir)
+    with tracking.step_run(cfg, "prepare-data", parent_run_id, params={"data": cfg.to_dict()["data"]}) as run:
+        report = prepare_data_files(cfg.data, out)
+        run.log_dict(report, "data_report.json")
+        return _finish(run, out, dict(report), model_dir=False)

@@ -1,0 +1,95 @@
+"""The one body every KFP component runs: JSON config in, artifact paths, headline metrics out.
+
+Components stay a few lines each (`components/steps.py`); what they share lives here, in the
+package, where it is tested without KFP.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from slimnlp.mlops.tracking import numeric_metrics
+
+# What a KFP UI shows per step; everything else is in the step's MLflow run and metrics.json.
+HEADLINE_KEYS = (
+    "train_rows",
+    "dev_rows",
+    "test_rows",
+    "num_labels",
+    "test_accuracy",
+    "test_macro_f1",
+    "params_total",
+    "size_bytes",
+    "heads_removed",
+    "neurons_removed",
+    "head_sparsity",
+    "ffn_sparsity",
+    "best_epoch",
+    "max_abs_diff",
+    "fp32_accuracy",
+    "int8_accuracy",
+    "onnx_size_bytes",
+    "int8_size_bytes",
+    "promoted",
+    "registered_version",
+    "heldout_perplexity",
+    "tokens_seen",
+    # block movement pruning (prune) and the grid's rows (grid-row)
+    "structural_sparsity",
+    "weight_sparsity",
+    "sparsity",
+    "accuracy",
+    "latency_b32_p50_ms",
+    "speedup_vs_teacher_b32",
+)
+HEADLINE_SUFFIXES = (".accuracy", ".macro_f1", ".latency_b32_p50_ms", ".speedup_vs_teacher_b32")
+
+
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The few numbers worth showing beside a pipeline task."""
+    flat = numeric_metrics({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    return {k: v for k, v in flat.items() if k in HEADLINE_KEYS or k.endswith(HEADLINE_SUFFIXES)}
+
+
+def run_component(
+    step: str,
+    config_json: str,
+    parent_run_id: str,
+    tracking_uri: str,
+    out_dir: str,
+    **inputs: Any,
+) -> dict[str, float]:
+    """Run the step named `step` (a CLI verb) on its input directories, given by their names in the
+    step list (`data=..., teacher=...`); an optional input that is None (its producer did not run)
+    is left out.
+
+    `parent_run_id`/`tracking_uri` may be "" (KFP parameters cannot be None): tracking then falls
+    back to the MLFLOW_RUN_ID/MLFLOW_TRACKING_URI that KFP's MLflow integration injects.
+    """
+    from slimnlp.config import config_from_json
+    from slimnlp.steps.spec import step_spec
+
+    spec = step_spec(step)
+    known = {i.name: i for i in spec.inputs}
+    values = {name: inputs.pop(name) for name in spec.values if name in inputs}
+    unknown = sorted(set(inputs) - set(known))
+    if unknown:
+        raise TypeError(f"step {step} has no input(s) {unknown}; its inputs are {sorted(known)}")
+    missing = sorted(name for name, i in known.items() if not i.optional and not inputs.get(name))
+    if missing:
+        raise TypeError(f"step {step} needs input(s) {missing}")
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    start = time.perf_counter()
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    result = spec.load()(
+        config_from_json(config_json),
+        out_dir=out_dir,
+        parent_run_id=parent_run_id or None,
+        **{known[name].param: path for name, path in inputs.items() if path is not None},
+        **values,
+    )
+    return {**headline_metrics(result), "wall_time_s": round(time.perf_counter() - start, 3)}

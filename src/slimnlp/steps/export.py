@@ -1,0 +1,33 @@
+"""The export-onnx step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slimnlp.config import RunConfig
+from slimnlp.mlops import tracking
+from slimnlp.steps.common import _finish, _out, _splits
+
+
+def export_onnx(
+    cfg: RunConfig,
+    data_dir: str | Path,
+    model_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
+    """ONNX export with a parity check on real test texts (+ optional int8); out_dir holds model.onnx,
+    model.int8.onnx and what serving needs (tokenizer, config, layout)."""
+    from slimnlp.export.onnx import export_onnx_model
+
+    out = _out(out_dir)
+    with tracking.step_run(
+        cfg, "export-onnx", parent_run_id, params={"export": cfg.to_dict()["export"]}
+    ) as run:
+        _, _, test, _ = _splits(data_dir)
+        metrics = export_onnx_model(
+            model_dir, out, test[0], cfg.export, labels=test[1], max_length=cfg.teacher.max_length
+        )
+        return _finish(run, out, dict(metrics), model_dir=False)

@@ -1,0 +1,181 @@
+"""The step list: the one record of the pipeline's steps, read by the CLI, the KFP components, the
+DAG, the local run and the tests. Torch-free, so compiling the pipeline stays light.
+
+    from slimnlp.steps import STEPS, step_spec
+    step_spec("prune").inputs        # (data <- prepare-data, teacher <- train-teacher)
+
+A step is a function `f(cfg, *, <input>_dir=..., out_dir, parent_run_id)` in a `slimnlp.steps`
+module; its CLI verb, KFP task name and MLflow step-run name are all `Step.name`. Inputs are passed
+by keyword: `StepInput.name` is the KFP component parameter, `--<flag>` the CLI option and
+`<name>_dir` the function's keyword.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One input directory of a step: which step produces it, and what it is."""
+
+    name: str  # KFP component parameter; the function takes it as `<name>_dir`
+    producer: str  # the step whose output it is, by default and in the DAG
+    help: str
+    flag: str = ""  # CLI option without dashes; default: the name with '-' for '_'
+    optional: bool = False  # passed only when its producer ran (train-teacher's pretrained model)
+    keyword: str = ""  # the function's keyword when it is not `<name>_dir` (grid-collect's row_dirs)
+
+    @property
+    def param(self) -> str:
+        return self.keyword or f"{self.name}_dir"
+
+    @property
+    def option(self) -> str:
+        return "--" + (self.flag or self.name.replace("_", "-"))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pipeline step: what it reads, what it writes, where it runs and what it touches."""
+
+    name: str  # CLI verb, KFP task and display name, MLflow step-run name
+    function: str  # "module:function" inside slimnlp.steps, imported only when the step runs
+    section: str | None  # the run config section that holds its settings
+    help: str
+    inputs: tuple[StepInput, ...]
+    output: str  # the KFP output parameter ...
+    output_kind: str  # ... and its artifact type: Dataset | Model | Artifact
+    output_dir: str  # default folder of its output inside the run dir
+    gpu: bool = False  # trains: asks for a GPU (and /dev/shm) on a cluster
+    side_effects: tuple[str, ...] = ()  # outside its output dir: never retried, never cached
+    enabled_by: str | None = None  # a boolean config key ("pretrain.enabled"); None = always in the DAG
+    values: tuple[str, ...] = ()  # parameters that are values, not directories (grid-row's branch)
+
+    def load(self) -> Callable[..., dict[str, Any]]:
+        """The step function (imports torch and friends)."""
+        module, _, function = self.function.partition(":")
+        return getattr(importlib.import_module(f"slimnlp.steps.{module}"), function)
+
+    def enabled(self, cfg: Any) -> bool:
+        if self.enabled_by is None:
+            return True
+        section, _, key = self.enabled_by.partition(".")
+        return bool(getattr(getattr(cfg, section), key))
+
+
+_DATA = StepInput("data", "prepare-data", "prepared data directory")
+_TEACHER = StepInput("teacher", "train-teacher", "teacher model directory")
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "prepare-data", "data:prepare_data", "data", "load, clean and split the labelled data",
+        inputs=(), output="data", output_kind="Dataset", output_dir="data",
+    ),
+    Step(
+        "pretrain-mlm", "train:pretrain_mlm", "pretrain",
+        "masked-LM pretraining of a teacher on pretrain.corpus + the training text (cached)",
+        inputs=(
+            StepInput(
+                "data", "prepare-data", "prepared data directory (its training text joins the corpus)",
+                optional=True,
+            ),
+        ),
+        output="model", output_kind="Model", output_dir="pretrained", gpu=True, enabled_by="pretrain.enabled",
+    ),
+    Step(
+        "train-teacher", "train:train_teacher", "teacher", "fine-tune (or build and train) the teacher",
+        inputs=(
+            _DATA,
+            StepInput("pretrained", "pretrain-mlm", "pretrain-mlm output to start from", optional=True),
+        ),
+        output="model", output_kind="Model", output_dir="teacher", gpu=True,
+    ),
+    Step(
+        "prune", "compress:prune", "prune", "structured pruning by the registered pruner prune.method",
+        inputs=(_DATA, _TEACHER), output="model", output_kind="Model", output_dir="pruned", gpu=True,
+    ),
+    Step(
+        "distill", "train:distill", "distill", "distil the teacher into the pruned student",
+        inputs=(_DATA, _TEACHER, StepInput("student", "prune", "student model directory to distil into")),
+        output="model", output_kind="Model", output_dir="distilled", gpu=True,
+    ),
+    Step(
+        "finetune-amp", "train:finetune_amp", "finetune_amp", "mixed-precision fine-tune of the student",
+        inputs=(
+            _DATA,
+            StepInput("teacher", "train-teacher", "teacher model directory (KD term)"),
+            StepInput("student", "distill", "student model directory to fine-tune"),
+        ),
+        output="model", output_kind="Model", output_dir="student", gpu=True,
+    ),
+    Step(
+        "export-onnx", "export:export_onnx", "export", "export the student to ONNX with a parity check",
+        inputs=(
+            StepInput("data", "prepare-data", "prepared data directory (parity texts)"),
+            StepInput("model", "finetune-amp", "model directory to export"),
+        ),
+        output="onnx", output_kind="Artifact", output_dir="onnx",
+    ),
+    Step(
+        "benchmark", "measure:benchmark", "benchmark", "teacher vs. students: accuracy, latency, size",
+        inputs=(
+            StepInput("data", "prepare-data", "prepared data directory (test set)"),
+            _TEACHER,
+            StepInput("student", "finetune-amp", "final student model directory"),
+            StepInput("student_onnx", "export-onnx", "student ONNX directory", flag="onnx"),
+        ),
+        output="results", output_kind="Artifact", output_dir="benchmark",
+    ),
+    Step(
+        "promote", "release:promote", "registry",
+        "register the student in MLflow; champion only if the gate passes",
+        inputs=(
+            StepInput("data", "prepare-data", "prepared data directory (test set)"),
+            _TEACHER,
+            StepInput("student_onnx", "export-onnx", "student ONNX directory (what is registered)", flag="onnx"),
+            StepInput("results", "benchmark", "benchmark output directory (results.json)"),
+        ),
+        output="decision", output_kind="Artifact", output_dir="promote", side_effects=("mlflow-registry",),
+    ),
+)  # fmt: skip
+
+# The paper grid's own steps (pipelines/grid.py): one row per branch, then one table. Each branch
+# runs prune, finetune-amp, export-onnx and benchmark from STEPS with its own config.
+GRID_STEPS: tuple[Step, ...] = (
+    Step(
+        "grid-row", "grid:grid_row", "grid", "one grid branch's row of the results table",
+        inputs=(
+            StepInput("pruned", "prune", "the branch's prune output"),
+            StepInput("student", "finetune-amp", "the branch's finetune-amp output"),
+            StepInput("results", "benchmark", "the branch's benchmark output"),
+        ),
+        output="row", output_kind="Artifact", output_dir="grid-rows", values=("branch",),
+    ),
+    Step(
+        "grid-collect", "grid:grid_collect", "grid", "every branch's row in one table and one plot",
+        inputs=(StepInput("rows", "grid-row", "the grid-row outputs of all branches", keyword="row_dirs"),),
+        output="report", output_kind="Artifact", output_dir="grid",
+    ),
+)  # fmt: skip
+
+# The steps in DAG order: CLI verbs, KFP task names and MLflow step-run names are the same words.
+STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
+GPU_STEPS: tuple[str, ...] = tuple(step.name for step in STEPS if step.gpu)
+SIDE_EFFECT_STEPS: tuple[str, ...] = tuple(step.name for step in STEPS if step.side_effects)
+
+
+def step_spec(name: str) -> Step:
+    """The step called `name` (a CLI verb); a KeyError names the known ones."""
+    for step in STEPS + GRID_STEPS:
+        if step.name == name:
+            return step
+    raise KeyError(f"no step {name!r}; the steps are {', '.join(STEP_NAMES)}")
+
+
+def dag_steps(cfg: Any) -> list[Step]:
+    """The steps this config's pipeline holds, in order (pretrain-mlm only when pretrain.enabled)."""
+    return [step for step in STEPS if step.enabled(cfg)]

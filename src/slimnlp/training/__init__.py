@@ -1,0 +1,1 @@
+"""The one training loop (`loop`), its losses, batching, device/precision choice and the metrics."""

@@ -1,0 +1,65 @@
+"""Tokenise, pad and batch texts; predict logits and score a model on a split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from slimnlp.training.metrics import classification_metrics
+
+
+def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids per text, truncated; padding happens per batch (dynamic padding)."""
+    return tokenizer(texts, truncation=True, max_length=max_length, padding=False)["input_ids"]
+
+
+def collate(ids: list[list[int]], pad_id: int, device: str) -> dict[str, torch.Tensor]:
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
+
+
+def pad_id_of(tokenizer: Any) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    device: str | None = None,
+) -> torch.Tensor:
+    device = device or next(model.parameters()).device.type
+    was_training = model.training
+    model.eval()
+    ids = encode(tokenizer, texts, max_length)
+    # Sorting by length makes dynamic padding cheap; the order is restored at the end.
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = torch.empty((len(ids), model.config.num_labels))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
+        out[chunk] = model(**batch).logits.float().cpu()
+    model.train(was_training)
+    return out
+
+
+def evaluate(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: list[str],
+    labels: list[int],
+    max_length: int,
+    id2label: dict[int, str] | None = None,
+) -> dict[str, Any]:
+    logits = predict_logits(model, tokenizer, texts, max_length)
+    return classification_metrics(logits.argmax(-1).numpy(), labels, id2label)
