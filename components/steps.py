@@ -45,9 +45,9 @@ def pretrain_mlm(
     config_json: str,
     parent_run_id: str,
     tracking_uri: str,
-    data: Input[Dataset],
     model: Output[Model],
     metrics: Output[Metrics],
+    data: Input[Dataset] = None,
 ):
     """In-domain masked-LM pretraining on pretrain.corpus + the training text (slimnlp.steps.pretrain_mlm).
 
@@ -55,14 +55,19 @@ def pretrain_mlm(
         config_json: The whole run config as JSON.
         parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
         tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
-        data: The prepare-data output (its training text joins the corpus).
         model: Output masked-LM model directory (train-teacher's starting point).
         metrics: The step's numeric metrics and its wall time (wall_time_s).
+        data: The prepare-data output (its training text joins the corpus); optional.
     """
     from slimnlp.steps.entry import run_component
 
     for name, value in run_component(
-        "pretrain-mlm", config_json, parent_run_id, tracking_uri, model.path, data=data.path
+        "pretrain-mlm",
+        config_json,
+        parent_run_id,
+        tracking_uri,
+        model.path,
+        data=data.path if data is not None else None,
     ).items():
         metrics.log_metric(name, value)
 

@@ -55,7 +55,7 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
         config_json: str = cfg.to_json(), parent_run_id: str = "", tracking_uri: str = ""
     ) -> Artifact:
         def step(name: str, **inputs: object) -> dsl.PipelineTask:
-            component = getattr(components, name.replace("-", "_"))
+            component = components[name]
             task = component(
                 config_json=config_json, parent_run_id=parent_run_id, tracking_uri=tracking_uri, **inputs
             )

@@ -22,7 +22,6 @@ from kfp.dsl import Artifact
 
 from slimnlp.grid.branches import branches
 from slimnlp_components import make_components
-from slimnlp_components import steps as component_bodies
 from slimnlp_pipelines.tasks import configure_task
 
 if TYPE_CHECKING:
@@ -32,17 +31,6 @@ PIPELINE_NAME = "slimnlp-grid"
 
 # The tasks a branch runs, in order (grid-branch-config first, grid-row last).
 BRANCH_STEPS = ("prune", "finetune-amp", "export-onnx", "benchmark")
-
-
-def _grid_components(cfg: "RunConfig") -> dict[str, dsl.base_component.BaseComponent]:
-    def build(func):  # like make_components: the image holds slimnlp and kfp already
-        return dsl.component(func, base_image=cfg.kubernetes.image, install_kfp_package=False)
-
-    return {
-        "grid-branch-config": build(component_bodies.grid_branch_config),
-        "grid-row": build(component_bodies.grid_row),
-        "grid-collect": build(component_bodies.grid_collect),
-    }
 
 
 def build_grid_pipeline(cfg: "RunConfig") -> Callable:
@@ -55,7 +43,6 @@ def build_grid_pipeline(cfg: "RunConfig") -> Callable:
         The `@dsl.pipeline` function; it returns the grid-collect output (grid.md/.csv/.json/.png).
     """
     components = make_components(cfg.kubernetes)
-    grid = _grid_components(cfg)
     k8s = cfg.kubernetes
     items = branches(cfg)
 
@@ -67,7 +54,7 @@ def build_grid_pipeline(cfg: "RunConfig") -> Callable:
         config_json: str = cfg.to_json(), parent_run_id: str = "", tracking_uri: str = ""
     ) -> Artifact:
         def step(name: str, config: object, **inputs: object) -> dsl.PipelineTask:
-            component = grid.get(name) or getattr(components, name.replace("-", "_"))
+            component = components[name]
             task = component(
                 config_json=config, parent_run_id=parent_run_id, tracking_uri=tracking_uri, **inputs
             )
@@ -79,7 +66,7 @@ def build_grid_pipeline(cfg: "RunConfig") -> Callable:
             pretrained["pretrained"] = step("pretrain-mlm", config_json, data=data).outputs["model"]
         teacher = step("train-teacher", config_json, data=data, **pretrained).outputs["model"]
         with dsl.ParallelFor(items=items, parallelism=cfg.grid.parallelism, name="grid-branch") as branch:
-            branch_cfg = grid["grid-branch-config"](config_json=config_json, branch=branch)
+            branch_cfg = components["grid-branch-config"](config_json=config_json, branch=branch)
             branch_json = configure_task(branch_cfg, "grid-branch-config", k8s).output
             pruned = step("prune", branch_json, data=data, teacher=teacher).outputs["model"]
             student = step("finetune-amp", branch_json, data=data, teacher=teacher, student=pruned)

@@ -118,9 +118,9 @@ def _failure_message(err: RuntimeError, run: LocalRun) -> str:
 def step_times(pipeline_dir: Path) -> dict[str, dict[str, Any]]:
     """Per step: its output directory and the wall time the component logged (wall_time_s)."""
     steps: dict[str, dict[str, Any]] = {}
-    from slimnlp_pipelines.compress import STEPS
+    from slimnlp.steps.spec import STEP_NAMES
 
-    for name in STEPS:
+    for name in STEP_NAMES:
         executor_output = pipeline_dir / name / "executor_output.json"
         if not executor_output.is_file():
             continue
@@ -160,41 +160,14 @@ def write_report(run: LocalRun) -> Path:
 
 
 def results_table(results: dict[str, Any]) -> str:
-    """The benchmark table: slimnlp.benchmark.harness.format_table, or a plain one from results["rows"]."""
+    """The benchmark table (slimnlp.benchmark.harness.format_table); its rows as JSON if that fails."""
     try:
         from slimnlp.benchmark.harness import format_table
 
         return format_table(results)
-    except ImportError:
-        pass
     except Exception as err:  # the run is done and its results are saved: never lose the summary here
-        print(
-            f"(slimnlp.benchmark.harness.format_table failed: {type(err).__name__}: {err}; plain table below)"
-        )
-    columns = (
-        "name",
-        "runtime",
-        "accuracy",
-        "macro_f1",
-        "params_total",
-        "size_bytes",
-        "latency_b1_p50_ms",
-        "latency_b32_p50_ms",
-    )
-    rows = [[_cell(row.get(c)) for c in columns] for row in results.get("rows", [])]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+        rows = json.dumps(results.get("rows", []), indent=1, default=str)
+        return f"(the benchmark table failed: {type(err).__name__}: {err}; its rows follow)\n{rows}"
 
 
 def steps_table(run: LocalRun) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.config import RunConfig
+from slimnlp.mlops.energy import step_energy
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,17 @@ class StepRun:
     run_id: str
     client: Any
     energy: dict[str, Any] = field(default_factory=dict)
-    out_dir: Path | None = None  # set by the step; energy is merged into its metrics.json on exit
+    # What the step finished with (`finish`): written to out_dir/metrics.json once, with the step's
+    # energy, after the energy tracker has stopped; then logged to MLflow.
+    out_dir: Path | None = None
+    result: dict[str, Any] | None = None
+    log_output: bool = True
+
+    def finish(self, out_dir: Path, metrics: dict[str, Any], log_output: bool = True) -> dict[str, Any]:
+        """Hand over the step's metrics; `step_run` writes and logs them when the step's block ends.
+        `log_output=False` keeps the output directory out of the run's artifacts (promote)."""
+        self.out_dir, self.result, self.log_output = Path(out_dir), metrics, log_output
+        return metrics
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         values = numeric_metrics(metrics)
@@ -168,55 +179,6 @@ class StepRun:
 
     def log_artifact(self, local_file: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(local_file), artifact_path)
-
-
-@contextlib.contextmanager
-def energy_tracker(cfg: RunConfig, name: str) -> Iterator[dict[str, Any]]:
-    """CodeCarbon's offline tracker around a block; fills the yielded dict on exit.
-
-    No RAPL on most cloud VMs: CodeCarbon then estimates from CPU load and TDP, and we record that
-    (`energy_method`) so nobody mistakes an estimate for a measurement.
-    """
-    result: dict[str, Any] = {}
-    if not cfg.tracking.codecarbon:
-        yield result
-        return
-    tracker = None
-    try:
-        from codecarbon import OfflineEmissionsTracker
-
-        logging.getLogger("codecarbon").setLevel(logging.ERROR)
-        tracker = OfflineEmissionsTracker(
-            country_iso_code=cfg.tracking.country_iso_code,
-            project_name=name,
-            save_to_file=False,
-            log_level="error",
-            measure_power_secs=5,
-        )
-        tracker.start()
-    except Exception as err:  # energy is a nice-to-have: never fail a step because of it
-        log.warning("CodeCarbon could not start (%s); energy is not recorded for %s", err, name)
-        tracker = None
-    start = time.perf_counter()
-    try:
-        yield result
-    finally:
-        result["duration_s"] = round(time.perf_counter() - start, 3)
-        if tracker is not None:
-            try:
-                emissions = tracker.stop() or 0.0
-                data = tracker.final_emissions_data
-                result["energy_kwh"] = float(getattr(data, "energy_consumed", 0.0) or 0.0)
-                result["emissions_kg_co2"] = float(emissions)
-                result["energy_method"] = _energy_method(tracker)
-            except Exception as err:
-                log.warning("CodeCarbon could not stop cleanly (%s)", err)
-
-
-def _energy_method(tracker: Any) -> str:
-    hardware = getattr(tracker, "_hardware", []) or []
-    names = [type(h).__name__ + ":" + str(getattr(h, "_mode", "")) for h in hardware]
-    return ", ".join(names) or "unknown"
 
 
 def resolve_parent_run_id(parent_run_id: str | None) -> str | None:
@@ -245,8 +207,9 @@ def step_run(
     step_run_ = StepRun(run.info.run_id, client)
     if params:
         step_run_.log_params(params)
+    country = cfg.tracking.country_iso_code if cfg.tracking.codecarbon else None
     try:
-        with energy_tracker(cfg, step) as energy:
+        with step_energy(country, step) as energy:
             yield step_run_
     except BaseException as err:
         client.set_tag(run.info.run_id, "slimnlp.error", f"{type(err).__name__}: {err}"[:5000])
@@ -254,6 +217,7 @@ def step_run(
         client.set_terminated(run.info.run_id, "FAILED")
         raise
     _log_energy(step_run_, energy)
+    _write_result(step_run_)
     client.set_terminated(run.info.run_id, "FINISHED")
 
 
@@ -262,11 +226,19 @@ def _log_energy(run: StepRun, energy: dict[str, Any]) -> None:
     run.log_metrics({k: v for k, v in energy.items() if k != "energy_method"})
     if "energy_method" in energy:
         run.client.set_tag(run.run_id, "codecarbon.method", energy["energy_method"])
-    metrics_file = run.out_dir / "metrics.json" if run.out_dir else None
-    if metrics_file is not None and metrics_file.is_file():
-        values = json.loads(metrics_file.read_text(encoding="utf-8"))
-        values.update({f"step_{k}": v for k, v in energy.items()})
-        write_json(metrics_file, values)
+
+
+def _write_result(run: StepRun) -> None:
+    """The one write of a step's metrics.json (its metrics and its own energy as step_*), then the
+    metrics and the output directory to MLflow."""
+    if run.result is None or run.out_dir is None:
+        return
+    write_json(
+        run.out_dir / "metrics.json", {**run.result, **{f"step_{k}": v for k, v in run.energy.items()}}
+    )
+    run.log_metrics(run.result)
+    if run.log_output:
+        run.log_artifacts(run.out_dir, run.out_dir.name or "output")
 
 
 def write_json(path: str | Path, values: dict[str, Any]) -> None:

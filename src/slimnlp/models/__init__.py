@@ -6,9 +6,12 @@ model, tokenizer = models.load_model_dir("runs/x/teacher")
 
 from slimnlp.models.build import build_bert, count_parameters, load_checkpoint, train_wordpiece
 from slimnlp.models.directory import (
+    DEFAULT_MAX_LENGTH,
     METRICS_FILE,
     dir_size_bytes,
     load_model_dir,
+    max_length_of,
+    model_max_length,
     read_metrics,
     save_model_dir,
     write_metrics,
@@ -30,6 +33,7 @@ from slimnlp.models.surgery import (
 
 __all__ = [
     "LAYOUT_FILE",
+    "DEFAULT_MAX_LENGTH",
     "METRICS_FILE",
     "SUPPORTED_MODEL_TYPES",
     "LayerModules",
@@ -46,6 +50,8 @@ __all__ = [
     "layer_modules",
     "load_checkpoint",
     "load_model_dir",
+    "max_length_of",
+    "model_max_length",
     "model_layout",
     "read_metrics",
     "save_model_dir",

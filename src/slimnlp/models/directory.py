@@ -16,6 +16,25 @@ from torch import nn
 from slimnlp.models.surgery import LAYOUT_FILE, ModelDirError, apply_layout, model_layout
 
 METRICS_FILE = "metrics.json"
+# A tokenizer that states no bound (hub tokenizers say 1e30) is cut here; train-teacher always saves
+# teacher.max_length with its tokenizer, so every model directory of a run carries its own length.
+DEFAULT_MAX_LENGTH = 128
+
+
+def max_length_of(tokenizer: Any) -> int:
+    """The sequence length a model directory's tokenizer truncates at: the one length every step,
+    export, benchmark and serving use for that model (the teacher's, saved by train-teacher)."""
+    value = getattr(tokenizer, "model_max_length", None)
+    return int(value) if isinstance(value, int | float) and 0 < value <= 100_000 else DEFAULT_MAX_LENGTH
+
+
+def model_max_length(model_dir: str | Path) -> int:
+    """`max_length_of` for a model directory, read from its tokenizer_config.json (no tokenizer load)."""
+    config = Path(model_dir, "tokenizer_config.json")
+    value = (
+        json.loads(config.read_text(encoding="utf-8")).get("model_max_length") if config.is_file() else None
+    )
+    return int(value) if isinstance(value, int | float) and 0 < value <= 100_000 else DEFAULT_MAX_LENGTH
 
 
 def dir_size_bytes(path: str | Path) -> int:

@@ -59,13 +59,11 @@ def _model_metrics(
 def _finish(
     run: tracking.StepRun, out: Path, metrics: dict[str, Any], model_dir: bool = True
 ) -> dict[str, Any]:
+    """The step's result: its size on disk for a model directory; metrics.json is written once, by
+    `tracking.step_run`, when the step's block (and its energy measurement) ends."""
     if model_dir:
         metrics["size_bytes"] = models.dir_size_bytes(out)
-    models.write_metrics(out, metrics)
-    run.out_dir = out
-    run.log_metrics(metrics)
-    run.log_artifacts(out, out.name if out.name else "output")
-    return metrics
+    return run.finish(out, metrics)
 
 
 def _save_model(
@@ -73,14 +71,15 @@ def _save_model(
 ) -> dict[str, Any]:
     """Score the trained model on the test set, save it as a model directory, log and return metrics."""
     model = model.cpu().float()
-    metrics = {**extra, **_model_metrics(model, tokenizer, test, id2label, cfg.teacher.max_length)}
+    metrics = {**extra, **_model_metrics(model, tokenizer, test, id2label, models.max_length_of(tokenizer))}
     models.save_model_dir(model, tokenizer, out)
     return _finish(run, out, metrics)
 
 
-def _teacher_logits(teacher_dir: str | Path, texts: list[str], max_length: int) -> torch.Tensor:
+def _teacher_logits(teacher_dir: str | Path, texts: list[str]) -> torch.Tensor:
+    """The teacher's logits on `texts`, tokenised at the teacher's own length."""
     teacher, tokenizer = models.load_model_dir(teacher_dir, default_device())
-    return predict_logits(teacher, tokenizer, texts, max_length)
+    return predict_logits(teacher, tokenizer, texts, models.max_length_of(tokenizer))
 
 
 def _settings(

@@ -34,9 +34,7 @@ def prune(
         model, tokenizer = models.load_model_dir(teacher_dir, default_device())
         models.encoder_layers(model)  # fails early, naming supported types, for unknown layouts
         if p.method == "block_movement":
-            teacher_logits = (
-                _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length) if p.alpha > 0 else None
-            )
+            teacher_logits = _teacher_logits(teacher_dir, train[0]) if p.alpha > 0 else None
             settings = dataclasses.replace(
                 _settings(p, cfg, alpha=p.alpha, temperature=p.temperature),
                 score_learning_rate=p.score_learning_rate,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
 from slimnlp.steps.common import _finish, _out, _splits
@@ -28,6 +29,6 @@ def export_onnx(
     ) as run:
         _, _, test, _ = _splits(data_dir)
         metrics = export_onnx_model(
-            model_dir, out, test[0], cfg.export, labels=test[1], max_length=cfg.teacher.max_length
+            model_dir, out, test[0], cfg.export, labels=test[1], max_length=models.model_max_length(model_dir)
         )
         return _finish(run, out, dict(metrics), model_dir=False)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
 from slimnlp.steps.common import _finish, _out, _splits
@@ -47,7 +48,12 @@ def benchmark(
         # The teacher goes through the same export so that runtimes compare like with like.
         teacher_onnx = out / "teacher_onnx"
         export_onnx_model(
-            teacher_dir, teacher_onnx, test[0], cfg.export, labels=test[1], max_length=cfg.teacher.max_length
+            teacher_dir,
+            teacher_onnx,
+            test[0],
+            cfg.export,
+            labels=test[1],
+            max_length=models.model_max_length(teacher_dir),
         )
         step_energy = _step_energy(
             run,

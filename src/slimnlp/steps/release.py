@@ -47,7 +47,5 @@ def promote(
         promotion.write_decision(out, result)
         print(promotion.format_decision(result), flush=True)
         metrics = {"promoted": int(result["promoted"]), "registered_version": int(result["version"])}
-        tracking.write_json(out / "metrics.json", metrics)
-        run.out_dir = out
-        run.log_metrics(metrics)
+        run.finish(out, metrics, log_output=False)
         return {**metrics, "decision": result}

@@ -72,7 +72,7 @@ def _vocab_transfer(section: Any, cfg: RunConfig, model, tokenizer, texts: list[
 
     return apply_vocab_transfer(
         model, tokenizer, texts, section.vocab_transfer, mlm_steps=section.vocab_transfer_mlm_steps,
-        max_length=cfg.teacher.max_length, seed=cfg.seed,
+        max_length=models.max_length_of(tokenizer), seed=cfg.seed,
     )  # fmt: skip
 
 
@@ -149,7 +149,7 @@ def distill(
         train, dev, test, id2label = _splits(data_dir)
         # The student first: a bad student dir fails before the teacher has run.
         model, tokenizer = models.load_model_dir(student_dir)
-        teacher_logits = _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length)
+        teacher_logits = _teacher_logits(teacher_dir, train[0])
         kept_layers = None
         if d.student == "layers":
             kept_layers = models.keep_layers(model, d.student_layers)
@@ -193,9 +193,7 @@ def finetune_amp(
         model, tokenizer = models.load_model_dir(student_dir)
         history: dict[str, Any] = {"epochs_run": 0}
         if a.epochs > 0:
-            teacher_logits = (
-                _teacher_logits(teacher_dir, train[0], cfg.teacher.max_length) if a.alpha > 0 else None
-            )
+            teacher_logits = _teacher_logits(teacher_dir, train[0]) if a.alpha > 0 else None
             history = train_classifier(
                 model,
                 tokenizer,
