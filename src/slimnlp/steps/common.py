@@ -4,6 +4,8 @@ directory, the loop settings of a config section, and finishing (metrics.json on
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,23 @@ def _model_metrics(
         "params_non_embedding": params["non_embedding"],
         "layout": models.model_layout(model),
     }
+
+
+@contextlib.contextmanager
+def step_body(
+    cfg: RunConfig, name: str, out_dir: str | Path, parent_run_id: str | None, **params: Any
+) -> Iterator[tuple[tracking.StepRun, Path]]:
+    """The one body every step runs in: its output directory, a nested MLflow run named after the
+    step with the step's config section (from the step list) as params, CodeCarbon around it, and
+    metrics.json written once at the end (`_finish`). A failure marks the run FAILED and leaves
+    earlier steps' outputs alone."""
+    from slimnlp.steps.spec import step_spec
+
+    section = step_spec(name).section
+    out = _out(out_dir)
+    params = {section: cfg.to_dict()[section], **params} if section else params
+    with tracking.step_run(cfg, name, parent_run_id, params=params) as run:
+        yield run, out
 
 
 def _finish(

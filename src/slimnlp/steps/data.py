@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.config import RunConfig
-from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _out
+from slimnlp.steps.common import _finish, step_body
 
 
 def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | None = None) -> dict[str, Any]:
@@ -15,8 +14,7 @@ def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | No
     data_report.json)."""
     from slimnlp.data import prepare_data_files
 
-    out = _out(out_dir)
-    with tracking.step_run(cfg, "prepare-data", parent_run_id, params={"data": cfg.to_dict()["data"]}) as run:
+    with step_body(cfg, "prepare-data", out_dir, parent_run_id) as (run, out):
         report = prepare_data_files(cfg.data, out)
         run.log_dict(report, "data_report.json")
         return _finish(run, out, dict(report), model_dir=False)

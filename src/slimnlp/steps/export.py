@@ -7,8 +7,7 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _out, _splits
+from slimnlp.steps.common import _finish, _splits, step_body
 
 
 def export_onnx(
@@ -23,10 +22,7 @@ def export_onnx(
     model.int8.onnx and what serving needs (tokenizer, config, layout)."""
     from slimnlp.export.onnx import export_onnx_model
 
-    out = _out(out_dir)
-    with tracking.step_run(
-        cfg, "export-onnx", parent_run_id, params={"export": cfg.to_dict()["export"]}
-    ) as run:
+    with step_body(cfg, "export-onnx", out_dir, parent_run_id) as (run, out):
         _, _, test, _ = _splits(data_dir)
         metrics = export_onnx_model(
             model_dir, out, test[0], cfg.export, labels=test[1], max_length=models.model_max_length(model_dir)

@@ -7,7 +7,7 @@ from typing import Any
 
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _out
+from slimnlp.steps.common import _finish, _out, step_body
 
 
 def grid_branch_config(cfg: RunConfig, branch: dict[str, Any]) -> str:
@@ -43,8 +43,7 @@ def grid_collect(
     accuracy vs latency, area = size), logged to the MLflow parent run under grid/."""
     from slimnlp.grid.branches import write_grid_report
 
-    out = _out(out_dir)
-    with tracking.step_run(cfg, "grid-collect", parent_run_id, params={"grid": cfg.to_dict()["grid"]}) as run:
+    with step_body(cfg, "grid-collect", out_dir, parent_run_id) as (run, out):
         report = write_grid_report(row_dirs, out)
         print(Path(report["files"]["markdown"]).read_text(encoding="utf-8"), flush=True)
         parent = tracking.resolve_parent_run_id(parent_run_id)

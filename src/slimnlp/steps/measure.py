@@ -12,7 +12,7 @@ from typing import Any
 from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _out, _splits
+from slimnlp.steps.common import _finish, _splits, step_body
 
 
 def benchmark(
@@ -34,10 +34,7 @@ def benchmark(
     from slimnlp.benchmark.harness import Variant, benchmark_models
     from slimnlp.export.onnx import export_onnx_model
 
-    out = _out(out_dir)
-    with tracking.step_run(
-        cfg, "benchmark", parent_run_id, params={"benchmark": cfg.to_dict()["benchmark"]}
-    ) as run:
+    with step_body(cfg, "benchmark", out_dir, parent_run_id) as (run, out):
         train, _, test, id2label = _splits(data_dir)
         if not test[0]:
             raise ValueError(

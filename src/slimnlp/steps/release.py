@@ -7,7 +7,7 @@ from typing import Any
 
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
-from slimnlp.steps.common import _out
+from slimnlp.steps.common import _out, step_body
 
 
 def promote(
@@ -31,8 +31,10 @@ def promote(
         print(promotion.format_decision(result), flush=True)
         return {"promoted": 0}
     client = registry.connect(tracking.tracking_uri(cfg))  # a dead server fails here, in seconds
-    params = {"registry": cfg.to_dict()["registry"], "registered_model": registry.model_name(cfg)}
-    with tracking.step_run(cfg, "promote", parent_run_id, params=params) as run:
+    with step_body(cfg, "promote", out, parent_run_id, registered_model=registry.model_name(cfg)) as (
+        run,
+        out,
+    ):
         result = promotion.promote_student(
             cfg,
             client,

@@ -9,15 +9,14 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.mlops import tracking
 from slimnlp.steps.common import (
     _epoch_logger,
     _finish,
-    _out,
     _save_model,
     _settings,
     _splits,
     _teacher_logits,
+    step_body,
 )
 from slimnlp.training.device import default_device, resolve_precision
 from slimnlp.training.loop import train_classifier
@@ -38,10 +37,7 @@ def pretrain_mlm(
     from slimnlp.pretrain.run import cache_key, pretrain
 
     p = cfg.pretrain
-    out = _out(out_dir)
-    with tracking.step_run(
-        cfg, "pretrain-mlm", parent_run_id, params={"pretrain": cfg.to_dict()["pretrain"]}
-    ) as run:
+    with step_body(cfg, "pretrain-mlm", out_dir, parent_run_id) as (run, out):
         sources = list(corpus or p.corpus)
         cache_root = Path(p.cache_dir or Path(cfg.output_dir) / "pretrain-cache").expanduser().resolve()
         downloads = cache_root / "downloads"
@@ -91,10 +87,7 @@ def train_teacher(
     t = cfg.teacher
     if pretrained_dir:
         t = dataclasses.replace(t, checkpoint=str(pretrained_dir))
-    out = _out(out_dir)
-    with tracking.step_run(
-        cfg, "train-teacher", parent_run_id, params={"teacher": cfg.to_dict()["teacher"]}
-    ) as run:
+    with step_body(cfg, "train-teacher", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = _splits(data_dir)
         if t.checkpoint:
             model, tokenizer = models.load_checkpoint(t.checkpoint, id2label, out / ".cache")
@@ -142,10 +135,7 @@ def distill(
     """Knowledge distillation (alpha * KD + (1 - alpha) * CE) from the teacher into the student
     (student=pruned), or into a shallower copy of it (student=layers); out_dir is a model directory."""
     d = cfg.distill
-    out = _out(out_dir)
-    with tracking.step_run(
-        cfg, "distill", parent_run_id, params={"distill": cfg.to_dict()["distill"]}
-    ) as run:
+    with step_body(cfg, "distill", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = _splits(data_dir)
         # The student first: a bad student dir fails before the teacher has run.
         model, tokenizer = models.load_model_dir(student_dir)
@@ -180,12 +170,9 @@ def finetune_amp(
     """Mixed-precision fine-tune (fp16 + gradient scaling on CUDA; bf16 on CPU only when asked:
     fp32 is the CPU default); logs which precision ran and why. out_dir is a model directory."""
     a = cfg.finetune_amp
-    out = _out(out_dir)
     device = default_device()
     precision, reason = resolve_precision(a.precision, device)
-    with tracking.step_run(
-        cfg, "finetune-amp", parent_run_id, params={"finetune_amp": cfg.to_dict()["finetune_amp"]}
-    ) as run:
+    with step_body(cfg, "finetune-amp", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = _splits(data_dir)
         run.client.set_tag(run.run_id, "slimnlp.precision", precision)
         run.client.set_tag(run.run_id, "slimnlp.precision_reason", reason)

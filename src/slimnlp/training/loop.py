@@ -11,7 +11,7 @@ import copy
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -72,6 +72,63 @@ def _optimizer(model: nn.Module, settings: LoopSettings, total_steps: int):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
+@dataclass
+class _Optimisation:
+    """What one optimisation step needs, built once per training run."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    autocast_dtype: torch.dtype | None
+    device: str
+    settings: LoopSettings
+
+    def step(self, model: nn.Module, batch: dict[str, torch.Tensor], y, t_logits) -> torch.Tensor:
+        with torch.autocast(
+            device_type=self.device.split(":")[0],
+            dtype=self.autocast_dtype,
+            enabled=self.autocast_dtype is not None,
+        ):
+            logits = model(**batch).logits
+        s = self.settings
+        loss = combined_loss(logits.float(), y, t_logits, s.alpha, s.temperature)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss
+
+
+@dataclass
+class _BestCheckpoint:
+    """Early stopping on dev macro-F1: keeps the best epoch's weights, counts epochs without a gain."""
+
+    patience: int
+    best: dict[str, Any] = field(default_factory=lambda: {"macro_f1": -1.0})
+    state: dict[str, Any] | None = None
+    stale: int = 0
+
+    def should_stop(self, model: nn.Module, epoch: int, dev_metrics: dict[str, Any]) -> bool:
+        if dev_metrics["macro_f1"] > self.best["macro_f1"]:
+            self.best = {
+                "macro_f1": dev_metrics["macro_f1"],
+                "accuracy": dev_metrics["accuracy"],
+                "epoch": epoch,
+            }
+            self.state = copy.deepcopy(model.state_dict())
+            self.stale = 0
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+    def restore(self, model: nn.Module) -> None:
+        if self.state is not None:  # else no epoch was eligible: keep the last weights
+            model.load_state_dict(self.state)
+
+
 def train_classifier(
     model: nn.Module,
     tokenizer: Any,
@@ -95,21 +152,21 @@ def train_classifier(
     device = device or default_device()
     seed_everything(settings.seed)
     model.to(device)
-    texts, labels = train
-    ids = encode(tokenizer, texts, settings.max_length)
-    label_tensor = torch.tensor(labels, dtype=torch.long)
-    steps_per_epoch = math.ceil(len(ids) / settings.batch_size)
-    total_steps = max(1, steps_per_epoch * settings.epochs)
+    ids = encode(tokenizer, train[0], settings.max_length)
+    label_tensor = torch.tensor(train[1], dtype=torch.long)
+    total_steps = max(1, math.ceil(len(ids) / settings.batch_size) * settings.epochs)
     optimizer, scheduler = _optimizer(model, settings, total_steps)
-    step = 0
     use_cuda_amp = settings.precision == "fp16" and device.startswith("cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_cuda_amp)
-    autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(settings.precision)
+    optimisation = _Optimisation(
+        optimizer,
+        scheduler,
+        torch.amp.GradScaler("cuda", enabled=use_cuda_amp),
+        {"fp16": torch.float16, "bf16": torch.bfloat16}.get(settings.precision),
+        device,
+        settings,
+    )
     generator = torch.Generator().manual_seed(settings.seed)
-
-    best: dict[str, Any] = {"macro_f1": -1.0}
-    best_state = copy.deepcopy(model.state_dict())
-    history, stale = [], 0
+    checkpoint, history, step = _BestCheckpoint(settings.patience), [], 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
         order = torch.randperm(len(ids), generator=generator).tolist()
@@ -123,54 +180,23 @@ def train_classifier(
         for start in bar:
             chunk = order[start : start + settings.batch_size]
             batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
-            y = label_tensor[chunk].to(device)
             t_logits = teacher_logits[chunk].to(device) if teacher_logits is not None else None
             if on_step is not None:
                 on_step(step, total_steps)
             step += 1
-            with torch.autocast(
-                device_type=device.split(":")[0], dtype=autocast_dtype, enabled=autocast_dtype is not None
-            ):
-                logits = model(**batch).logits
-            loss = combined_loss(logits.float(), y, t_logits, settings.alpha, settings.temperature)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            loss = optimisation.step(model, batch, label_tensor[chunk].to(device), t_logits)
             total_loss += loss.item() * len(chunk)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        dev_metrics = evaluate(model, tokenizer, dev[0], dev[1], settings.max_length)
-        record = {
-            "epoch": epoch,
-            "train_loss": total_loss / len(ids),
-            "dev_accuracy": dev_metrics["accuracy"],
-            "dev_macro_f1": dev_metrics["macro_f1"],
-        }
+        record = _epoch_record(model, tokenizer, dev, settings, epoch, total_loss / len(ids), progress)
         history.append(record)
-        if progress:
-            print(
-                f"  epoch {epoch}: loss {record['train_loss']:.4f}  dev acc {record['dev_accuracy']:.4f}"
-                f"  dev macro-F1 {record['dev_macro_f1']:.4f}",
-                flush=True,
-            )
         if on_epoch:
             on_epoch(epoch, record)
-        if epoch < settings.first_eligible_epoch:
-            continue
-        if dev_metrics["macro_f1"] > best["macro_f1"]:
-            best = {"macro_f1": dev_metrics["macro_f1"], "accuracy": dev_metrics["accuracy"], "epoch": epoch}
-            best_state = copy.deepcopy(model.state_dict())
-            stale = 0
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    if "epoch" in best:  # else no epoch was eligible: keep the last weights
-        model.load_state_dict(best_state)
+        dev_metrics = {"macro_f1": record["dev_macro_f1"], "accuracy": record["dev_accuracy"]}
+        if epoch >= settings.first_eligible_epoch and checkpoint.should_stop(model, epoch, dev_metrics):
+            break
+    checkpoint.restore(model)
     model.eval()
+    best = checkpoint.best
     return {
         "history": history,
         "best_epoch": best.get("epoch", 0),
@@ -179,3 +205,23 @@ def train_classifier(
         "epochs_run": len(history),
         "precision": settings.precision,
     }
+
+
+def _epoch_record(
+    model, tokenizer, dev, settings: LoopSettings, epoch: int, train_loss: float, progress: bool
+):
+    """Score the epoch on dev and print one line."""
+    dev_metrics = evaluate(model, tokenizer, dev[0], dev[1], settings.max_length)
+    record = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "dev_accuracy": dev_metrics["accuracy"],
+        "dev_macro_f1": dev_metrics["macro_f1"],
+    }
+    if progress:
+        print(
+            f"  epoch {epoch}: loss {record['train_loss']:.4f}  dev acc {record['dev_accuracy']:.4f}"
+            f"  dev macro-F1 {record['dev_macro_f1']:.4f}",
+            flush=True,
+        )
+    return record
