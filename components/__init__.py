@@ -5,7 +5,7 @@
     task = components["prepare-data"](config_json=cfg.to_json(), parent_run_id="", tracking_uri="")
 
 One component per step of `slimnlp.steps.spec` (STEPS and GRID_STEPS), each the function of the same
-name in `slimnlp_components.steps` (tests/test_step_list.py checks their signatures against the
+name in `slimnlp_components.steps` (the grid's in `grid_steps`) (tests/test_step_list.py checks their signatures against the
 list). Steps that train (`Step.gpu`) run in `gpu_image` when one is set, every other step in `image`.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kfp import dsl
 
 from slimnlp.steps.spec import GRID_STEPS, STEPS
-from slimnlp_components import steps
+from slimnlp_components import grid_steps, steps
 
 if TYPE_CHECKING:
     from slimnlp.config import KubernetesConfig
@@ -37,7 +37,8 @@ def make_components(kubernetes: "KubernetesConfig") -> dict[str, dsl.base_compon
 
     def build(name: str, base_image: str) -> dsl.base_component.BaseComponent:
         # The image already holds slimnlp and kfp, so nothing is pip-installed at start.
-        func = getattr(steps, name.replace("-", "_"))
+        function = name.replace("-", "_")
+        func = getattr(steps, function, None) or getattr(grid_steps, function)
         return dsl.component(func, base_image=base_image, install_kfp_package=False)
 
     built = {spec.name: build(spec.name, gpu_image if spec.gpu else image) for spec in STEPS + GRID_STEPS}

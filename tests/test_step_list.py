@@ -8,6 +8,7 @@ import typing
 
 import pytest
 
+import slimnlp_components.grid_steps as grid_component_functions
 import slimnlp_components.steps as component_functions
 from slimnlp import steps
 from slimnlp.config import RunConfig
@@ -48,7 +49,8 @@ def test_dag_holds_pretrain_mlm_only_when_enabled():
 def test_component_signature_matches_the_list(step):
     """Each KFP component takes the three common parameters, every input by its listed name and
     artifact kind (optional ones default to None), the values, one output and its metrics."""
-    function = getattr(component_functions, step.name.replace("-", "_"))
+    name = step.name.replace("-", "_")
+    function = getattr(component_functions, name, None) or getattr(grid_component_functions, name)
     params = inspect.signature(function).parameters
     hints = {k: str(v) for k, v in typing.get_type_hints(function, include_extras=True).items()}
     expected = ["config_json", "parent_run_id", "tracking_uri", *step.values]
