@@ -44,6 +44,37 @@ class LoopSettings:
     # not reached its target density yet would otherwise win on dev and be restored).
     first_eligible_epoch: int = 1
 
+    @classmethod
+    def from_section(
+        cls,
+        section: Any,
+        *,
+        max_length: int,
+        seed: int,
+        alpha: float = 0.0,
+        temperature: float = 2.0,
+        precision: str = "fp32",
+        **extra: Any,
+    ) -> LoopSettings:
+        """The settings of a training config section (teacher, distill, finetune_amp,
+        prune.block_movement): its epochs, batch size, learning rate, weight decay, warm-up and
+        patience; the KD weight and temperature (alpha 0 = plain CE) and the precision from the
+        step; `max_length` is the tokenizer's own length (slimnlp.models.max_length_of)."""
+        return cls(
+            epochs=section.epochs,
+            batch_size=section.batch_size,
+            learning_rate=section.learning_rate,
+            weight_decay=section.weight_decay,
+            warmup_ratio=section.warmup_ratio,
+            patience=section.patience,
+            alpha=alpha,
+            temperature=temperature,
+            precision=precision,
+            max_length=max_length,
+            seed=seed,
+            **extra,
+        )
+
 
 def _optimizer(model: nn.Module, settings: LoopSettings, total_steps: int):
     decay, no_decay, scores = [], [], []
