@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from slimnlp import models
-from slimnlp.config import PruneConfig
+from slimnlp.config import BlockMovementConfig, PruneConfig
+from slimnlp.prune.block_movement import block_movement_prune
 from slimnlp.prune.block_movement.masks import (
     ATTENTION,
     FFN,
@@ -14,7 +15,6 @@ from slimnlp.prune.block_movement.masks import (
     schedule_steps,
 )
 from slimnlp.prune.block_movement.removal import finalize
-from slimnlp.prune.pruning import block_movement_prune
 from slimnlp.training.batches import predict_logits
 from slimnlp.training.loop import LoopSettings
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS, tiny_tokenizer
@@ -60,7 +60,11 @@ def test_masks_reach_the_exact_scheduled_density_at_every_step(block_size, monke
     import slimnlp.prune.block_movement.masks as movement
 
     model, tokenizer = tiny_model()
-    prune_cfg = PruneConfig(method="block_movement", target_sparsity=0.5, block_size=block_size)
+    prune_cfg = PruneConfig(
+        method="block_movement",
+        target_sparsity=0.5,
+        block_movement=BlockMovementConfig(block_size=block_size),
+    )
     controllers, seen = [], []
 
     def keep_controller(*args, **kwargs):
@@ -88,12 +92,14 @@ def test_masks_reach_the_exact_scheduled_density_at_every_step(block_size, monke
         assert expected == pytest.approx(max(round(fraction * total), 2) / total)
     assert min(f for _, f, *_ in seen) == pytest.approx(0.5)
     assert max(f for _, f, *_ in seen) == 1.0
-    assert report["ffn_neuron_density"] == pytest.approx(0.5) and report["ffn_sparsity"] == pytest.approx(0.5)
-    assert report["attention_block_density"] == pytest.approx(0.5)
-    assert abs(report["weight_sparsity"] - 0.5) <= 0.02
+    assert report.extras["ffn_neuron_density"] == pytest.approx(0.5) and report.ffn_sparsity == pytest.approx(
+        0.5
+    )
+    assert report.extras["attention_block_density"] == pytest.approx(0.5)
+    assert abs(report.weight_sparsity - 0.5) <= 0.02
     if block_size == "head":
-        assert report["head_sparsity"] == pytest.approx(0.5)
-        assert abs(report["structural_sparsity"] - 0.5) <= 0.02
+        assert report.head_sparsity == pytest.approx(0.5)
+        assert abs(report.structural_sparsity - 0.5) <= 0.02
     assert not masked_linears(model)
 
 
@@ -125,12 +131,12 @@ def test_removed_heads_and_neurons_are_gone_and_the_model_reloads_bit_exactly(tm
         masked = predict_logits(model, tokenizer, TINY_TEXTS, 32)
     report = finalize(model, controller, "zero", min_heads_per_layer=1)
     layer0 = models.layer_modules(models.encoder_layers(model)[0])
-    assert 1 not in report["kept_heads"][0]
-    assert layer0.query.out_features == 8 * report["heads_per_layer_after"][0] < 32
+    assert 1 not in report.kept_heads[0]
+    assert layer0.query.out_features == 8 * report.heads_per_layer_after[0] < 32
     # Neurons compete across layers: half of all 128 stay, however they fall per layer.
-    assert sum(report["neurons_per_layer_after"]) == 64
-    assert layer0.ffn_in.out_features == report["neurons_per_layer_after"][0]
-    assert report["weight_sparsity"] > report["structural_sparsity"] > 0
+    assert sum(report.neurons_per_layer_after) == 64
+    assert layer0.ffn_in.out_features == report.neurons_per_layer_after[0]
+    assert report.weight_sparsity > report.structural_sparsity > 0
     with torch.no_grad():
         pruned = predict_logits(model, tokenizer, TINY_TEXTS, 32)
     torch.testing.assert_close(pruned, masked, atol=1e-5, rtol=1e-5)  # removal is exact
@@ -139,7 +145,7 @@ def test_removed_heads_and_neurons_are_gone_and_the_model_reloads_bit_exactly(tm
     before, after = model.state_dict(), reloaded.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert models.model_layout(reloaded)["intermediate_sizes"] == report["neurons_per_layer_after"]
+    assert models.model_layout(reloaded)["intermediate_sizes"] == report.neurons_per_layer_after
     assert torch.equal(predict_logits(reloaded, tokenizer, TINY_TEXTS, 32), pruned)
 
 
@@ -151,9 +157,9 @@ def test_a_target_that_removes_every_head_keeps_the_floor_and_says_so(caplog):
         controller.tensors[2].scores.copy_(torch.tensor([4.0, 5.0, 6.0, 7.0]))
     controller.kept[ATTENTION] = 0.5
     report = finalize(model, controller, "zero", min_heads_per_layer=2)
-    assert report["heads_per_layer_after"] == [2, 2]
-    assert report["kept_heads"][0] == [0, 1]
-    assert report["layers_clamped_to_min_heads"] == [0]
+    assert report.heads_per_layer_after == [2, 2]
+    assert report.kept_heads[0] == [0, 1]
+    assert report.layers_clamped_to_min_heads == [0]
     assert "min_heads_per_layer" in caplog.text
 
 
@@ -184,11 +190,13 @@ def test_hybrid_filled_keeps_weights_and_redistils():
     model, tokenizer = tiny_model()
     train = (TINY_TEXTS, TINY_LABELS)
     cfg = PruneConfig(
-        method="block_movement", target_sparsity=0.25, block_size="8", fill="hybrid-filled", refill_epochs=1
+        method="block_movement",
+        target_sparsity=0.25,
+        block_movement=BlockMovementConfig(block_size="8", fill="hybrid-filled", refill_epochs=1),
     )
     report = block_movement_prune(model, tokenizer, train, train, cfg, settings(epochs=2), progress=False)
-    assert report["refill"]["epochs_run"] == 1
-    assert report["weight_sparsity"] == pytest.approx(report["structural_sparsity"])
+    assert report.extras["refill"]["epochs_run"] == 1
+    assert report.weight_sparsity == pytest.approx(report.structural_sparsity)
 
 
 def test_kd_loss_is_zero_when_the_masked_student_equals_the_teacher():

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from slimnlp import models
-from slimnlp.prune.pruning import Importance, choose_removals, prune_model, taylor_importance
+from slimnlp.prune.importance import Importance, prune_model, taylor_importance
+from slimnlp.prune.removal import choose_removals
 
 TEXTS = [
     "भारताने क्रिकेट सामना जिंकला",
@@ -52,10 +53,11 @@ def test_prune_removes_exact_fraction_and_shrinks(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
     importance = taylor_importance(model, tokenizer, TEXTS, LABELS, batches=3, batch_size=8, max_length=16)
     report = prune_model(model, importance, head_fraction=0.25, ffn_fraction=0.5)
-    assert report["heads_removed"] == 3 and report["neurons_removed"] == 96
-    assert report["head_sparsity"] == pytest.approx(0.25) and report["ffn_sparsity"] == pytest.approx(0.5)
-    assert report["params_after"] < report["params_before"]
+    assert report.heads_removed == 3 and report.neurons_removed == 96
+    assert report.head_sparsity == pytest.approx(0.25) and report.ffn_sparsity == pytest.approx(0.5)
+    assert report.params_after["total"] < report.params_before["total"]
     layout = models.model_layout(model)
+    assert report.layout == layout
     assert sum(layout["heads_per_layer"]) == 9 and sum(layout["intermediate_sizes"]) == 96
     batch = tokenizer(TEXTS[:3], return_tensors="pt", padding=True)
     assert model(**batch).logits.shape == (3, 3)
@@ -77,7 +79,7 @@ def test_a_dead_head_is_ranked_last_and_is_the_one_removed(model_and_tokenizer):
         head_fraction=1 / 12,
         ffn_fraction=0.01,
     )
-    assert report["kept_heads"][1] == [0, 1, 3]
+    assert report.kept_heads[1] == [0, 1, 3]
     assert models.encoder_layers(model)[1].attention.self.query.out_features == 24
 
 
@@ -100,38 +102,47 @@ def test_min_heads_per_layer_is_kept_and_reported(model_and_tokenizer):
     importance = taylor_importance(model, tokenizer, TEXTS, LABELS, batches=1, batch_size=8, max_length=16)
     importance.heads[0] = torch.zeros(4)  # the ranking wants every head of layer 0 gone
     report = prune_model(model, importance, head_fraction=0.4, ffn_fraction=0.1, min_heads_per_layer=1)
-    assert report["heads_per_layer_after"][0] == 1
-    assert 0 in report["layers_clamped_to_min_heads"]
+    assert report.heads_per_layer_after[0] == 1
+    assert 0 in report.layers_clamped_to_min_heads
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"method": "importance", "target_sparsity": 0.0}, "target_sparsity must be in (0, 1), got 0.0"),
-        ({"method": "block_movement", "target_sparsity": 1.0}, "must be in [0, 1) for block_movement"),
         (
-            {"method": "block_movement", "block_size": "32x32"},
-            "block_size must be 'head' or a positive integer",
+            ["prune.method=importance", "prune.target_sparsity=0"],
+            "prune.target_sparsity must be in (0, 1), got 0",
         ),
-        ({"method": "block_movement", "fill": "refill"}, "fill must be one of"),
         (
-            {"method": "block_movement", "warmup_fraction": 0.5, "cooldown_fraction": 0.5},
-            "plus warmup_fraction",
+            ["prune.method=block_movement", "prune.target_sparsity=1.0"],
+            "prune.target_sparsity must be in [0, 1) for block_movement",
         ),
-        ({"method": "magnitude"}, "method must be one of ('importance', 'block_movement')"),
+        (["prune.method=block_movement", "prune.ffn_sparsity=-0.1"], "prune.ffn_sparsity must be in [0, 1)"),
+        (
+            ["prune.block_movement.block_size=32x32"],
+            "prune.block_movement.block_size must be 'head' or a positive integer",
+        ),
+        (["prune.block_movement.fill=refill"], "prune.block_movement.fill must be one of"),
+        (
+            ["prune.block_movement.warmup_fraction=0.5", "prune.block_movement.cooldown_fraction=0.5"],
+            "prune.block_movement.cooldown_fraction plus warmup_fraction",
+        ),
+        (["prune.block_movement.weight_decay=-1"], "prune.block_movement.weight_decay must be >= 0"),
+        (["prune.importance.batches=0"], "prune.importance.batches must be >= 1"),
+        (["prune.method=magnitude"], "prune.method must be one of ('importance', 'block_movement')"),
     ],
 )
-def test_prune_config_rejects_bad_block_movement_settings(overrides, message):
-    from slimnlp.config import ConfigError, PruneConfig
+def test_prune_config_rejects_bad_settings_with_the_key_path(overrides, message):
+    from slimnlp.config import ConfigError, load_config
 
     with pytest.raises(ConfigError) as err:
-        PruneConfig(**overrides)
+        load_config(overrides=overrides)
     assert message in str(err.value)
 
 
 def test_block_movement_at_zero_sparsity_trains_but_removes_nothing(model_and_tokenizer):
     from slimnlp.config import PruneConfig
-    from slimnlp.prune.pruning import block_movement_prune
+    from slimnlp.prune.block_movement import block_movement_prune
     from slimnlp.training.loop import LoopSettings
 
     model, tokenizer = model_and_tokenizer
@@ -141,9 +152,9 @@ def test_block_movement_at_zero_sparsity_trains_but_removes_nothing(model_and_to
     report = block_movement_prune(
         model, tokenizer, (TEXTS, LABELS), (TEXTS, LABELS), cfg, settings, progress=False
     )
-    assert report["heads_removed"] == 0 and report["neurons_removed"] == 0
-    assert report["structural_sparsity"] == 0 and report["weight_sparsity"] == 0
-    assert models.count_parameters(model)["total"] == before == report["params_after"]
+    assert report.heads_removed == 0 and report.neurons_removed == 0
+    assert report.structural_sparsity == 0 and report.weight_sparsity == 0
+    assert models.count_parameters(model)["total"] == before == report.params_after["total"]
 
 
 def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(tmp_path):
@@ -172,9 +183,9 @@ def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(
             "teacher.epochs=1",
             "prune.method=block_movement",
             "prune.target_sparsity=0.25",
-            "prune.epochs=2",
-            "prune.batch_size=16",
-            "prune.cooldown_fraction=0.5",
+            "prune.block_movement.epochs=2",
+            "prune.block_movement.batch_size=16",
+            "prune.block_movement.cooldown_fraction=0.5",
         ]
     )
     data, teacher, pruned = tmp_path / "data", tmp_path / "teacher", tmp_path / "pruned"

@@ -65,9 +65,11 @@ def test_branch_config_sets_method_sparsity_kd_and_precision():
     cfg = load_config(REPO / "configs" / "paper-grid.yaml")
     plain = branch_config(cfg, {"id": "s50-ce-amp", "sparsity": 0.5, "kd": False, "precision": "auto"})
     assert plain.prune.method == "block_movement" and plain.prune.target_sparsity == 0.5
-    assert plain.prune.alpha == 0 and plain.finetune_amp.alpha == 0 and plain.finetune_amp.precision == "auto"
+    assert plain.prune.block_movement.alpha == 0 and plain.finetune_amp.alpha == 0
+    assert plain.finetune_amp.precision == "auto"
     kd = branch_config(cfg, {"id": "s00-kd-fp32", "sparsity": 0.0, "kd": True, "precision": "fp32"})
-    assert kd.prune.alpha == cfg.prune.alpha > 0 and kd.finetune_amp.precision == "fp32"
+    assert kd.prune.block_movement.alpha == cfg.prune.block_movement.alpha > 0
+    assert kd.finetune_amp.precision == "fp32"
     with pytest.raises(GridError, match="lacks"):
         branch_config(cfg, {"id": "x"})
 
@@ -149,8 +151,8 @@ TINY_GRID = [
     "teacher.intermediate_size=64",
     "teacher.max_length=24",
     "teacher.epochs=1",
-    "prune.epochs=2",
-    "prune.batch_size=16",
+    "prune.block_movement.epochs=2",
+    "prune.block_movement.batch_size=16",
     "finetune_amp.epochs=1",
     "export.quantize_int8=false",
     "export.parity_samples=8",

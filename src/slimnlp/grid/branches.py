@@ -70,18 +70,16 @@ def branches(cfg: RunConfig) -> list[dict[str, Any]]:
 
 def branch_config(cfg: RunConfig, branch: dict[str, Any]) -> RunConfig:
     """The run config of one branch: block movement at the branch's sparsity, KD weight from
-    prune.alpha / finetune_amp.alpha or 0 without KD, finetune_amp in the branch's precision."""
+    prune.block_movement.alpha / finetune_amp.alpha or 0 without KD, finetune_amp in the branch's
+    precision."""
     missing = {"id", "sparsity", "kd", "precision"} - set(branch)
     if missing:
         raise GridError(f"grid branch {branch!r} lacks {sorted(missing)}")
     values = cfg.to_dict()
     values["prune"].update(
-        method="block_movement",
-        target_sparsity=branch["sparsity"],
-        head_sparsity=None,
-        ffn_sparsity=None,
-        alpha=cfg.prune.alpha if branch["kd"] else 0.0,
+        method="block_movement", target_sparsity=branch["sparsity"], head_sparsity=None, ffn_sparsity=None
     )
+    values["prune"]["block_movement"]["alpha"] = cfg.prune.block_movement.alpha if branch["kd"] else 0.0
     values["finetune_amp"].update(
         precision=branch["precision"], alpha=cfg.finetune_amp.alpha if branch["kd"] else 0.0
     )

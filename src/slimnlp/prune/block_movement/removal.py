@@ -13,21 +13,15 @@ masked inside kept heads is zeroed ("zero") or left as trained ("hybrid-filled",
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from slimnlp.models import (
-    count_parameters,
-    encoder_layers,
-    head_dim,
-    keep_heads,
-    keep_neurons,
-    layer_modules,
-)
+from slimnlp.models import encoder_layers, head_dim, layer_modules
+from slimnlp.prune.base import PruneReport
 from slimnlp.prune.block_movement.masks import ATTENTION, FFN, BlockMask, MaskController
+from slimnlp.prune.removal import build_report, measure, remove_units
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +59,17 @@ def _heads_to_keep(
     return sorted(alive + ranked[: min(min_heads, heads) - len(alive)]), True
 
 
+def _bake(linear: nn.Linear, mask: torch.Tensor, fill: str) -> None:
+    """Remove the parametrization, keeping the trained weight; "zero" zeroes the masked blocks."""
+    parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
+    if fill == "zero":
+        with torch.no_grad():
+            linear.weight.mul_(mask.to(linear.weight.dtype))
+
+
 def finalize(
     model: nn.Module, controller: MaskController, fill: str = "zero", min_heads_per_layer: int = 1
-) -> dict[str, Any]:
+) -> PruneReport:
     """Bake the current masks into the weights, remove parametrizations, remove heads and neurons.
 
     Args:
@@ -77,88 +79,37 @@ def finalize(
         min_heads_per_layer: Heads every layer keeps (already true for "head" blocks).
 
     Returns:
-        The pruning report: heads/neurons per layer before and after, the reached weight sparsity
-        (removed or zeroed weights over the prunable encoder weights) and the structural sparsity
-        (removed weights only), and the layers a floor kept heads in.
+        The pruning report (weight sparsity counts removed or zeroed weights, structural sparsity
+        removed ones only), with the attention block and FFN neuron densities the masks reached.
     """
     dim = head_dim(model)
     block_heads = all(t.scores.dim() == 1 for t in controller.tensors if t.group == ATTENTION)
     wanted = _wanted_heads_per_layer(controller) if block_heads else {}
-    params_before = count_parameters(model)  # the scores are not model weights: leave them out
-    score_count = sum(t.scores.numel() for t in controller.tensors)
-    params_before = {k: v - score_count if k != "embeddings" else v for k, v in params_before.items()}
-    report: dict[str, Any] = {
-        "heads_per_layer_before": [],
-        "heads_per_layer_after": [],
-        "neurons_per_layer_before": [],
-        "neurons_per_layer_after": [],
-        "kept_heads": [],
-        "layers_clamped_to_min_heads": [],
+    # The scores are not model weights: leave them out of the parameter counts.
+    before = measure(model, extra_params=sum(t.scores.numel() for t in controller.tensors))
+    densities = {
         "attention_block_density": controller.density(ATTENTION),
         "ffn_neuron_density": controller.density(FFN),
     }
-    prunable_before = 0
+    kept_heads, kept_neurons, clamped_layers = [], [], []
     for number, layer in enumerate(encoder_layers(model)):
         m = layer_modules(layer)
         linears = (m.query, m.key, m.value, m.attn_out, m.ffn_in, m.ffn_out)
-        prunable_before += sum(linear.weight.numel() for linear in linears)
         masks = {id(linear): _full_mask(linear) for linear in linears}
         o_scores = _mask_of(m.attn_out).expand(_mask_of(m.attn_out).mask_scores.detach().float())
-        neuron_mask = masks[id(m.ffn_in)][:, 0]
         for linear in linears:
-            parametrize.remove_parametrizations(linear, "weight", leave_parametrized=False)
-            if fill == "zero":
-                with torch.no_grad():
-                    linear.weight.mul_(masks[id(linear)].to(linear.weight.dtype))
+            _bake(linear, masks[id(linear)], fill)
         kept, clamped = _heads_to_keep(masks[id(m.attn_out)], o_scores, dim, min_heads_per_layer)
-        if block_heads and wanted.get(number, min_heads_per_layer) < min_heads_per_layer:
-            clamped = True
-        if clamped:
-            report["layers_clamped_to_min_heads"].append(number)
-        neurons = torch.nonzero(neuron_mask).flatten().tolist()
-        report["heads_per_layer_before"].append(m.query.out_features // dim)
-        report["neurons_per_layer_before"].append(m.ffn_in.out_features)
-        keep_heads(layer, kept, dim)
-        keep_neurons(layer, neurons)
-        report["kept_heads"].append(kept)
-        report["heads_per_layer_after"].append(len(kept))
-        report["neurons_per_layer_after"].append(len(neurons))
-    if report["layers_clamped_to_min_heads"]:
+        if clamped or (block_heads and wanted.get(number, min_heads_per_layer) < min_heads_per_layer):
+            clamped_layers.append(number)
+        kept_heads.append(kept)
+        kept_neurons.append(torch.nonzero(masks[id(m.ffn_in)][:, 0]).flatten().tolist())
+    if clamped_layers:
         log.warning(
             "block movement: layers %s keep %d head(s) (prune.min_heads_per_layer) although the "
             "target would remove every head there",
-            report["layers_clamped_to_min_heads"],
+            clamped_layers,
             min_heads_per_layer,
         )
-    return _summarise(model, report, prunable_before, params_before)
-
-
-def _summarise(
-    model: nn.Module, report: dict[str, Any], prunable_before: int, params_before: dict[str, int]
-) -> dict[str, Any]:
-    remaining = nonzero = 0
-    for layer in encoder_layers(model):
-        m = layer_modules(layer)
-        for linear in (m.query, m.key, m.value, m.attn_out, m.ffn_in, m.ffn_out):
-            remaining += linear.weight.numel()
-            nonzero += int(torch.count_nonzero(linear.weight))
-    heads_before, heads_after = sum(report["heads_per_layer_before"]), sum(report["heads_per_layer_after"])
-    neurons_before = sum(report["neurons_per_layer_before"])
-    neurons_after = sum(report["neurons_per_layer_after"])
-    params_after = count_parameters(model)
-    return {
-        **report,
-        "heads_removed": heads_before - heads_after,
-        "neurons_removed": neurons_before - neurons_after,
-        "head_sparsity": 1 - heads_after / heads_before,
-        "ffn_sparsity": 1 - neurons_after / neurons_before,
-        # Removed weights over the prunable encoder weights (Q/K/V/O, FFN): what makes it faster.
-        "structural_sparsity": 1 - remaining / prunable_before,
-        # Removed or zeroed: what a sparse kernel or a compressor could exploit on top.
-        "weight_sparsity": 1 - nonzero / prunable_before,
-        "params_before": params_before["total"],
-        "params_after": params_after["total"],
-        "non_embedding_params_before": params_before["non_embedding"],
-        "non_embedding_params_after": params_after["non_embedding"],
-        "encoder_param_sparsity": 1 - params_after["non_embedding"] / params_before["non_embedding"],
-    }
+    remove_units(model, kept_heads, kept_neurons)
+    return build_report("block_movement", model, before, kept_heads, clamped_layers, densities)

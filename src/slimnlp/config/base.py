@@ -1,0 +1,123 @@
+"""The ground floor of the run config: the error type, field help, shared checks, typed building.
+
+Every section module builds on these; `run.py` gathers the sections into one `RunConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key is unknown or its value is invalid; the message names the key's path."""
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} {message}")
+
+
+def _help(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+def _check_training(section: Any) -> None:
+    """The loop settings every training section shares (teacher, distill, finetune_amp, a pruning
+    method that trains): epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience."""
+    _require(section.epochs >= 0, "epochs", f"must be >= 0, got {section.epochs}")
+    for name in ("batch_size", "patience"):
+        _require(getattr(section, name) >= 1, name, f"must be >= 1, got {getattr(section, name)}")
+    _require(section.learning_rate > 0, "learning_rate", f"must be > 0, got {section.learning_rate}")
+    _require(section.weight_decay >= 0, "weight_decay", f"must be >= 0, got {section.weight_decay}")
+    _require(0 <= section.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {section.warmup_ratio}")
+
+
+def _check_vocab_transfer(section: Any) -> None:
+    """Fast vocabulary transfer settings shared by the teacher and distill sections."""
+    size = section.vocab_transfer
+    _require(size is None or size >= 100, "vocab_transfer", f"must be >= 100 or null, got {size}")
+    _require(
+        section.vocab_transfer_mlm_steps >= 0,
+        "vocab_transfer_mlm_steps",
+        f"must be >= 0, got {section.vocab_transfer_mlm_steps}",
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Building a section from plain values (YAML, JSON, --set), checking every value against its hint
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check (and gently convert) one value against its type hint; errors name the key."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {type(value).__name__}")
+        return _build(hint, value, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        (item,) = typing.get_args(hint)
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return {str(k): str(v) for k, v in value.items()}
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, bool):
+            raise ConfigError(
+                f"{key} must be a string, got {value!r} (YAML reads on/off/yes/no as "
+                f"booleans: quote the value, e.g. {key}='off')"
+            )
+        if not isinstance(value, str | int | float):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _check_keys(cls: type, values: dict[str, Any], prefix: str) -> None:
+    """Unknown keys fail; a key that moved (a section's `MOVED_KEYS`: old name -> new path below the
+    section) fails with its new path, so an old config says exactly what to rename."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    moved: dict[str, str] = getattr(cls, "MOVED_KEYS", {})
+    for key in values:
+        if key in known:
+            continue
+        where = f"{prefix}.{key}" if prefix else key
+        if key in moved:
+            new = f"{prefix}.{moved[key]}" if prefix else moved[key]
+            raise ConfigError(f"{where} moved to {new}; rename the key in your config or --set")
+        raise ConfigError(f"unknown config key {where!r}; known keys here: {sorted(known)}")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
+    _check_keys(cls, values, prefix)
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{prefix}.{err}" if prefix else str(err)) from None

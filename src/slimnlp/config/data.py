@@ -1,0 +1,56 @@
+"""prepare-data: where the data files are, their columns, cleaning and splitting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slimnlp.config.base import _help, _require
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str | None = _help(
+        "Directory holding the data files; relative file names below resolve against it. "
+        "Env var SLIMNLP_DATA_DIR overrides it. None with no files = the shipped Marathi sample.",
+        None,
+    )
+    train_file: str | None = _help("Training file (path, s3://, http(s):// or hf://dataset).", None)
+    dev_file: str | None = _help("Dev file; split off train (stratified) when absent.", None)
+    test_file: str | None = _help("Test file; split off train (stratified) when absent.", None)
+    text_column: str = _help("Column holding the text.", "text")
+    label_column: str = _help("Column holding the label.", "label")
+    file_format: str = _help("auto, csv, tsv, jsonl or parquet.", "auto")
+    dev_fraction: float = _help("Fraction of train held out as dev when no dev file is given.", 0.1)
+    test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2)
+    drop_test_overlap: bool = _help("Drop train/dev rows whose text is also in test.", True)
+    drop_duplicates: bool = _help(
+        "Drop repeated rows (same text and label) in every file. False keeps the files as published, "
+        "repeats included, so test figures compare with reports scored on the published test file; "
+        "every model step and the benchmark then also report test figures over distinct texts.",
+        True,
+    )
+    drop_labels: list[str] = _help(
+        "Labels whose rows are removed from every split (e.g. a class that is all duplicates).", factory=list
+    )
+    repair_mojibake: bool = _help(
+        "Repair Devanagari decoded as cp866 when the repair round-trips (such rows are dropped when it "
+        "does not, or when this is false).",
+        True,
+    )
+    max_train_rows: int | None = _help("Keep at most this many training rows (stratified).", None)
+    max_dev_rows: int | None = _help("Keep at most this many dev rows (stratified).", None)
+    max_test_rows: int | None = _help("Keep at most this many test rows (stratified).", None)
+    min_examples_per_label: int = _help("A label with fewer training examples is an error.", 2)
+    seed: int = _help("Seed for splits and subsets.", 13)
+
+    def __post_init__(self) -> None:
+        _require(0 < self.dev_fraction < 0.5, "dev_fraction", f"must be in (0, 0.5), got {self.dev_fraction}")
+        _require(
+            0 < self.test_fraction < 0.5, "test_fraction", f"must be in (0, 0.5), got {self.test_fraction}"
+        )
+        fmts = ("auto", "csv", "tsv", "jsonl", "parquet")
+        _require(self.file_format in fmts, "file_format", f"must be one of {fmts}, got {self.file_format!r}")
+        _require(self.min_examples_per_label >= 1, "min_examples_per_label", "must be >= 1")
+        for name in ("max_train_rows", "max_dev_rows", "max_test_rows"):
+            value = getattr(self, name)
+            _require(value is None or value > 0, name, f"must be a positive integer or null, got {value}")

@@ -1,0 +1,43 @@
+"""The paper's experiment grid (`slimnlp run` with grid.enabled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slimnlp.config.base import _help, _require
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    enabled: bool = _help(
+        "Run the paper's experiment grid instead of the compress pipeline: one prepare-data and one "
+        "teacher, then a branch per (sparsity, KD, precision) doing block-movement prune, finetune-amp, "
+        "export-onnx and benchmark, then one collect step (table + plot).",
+        False,
+    )
+    sparsities: list[float] = _help(
+        "Pruning levels of the grid (0 = train without pruning).", factory=lambda: [0.0, 0.25, 0.5, 0.75]
+    )
+    distillation: list[bool] = _help(
+        "KD settings of the grid: false = CE only, true = prune.block_movement.alpha KD.",
+        factory=lambda: [False, True],
+    )
+    precisions: list[str] = _help(
+        "Fine-tune precisions of the grid: fp32 and auto (AMP: fp16 on CUDA; on CPU what "
+        "finetune_amp resolves, reported per row), or fp16/bf16.",
+        factory=lambda: ["fp32", "auto"],
+    )
+    parallelism: int = _help(
+        "Branches run at once (1 locally keeps latency measurements clean on a small machine).", 1
+    )
+
+    def __post_init__(self) -> None:
+        _require(len(self.sparsities) > 0, "sparsities", "must not be empty")
+        for value in self.sparsities:
+            _require(0 <= value < 1, "sparsities", f"values must be in [0, 1), got {value}")
+        _require(len(self.distillation) > 0, "distillation", "must not be empty")
+        opts = ("auto", "fp16", "bf16", "fp32")
+        for value in self.precisions:
+            _require(value in opts, "precisions", f"values must be in {opts}, got {value!r}")
+        _require(len(self.precisions) > 0, "precisions", "must not be empty")
+        _require(self.parallelism >= 1, "parallelism", f"must be >= 1, got {self.parallelism}")

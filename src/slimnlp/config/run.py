@@ -1,0 +1,123 @@
+"""The run config: one section per step, gathered in `RunConfig`, loaded from YAML, JSON or a dict.
+
+    cfg = load_config("configs/mahanews-shc.yaml", overrides=["data.dir=../shared/data/mahanews-shc"])
+
+The same object drives the CLI, the local pipeline run and the KFP pipeline parameters (it travels
+as JSON). Unknown keys and bad values fail here, at load time, with the key's full path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slimnlp.config.base import ConfigError, _build, _help
+from slimnlp.config.benchmark import BenchmarkConfig
+from slimnlp.config.data import DataConfig
+from slimnlp.config.distill import DistillConfig
+from slimnlp.config.export import ExportConfig
+from slimnlp.config.finetune_amp import FinetuneAmpConfig
+from slimnlp.config.grid import GridConfig
+from slimnlp.config.kubernetes import KubernetesConfig
+from slimnlp.config.pretrain import PretrainConfig
+from slimnlp.config.prune import PruneConfig
+from slimnlp.config.registry import RegistryConfig
+from slimnlp.config.teacher import TeacherConfig
+from slimnlp.config.tracking import TrackingConfig
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = _help("Run name (MLflow parent run name and run directory name).", "marathi-sample")
+    output_dir: str = _help("Where run directories are created.", "runs")
+    seed: int = _help("Global seed.", 13)
+    data: DataConfig = _help("prepare-data", factory=DataConfig)
+    pretrain: PretrainConfig = _help("pretrain-mlm (optional)", factory=PretrainConfig)
+    teacher: TeacherConfig = _help("train-teacher", factory=TeacherConfig)
+    prune: PruneConfig = _help("prune", factory=PruneConfig)
+    distill: DistillConfig = _help("distill", factory=DistillConfig)
+    finetune_amp: FinetuneAmpConfig = _help("finetune-amp", factory=FinetuneAmpConfig)
+    export: ExportConfig = _help("export-onnx", factory=ExportConfig)
+    benchmark: BenchmarkConfig = _help("benchmark", factory=BenchmarkConfig)
+    tracking: TrackingConfig = _help("MLflow and CodeCarbon", factory=TrackingConfig)
+    registry: RegistryConfig = _help(
+        "promote: MLflow model registry and the promotion gate", factory=RegistryConfig
+    )
+    kubernetes: KubernetesConfig = _help(
+        "Cluster settings used by `slimnlp compile`", factory=KubernetesConfig
+    )
+    grid: GridConfig = _help(
+        "The paper's experiment grid (slimnlp run with grid.enabled)", factory=GridConfig
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r} must look like key.path=value")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw) if raw != "" else None
+
+
+def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
+    values = json.loads(json.dumps(values or {}))  # deep copy, plain types only
+    data_dir = os.environ.get("SLIMNLP_DATA_DIR")
+    if data_dir:  # the environment beats the file; an explicit --set beats both
+        values.setdefault("data", {})["dir"] = data_dir
+    for text in overrides or []:
+        path, value = _parse_override(text)
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text!r}: {part!r} is not a section")
+        node[path[-1]] = value
+    data = values.get("data")
+    if isinstance(data, dict) and isinstance(data.get("dir"), str) and "://" not in data["dir"]:
+        # Absolute, so a compiled pipeline or a step run from another folder reads the same files.
+        data["dir"] = str(Path(data["dir"]).expanduser().resolve())
+    pretrain = values.get("pretrain")
+    if isinstance(pretrain, dict) and isinstance(pretrain.get("corpus"), list):
+        pretrain["corpus"] = [
+            str(Path(c).expanduser().resolve()) if isinstance(c, str) and "://" not in c else c
+            for c in pretrain["corpus"]
+        ]
+    return _build(RunConfig, values)
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Load a YAML run config (None = the built-in defaults) and apply `key.path=value` overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; pass an existing YAML file to --config")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        values = loaded or {}
+    # Relative paths (data.dir) are relative to the working directory, like every CLI path.
+    return config_from_dict(values, overrides)
+
+
+def config_from_json(text: str) -> RunConfig:
+    return _build(RunConfig, json.loads(text))

@@ -1,0 +1,184 @@
+"""What every pruning method is: a registered `Pruner`, run in a `PruneContext`, giving a `PruneReport`.
+
+    @register_pruner("importance")
+    class ImportancePruner:
+        def wants_teacher_logits(self, config): return False
+        def prune(self, model, tokenizer, train, dev, context) -> PruneReport: ...
+
+    report = get_pruner(cfg.prune.method).prune(model, tokenizer, train, dev, context)
+
+The name is the method's `prune.method` value and its config section `prune.<name>`
+(`slimnlp.config.prune`); registering a pruner without such a section fails at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from slimnlp.config import PRUNE_METHODS, PruneConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from slimnlp.training.loop import LoopSettings
+
+Split = tuple[list[str], list[int]]  # (texts, labels)
+
+
+@dataclass
+class PruneContext:
+    """Everything a pruner gets besides the model and the data.
+
+    Attributes:
+        config: The prune section: shared fields, and `config.section`, the method's own.
+        max_length: Tokens per text (the teacher's tokenizer length).
+        seed: The run's seed.
+        loop: Settings of the one training loop built from the method's section, for a pruner that
+            trains (`trains` is true); None otherwise.
+        teacher_logits: The teacher's logits on the training texts (same order), when the pruner
+            asked for them (`wants_teacher_logits`); None otherwise.
+        on_epoch: Called with (epoch, record) after each training epoch (MLflow logging).
+        device: Where to run; None = CUDA when available.
+        progress: Show progress bars and per-epoch lines.
+    """
+
+    config: PruneConfig
+    max_length: int
+    seed: int
+    loop: LoopSettings | None = None
+    teacher_logits: torch.Tensor | None = None
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None
+    device: str | None = None
+    progress: bool = True
+
+
+@dataclass
+class PruneReport:
+    """One report shape for every method: what the model had, what it has now, and the method's own
+    numbers in `extras`. `metrics()` flattens it into the keys the prune step writes to metrics.json."""
+
+    method: str
+    heads_per_layer_before: list[int]
+    heads_per_layer_after: list[int]
+    neurons_per_layer_before: list[int]
+    neurons_per_layer_after: list[int]
+    kept_heads: list[list[int]]
+    layers_clamped_to_min_heads: list[int]
+    params_before: dict[str, int]  # count_parameters(): total, embeddings, non_embedding
+    params_after: dict[str, int]
+    # Removed weights over the prunable encoder weights (Q/K/V/O, FFN): what makes it faster.
+    structural_sparsity: float
+    # Removed or zeroed: what a sparse kernel or a compressor could exploit on top.
+    weight_sparsity: float
+    layout: dict[str, Any]  # slimnlp.models.model_layout of the pruned model
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def heads_removed(self) -> int:
+        return sum(self.heads_per_layer_before) - sum(self.heads_per_layer_after)
+
+    @property
+    def neurons_removed(self) -> int:
+        return sum(self.neurons_per_layer_before) - sum(self.neurons_per_layer_after)
+
+    @property
+    def head_sparsity(self) -> float:
+        return 1 - sum(self.heads_per_layer_after) / sum(self.heads_per_layer_before)
+
+    @property
+    def ffn_sparsity(self) -> float:
+        return 1 - sum(self.neurons_per_layer_after) / sum(self.neurons_per_layer_before)
+
+    def metrics(self) -> dict[str, Any]:
+        """The flat metrics of the prune step (extras last: a method may add, never rename)."""
+        before, after = self.params_before, self.params_after
+        return {
+            "method": self.method,
+            "kept_heads": self.kept_heads,
+            "heads_per_layer_before": self.heads_per_layer_before,
+            "heads_per_layer_after": self.heads_per_layer_after,
+            "neurons_per_layer_before": self.neurons_per_layer_before,
+            "neurons_per_layer_after": self.neurons_per_layer_after,
+            "heads_removed": self.heads_removed,
+            "neurons_removed": self.neurons_removed,
+            "head_sparsity": self.head_sparsity,
+            "ffn_sparsity": self.ffn_sparsity,
+            "layers_clamped_to_min_heads": self.layers_clamped_to_min_heads,
+            "structural_sparsity": self.structural_sparsity,
+            "weight_sparsity": self.weight_sparsity,
+            "params_before": before["total"],
+            "params_after": after["total"],
+            "non_embedding_params_before": before["non_embedding"],
+            "non_embedding_params_after": after["non_embedding"],
+            "encoder_param_sparsity": 1 - after["non_embedding"] / before["non_embedding"],
+            **self.extras,
+        }
+
+    def summary(self) -> str:
+        """One line for the step's log."""
+        line = (
+            f"heads per layer {self.heads_per_layer_before} -> {self.heads_per_layer_after}, FFN "
+            f"{self.neurons_per_layer_before} -> {self.neurons_per_layer_after}, parameters "
+            f"{self.params_before['total']:,} -> {self.params_after['total']:,}; structural sparsity "
+            f"{self.structural_sparsity:.1%}, weight sparsity {self.weight_sparsity:.1%}"
+        )
+        if self.layers_clamped_to_min_heads:
+            line += (
+                f"; layers {self.layers_clamped_to_min_heads} keep prune.min_heads_per_layer head(s) "
+                "although the target would remove more there"
+            )
+        return line
+
+
+class Pruner(Protocol):
+    """A pruning method. It prunes `model` in place (physically: the saved directory is smaller)."""
+
+    # True: the method trains in the one loop; the step passes `context.loop`, built from its section.
+    trains: bool
+
+    def wants_teacher_logits(self, config: PruneConfig) -> bool:
+        """Whether the step should compute the teacher's logits on the training texts (KD)."""
+        ...
+
+    def prune(
+        self, model: Any, tokenizer: Any, train: Split, dev: Split, context: PruneContext
+    ) -> PruneReport:
+        """Prune `model` in place and report what was removed."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------
+# The registry
+
+_PRUNERS: dict[str, type] = {}
+
+
+def register_pruner(name: str):
+    """Class decorator: register a pruner under its `prune.method` name."""
+
+    def register(cls: type) -> type:
+        if name not in PRUNE_METHODS:
+            raise ValueError(
+                f"pruner {cls.__name__} is registered as {name!r}, which has no config section; add "
+                f"@prune_method({name!r}) on its config class in slimnlp/config/prune.py"
+            )
+        if name in _PRUNERS:
+            raise ValueError(f"pruner {name!r} is registered twice ({_PRUNERS[name]}, {cls})")
+        _PRUNERS[name] = cls
+        return cls
+
+    return register
+
+
+def registered_pruners() -> tuple[str, ...]:
+    """The names of the registered pruners (import `slimnlp.prune` to register the shipped ones)."""
+    return tuple(_PRUNERS)
+
+
+def get_pruner(name: str) -> Pruner:
+    """A new pruner of method `name`."""
+    if name not in _PRUNERS:
+        raise ValueError(f"no pruner named {name!r}; registered: {registered_pruners()}")
+    return _PRUNERS[name]()
