@@ -104,21 +104,16 @@ def _teacher_logits(teacher_dir: str | Path, texts: list[str]) -> torch.Tensor:
 def _settings(
     section: Any, cfg: RunConfig, *, alpha: float = 0.0, temperature: float = 2.0, precision: str = "fp32"
 ) -> LoopSettings:
-    """The loop settings of a training section (teacher, distill, finetune_amp, a pruning method that
-    trains): every such section has epochs, batch_size, learning_rate, weight_decay, warmup_ratio and
-    patience (`slimnlp.config.base._check_training`); the loss terms and precision come as arguments."""
-    return LoopSettings(
-        epochs=section.epochs,
-        batch_size=section.batch_size,
-        learning_rate=section.learning_rate,
-        weight_decay=section.weight_decay,
-        warmup_ratio=section.warmup_ratio,
-        patience=section.patience,
+    """The loop settings of a training section (teacher, distill, finetune_amp, prune.block_movement):
+    its own epochs, batch_size, learning_rate, weight_decay, warmup_ratio and patience; the loss terms
+    and precision from the step."""
+    return LoopSettings.from_section(
+        section,
+        max_length=cfg.teacher.max_length,
+        seed=cfg.seed,
         alpha=alpha,
         temperature=temperature,
         precision=precision,
-        max_length=cfg.teacher.max_length,
-        seed=cfg.seed,
     )
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.steps.common import _epoch_logger, _save_model, _settings, _splits, _teacher_logits, step_body
+from slimnlp.steps.common import _epoch_logger, _save_model, _splits, _teacher_logits, step_body
 from slimnlp.training.device import default_device
+from slimnlp.training.loop import LoopSettings
 
 
 def prune(
@@ -29,13 +30,20 @@ def prune(
         train, dev, test, id2label = _splits(data_dir)
         model, tokenizer = models.load_model_dir(teacher_dir, default_device())
         models.encoder_layers(model)  # fails early, naming supported types, for unknown layouts
+        max_length = models.max_length_of(tokenizer)
+        # A pruner that trains runs the one loop with its section's settings (it adds its loss terms).
+        loop = (
+            LoopSettings.from_section(p.section, max_length=max_length, seed=cfg.seed)
+            if pruner.trains
+            else None
+        )
+        logits = _teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None
         context = PruneContext(
             config=p,
-            max_length=models.max_length_of(tokenizer),
+            max_length=max_length,
             seed=cfg.seed,
-            # A pruner that trains runs the one loop with its section's settings (it adds its loss terms).
-            loop=_settings(p.section, cfg) if pruner.trains else None,
-            teacher_logits=_teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None,
+            loop=loop,
+            teacher_logits=logits,
             on_epoch=_epoch_logger(run),
         )
         report = pruner.prune(model, tokenizer, train, dev, context)
