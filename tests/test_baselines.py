@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slimnlp.benchmark.baselines import ARRAYS_FILE, SPEC_FILE, TfidfRunner, train_tfidf_baseline
+from slimnlp.benchmark.baselines import train_tfidf_baseline
+from slimnlp.runtime.sklearn import ARRAYS_FILE, SPEC_FILE, TfidfRunner
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS
 
 

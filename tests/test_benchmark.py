@@ -275,3 +275,24 @@ def test_a_busy_machine_is_said_plainly() -> None:
     )
     assert busy_machine({"load_average_1m": 1.5, "cpus_available": 2}) == []
     assert busy_machine({}) == []
+
+
+def test_one_cell_format_for_every_table() -> None:
+    from slimnlp.benchmark.tables import cell, markdown_lines
+
+    assert [cell(None), cell(True), cell(0.123456), cell(float("nan")), cell([4, 3]), cell([])] == [
+        "-",
+        "yes",
+        "0.1235",
+        "-",
+        "4/3",
+        "-",
+    ]
+    assert [cell(None, ".2f"), cell(1.5, ".2f"), cell(float("inf"), ",.0f"), cell(12345, ",")] == [
+        "-",
+        "1.50",
+        "never",
+        "12,345",
+    ]
+    assert markdown_lines(["a", "b"], [["1", "2"]]) == ["| a | b |", "|---|---|", "| 1 | 2 |"]
+    assert markdown_lines([], []) == []

@@ -11,17 +11,19 @@ import onnx
 import pytest
 
 from slimnlp.config import ExportConfig
+from slimnlp.export.graph import logits_module
 from slimnlp.export.onnx import (
     INT8_FILE,
     ONNX_FILE,
     ExportParityError,
-    OnnxClassifier,
     OnnxInputError,
     check_onnx_parity,
     export_onnx_model,
-    torch_logits,
 )
 from slimnlp.models import ModelDirError, load_model_dir
+from slimnlp.runtime import predict_logits
+from slimnlp.runtime.onnx import OnnxRunner
+from slimnlp.runtime.torch import TorchRunner, torch_feed
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, tiny_model_dir, tiny_onnx_export
 
 KINDS = ["teacher", "student"]  # uniform heads + token_type_ids; uneven heads [3, 1]
@@ -53,23 +55,23 @@ def test_export_passes_parity_and_reports_int8(kind: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_dynamic_axes_match_pytorch(kind: str) -> None:
     out, _ = tiny_onnx_export(kind)
-    model, _ = load_model_dir(tiny_model_dir(kind))
-    classifier = OnnxClassifier(out / ONNX_FILE, out, threads=1, max_length=32)
+    pytorch = TorchRunner.from_dir(tiny_model_dir(kind), max_length=32)
+    classifier = OnnxRunner(out / ONNX_FILE, out, threads=1, max_length=32)
     graph_inputs = onnx.load(str(out / ONNX_FILE)).graph.input
     assert [d.dim_param for d in graph_inputs[0].type.tensor_type.shape.dim] == ["batch", "sequence"]
     for batch, pad_to in [(1, None), (1, 20), (5, None), (5, 7), (5, 24)]:
         feed = classifier.encode(TINY_TEXTS[:batch], pad_to)
         logits = classifier.run(feed)
         assert logits.shape == (batch, 3)
-        np.testing.assert_allclose(logits, torch_logits(model, feed), atol=ExportConfig().atol)
+        np.testing.assert_allclose(logits, pytorch.run(torch_feed(feed)), atol=ExportConfig().atol)
 
 
 def test_int8_classifier_predicts_every_text() -> None:
     out, metrics = tiny_onnx_export("student")
-    int8 = OnnxClassifier(out / INT8_FILE, out, threads=1, max_length=32)
+    int8 = OnnxRunner(out / INT8_FILE, out, threads=1, max_length=32)
     # Same batching as the metrics: dynamic int8 quantises activations with one scale per batch
     # tensor, so int8 predictions can change with batch composition (seen here at batch_size=7).
-    predictions = int8.predict(TINY_TEXTS, batch_size=32)
+    predictions = predict_logits(int8, TINY_TEXTS, batch_size=32).argmax(-1)
     assert predictions.shape == (len(TINY_TEXTS),)
     assert metrics["int8_accuracy"] == pytest.approx(float(np.mean(predictions == np.array(TINY_LABELS))))
 
@@ -99,16 +101,16 @@ def test_onnx_inputs_must_match_the_tokenizer(tmp_path: Path) -> None:
     teacher_onnx, _ = tiny_onnx_export("teacher")  # takes token_type_ids
     student_tokenizer = tiny_model_dir("student")  # does not give them
     with pytest.raises(OnnxInputError, match=r"model\.onnx.*token_type_ids"):
-        OnnxClassifier(teacher_onnx / ONNX_FILE, student_tokenizer)
+        OnnxRunner(teacher_onnx / ONNX_FILE, student_tokenizer)
 
 
 def test_missing_or_corrupt_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing.onnx"):
-        OnnxClassifier(tmp_path / "nothing.onnx", tiny_model_dir("student"))
+        OnnxRunner(tmp_path / "nothing.onnx", tiny_model_dir("student"))
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a protobuf")
     with pytest.raises(ValueError, match="broken.onnx"):
-        OnnxClassifier(broken, tiny_model_dir("student"))
+        OnnxRunner(broken, tiny_model_dir("student"))
 
 
 def test_export_without_labels_or_int8(tmp_path: Path) -> None:
@@ -130,8 +132,6 @@ def test_fused_attention_is_silently_wrong_on_uneven_heads(tmp_path: Path) -> No
     import torch
     from onnxruntime.transformers.optimizer import optimize_model
 
-    from slimnlp.export.onnx import _logits_module
-
     model, tokenizer = load_model_dir(tiny_model_dir("student"))
     model.config._attn_implementation = "eager"
     feed = {
@@ -143,7 +143,7 @@ def test_fused_attention_is_silently_wrong_on_uneven_heads(tmp_path: Path) -> No
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _logits_module(model, names),
+                logits_module(model, names),
                 tuple(torch.from_numpy(feed[n]) for n in names),
                 str(path),
                 dynamo=False,
@@ -159,7 +159,7 @@ def test_fused_attention_is_silently_wrong_on_uneven_heads(tmp_path: Path) -> No
     fused.save_model_to_file(str(tmp_path / "fused.onnx"))
     session = ort.InferenceSession(str(tmp_path / "fused.onnx"), providers=["CPUExecutionProvider"])
     unfused = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    reference = torch_logits(model, feed)
+    reference = TorchRunner(model, tokenizer, max_length=32).run(torch_feed(feed))
     assert np.abs(unfused.run(["logits"], feed)[0] - reference).max() < 1e-4
     assert (
         np.abs(session.run(["logits"], feed)[0] - reference).max() > 0.5

@@ -116,6 +116,15 @@ def test_classification_metrics_numbers():
     assert metrics["accuracy"] == 0.75
     assert metrics["per_class_f1"] == {"a": 1.0, "b": pytest.approx(2 / 3), "c": pytest.approx(2 / 3)}
     assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    assert metrics["per_class_precision"] == {"a": 1.0, "b": 0.5, "c": 1.0}
+    assert metrics["per_class_recall"] == {"a": 1.0, "b": 1.0, "c": 0.5}
+    assert metrics["confusion"] == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]  # rows gold, columns predicted
+
+
+def test_classification_metrics_score_a_class_never_predicted_as_zero():
+    metrics = classification_metrics([0, 0], [0, 1], {0: "a", 1: "b", 2: "c"})
+    assert metrics["per_class_f1"] == {"a": pytest.approx(2 / 3), "b": 0.0, "c": 0.0}
+    assert metrics["macro_f1"] == pytest.approx(2 / 9)  # every class of id2label counts
 
 
 def test_distinct_text_scores_count_each_text_once():

@@ -74,9 +74,10 @@ def encoder_flops(model, sequence_length: int) -> int:
 def disk_size(variant) -> dict[str, Any]:
     """Size on disk of what is served: the model directory (pytorch, sklearn) or the .onnx file (+ data)."""
     from slimnlp.models import dir_size_bytes
+    from slimnlp.runtime.onnx import onnx_file_bytes
 
     is_dir = variant.runtime in ("pytorch", "sklearn")
-    size = dir_size_bytes(variant.path) if is_dir else _onnx_bytes(Path(variant.path))
+    size = dir_size_bytes(variant.path) if is_dir else onnx_file_bytes(variant.path)
     return {"size_bytes": size, "size_mb": size / 1e6}
 
 
@@ -92,8 +93,3 @@ def model_facts(model_dir: str | Path, sequence_length: int) -> dict[str, Any]:
         "params_non_embedding": params["non_embedding"],
         "gflops_per_sequence": encoder_flops(model, sequence_length) / 1e9,
     }
-
-
-def _onnx_bytes(path: Path) -> int:
-    data = path.with_name(path.name + ".data")
-    return path.stat().st_size + (data.stat().st_size if data.is_file() else 0)

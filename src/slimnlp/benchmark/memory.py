@@ -26,6 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from slimnlp.benchmark.variants import Variant
 from slimnlp.config import BenchmarkConfig
 
 
@@ -53,7 +54,7 @@ def _ru_maxrss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
-def peak_memory(variant, texts: list[str], cfg: BenchmarkConfig) -> dict[str, Any]:
+def peak_memory(variant: Variant, texts: list[str], cfg: BenchmarkConfig) -> dict[str, Any]:
     """{"peak_rss_mb", "peak_rss_delta_mb"} of `variant` serving one batch of `texts`, or Nones
     when cfg.peak_memory is "off"."""
     if cfg.peak_memory == "off":
@@ -88,8 +89,9 @@ def probe(request: dict[str, Any]) -> dict[str, float | None]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: F401
 
     from slimnlp import models  # noqa: F401
-    from slimnlp.benchmark.harness import Variant, make_runner
-    from slimnlp.export import onnx  # noqa: F401
+    from slimnlp.benchmark.variants import make_runner
+    from slimnlp.runtime import onnx, sklearn  # noqa: F401
+    from slimnlp.runtime import torch as torch_runner  # noqa: F401
 
     gc.collect()
     reset = _reset_high_water()

@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 PLOT_FILE, SIZE_PLOT_FILE, ENERGY_PLOT_FILE = "accuracy_vs_latency.png", "size.png", "energy.png"
+# The main plots by kind (the keys of write_plots), with their titles in results.md and report.html.
+PLOT_TITLES = {
+    "plot": "Accuracy vs latency (Pareto front)",
+    "size_plot": "Size on disk",
+    "energy_plot": "Energy",
+}
 RUNTIME_COLOURS = {
     "pytorch": "tab:blue",
     "onnx": "tab:orange",

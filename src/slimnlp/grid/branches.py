@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from slimnlp.benchmark.tables import cell, markdown_lines
 from slimnlp.config import RunConfig, config_from_dict
 from slimnlp.models import read_metrics
 
@@ -176,25 +176,9 @@ def read_rows(row_dirs: list[str | Path]) -> tuple[list[dict[str, Any]], dict[st
     return rows, teacher
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "-"
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return "/".join(str(v) for v in value) if value else "-"
-    return str(value)
-
-
 def markdown_table(rows: list[dict[str, Any]], teacher: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in [teacher, *rows]:
-        lines.append("| " + " | ".join(_cell(row.get(c)) for c in COLUMNS) + " |")
-    return "\n".join(lines)
+    cells = [[cell(row.get(c)) for c in COLUMNS] for row in [teacher, *rows]]
+    return "\n".join(markdown_lines(list(COLUMNS), cells))
 
 
 def plot_accuracy_vs_latency(rows: list[dict[str, Any]], teacher: dict[str, Any], path: Path) -> Path:
@@ -258,7 +242,7 @@ def write_grid_report(row_dirs: list[str | Path], out_dir: str | Path) -> dict[s
         writer.writeheader()
         for row in [teacher, *rows]:
             writer.writerow(
-                {c: _cell(row.get(c)) if isinstance(row.get(c), list) else row.get(c) for c in COLUMNS}
+                {c: cell(row.get(c)) if isinstance(row.get(c), list) else row.get(c) for c in COLUMNS}
             )
     files["json"].write_text(json.dumps({"rows": rows, "teacher": teacher}, indent=2), encoding="utf-8")
     plot_accuracy_vs_latency(rows, teacher, files["plot"])

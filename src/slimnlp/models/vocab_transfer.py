@@ -14,7 +14,7 @@ adaptation (`slimnlp.pretrain.mlm.run_mlm`) lets the body get used to the new pi
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from typing import Any
 
 import torch
@@ -23,6 +23,9 @@ from torch import nn
 from slimnlp import models
 from slimnlp.pretrain.mlm import MlmSettings, run_mlm
 from slimnlp.pretrain.run import check_vocabulary_size, encode_texts
+from slimnlp.runtime.inputs import text_batches
+from slimnlp.runtime.timing import interleaved_rounds, median
+from slimnlp.runtime.torch import TorchRunner
 
 SUBWORD_PREFIX = "##"
 SPECIAL_ROLES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token", "bos_token", "eos_token")
@@ -187,7 +190,6 @@ def apply_vocab_transfer(
 # Measuring what it bought
 
 
-@torch.no_grad()
 def batch_latency_ms(
     variants: list[tuple[nn.Module, Any]],
     texts: list[str],
@@ -196,22 +198,21 @@ def batch_latency_ms(
     rounds: int = 7,
 ) -> list[float]:
     """Median milliseconds per batch of real texts (padded per batch, so fewer tokens per text show
-    here) for each (model, tokenizer); rounds interleave the variants so load spikes hit all alike."""
-    batches = [texts[i : i + batch_size] for i in range(0, min(len(texts), batch_size * 8), batch_size)]
-    encoded = [
-        [tok(b, truncation=True, max_length=max_length, padding=True, return_tensors="pt") for b in batches]
-        for _, tok in variants
-    ]
-    times: list[list[float]] = [[] for _ in variants]
-    for round_ in range(rounds + 1):
-        for (model, _), inputs, spent in zip(variants, encoded, times, strict=True):
-            model.eval()
-            start = time.perf_counter()
-            for enc in inputs:
-                model(**enc)
-            if round_:  # round 0 warms up
-                spent.append((time.perf_counter() - start) * 1000 / len(inputs))
-    return [sorted(t)[len(t) // 2] for t in times]
+    here) for each (model, tokenizer), on up to 8 batches; one warm-up pass, then rounds that
+    interleave the variants so load spikes hit all alike (`slimnlp.runtime.timing`)."""
+    runners = [TorchRunner(model, tokenizer, max_length) for model, tokenizer in variants]
+    batches = text_batches(texts[: batch_size * 8], batch_size)
+    calls = {
+        str(i): partial(_run_batches, runner, [runner.encode(b) for b in batches])
+        for i, runner in enumerate(runners)
+    }
+    times = interleaved_rounds(calls, rounds=rounds, iterations=1, warmup=1)
+    return [median(times[str(i)]) / len(batches) for i in range(len(runners))]
+
+
+def _run_batches(runner: TorchRunner, feeds: list[dict[str, Any]]) -> None:
+    for feed in feeds:
+        runner.run(feed)
 
 
 def _scores(

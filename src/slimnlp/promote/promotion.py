@@ -157,13 +157,18 @@ def _requirements() -> list[str]:
 def score_pyfunc(model_uri: str, texts: list[str], labels: list[str]) -> dict[str, float]:
     """Accuracy and macro-F1 of a pyfunc (local path or models:/ URI) on labelled texts."""
     import mlflow
-    from sklearn.metrics import accuracy_score, f1_score
+
+    from slimnlp.training.metrics import classification_metrics
 
     predicted = mlflow.pyfunc.load_model(model_uri).predict(_frame(texts))["label"].astype(str).tolist()
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
-    }
+    # The classes are every label seen in the gold or the predicted column, as names: a champion
+    # trained on another label map may predict a label this test set does not have.
+    names = sorted(set(labels) | set(predicted))
+    index = {name: i for i, name in enumerate(names)}
+    scores = classification_metrics(
+        [index[p] for p in predicted], [index[t] for t in labels], dict(enumerate(names))
+    )
+    return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
 
 def _frame(texts: list[str]) -> Any:

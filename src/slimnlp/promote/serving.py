@@ -36,6 +36,10 @@ TEXT_COLUMN = "text"
 BATCH_SIZE = 32
 
 
+# The one allowed copy of the ONNX runner: the session, tokenising and `run -> logits` below repeat
+# `slimnlp.runtime.onnx.OnnxRunner` in a few lines, because this file is MLflow model code and must
+# load where slimnlp is not installed (so it cannot import it). Keep the two in step: same `logits`
+# output, int64 inputs named as the graph's, padding to the longest text, the tokenizer's truncation.
 class OnnxTextClassifier(mlflow.pyfunc.PythonModel):
     """Texts in, a label, its probability and one `prob_<label>` column per label out."""
 

@@ -14,16 +14,27 @@ def classification_metrics(
     labels: list[int] | np.ndarray,
     id2label: dict[int, str] | None = None,
 ) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, f1_score
+    """Accuracy, macro-F1, per-class precision/recall/F1 ({label name: value}) and the confusion
+    matrix (rows: gold, columns: predicted).
+
+    The classes are id2label's ids in order, else the ids present in `labels`; a class that is never
+    predicted scores 0 (no warning).
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     ids = sorted(id2label) if id2label else sorted(set(labels.tolist()))
-    per_class = f1_score(labels, predictions, labels=ids, average=None, zero_division=0)
+    precision, recall, per_class, _ = precision_recall_fscore_support(
+        labels, predictions, labels=ids, average=None, zero_division=0
+    )
     names = [id2label[i] if id2label else str(i) for i in ids]
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "macro_f1": float(f1_score(labels, predictions, labels=ids, average="macro", zero_division=0)),
         "per_class_f1": {n: float(v) for n, v in zip(names, per_class, strict=True)},
+        "per_class_precision": {n: float(v) for n, v in zip(names, precision, strict=True)},
+        "per_class_recall": {n: float(v) for n, v in zip(names, recall, strict=True)},
+        "confusion": confusion_matrix(labels, predictions, labels=ids).tolist(),
     }
 
 
