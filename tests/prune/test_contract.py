@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -161,6 +162,15 @@ def test_config_and_pruner_registries_name_the_same_methods():
         assert isinstance(getattr(defaults, name), section), f"PruneConfig has no field {name} of {section}"
     help_text = next(f for f in dataclasses.fields(PruneConfig) if f.name == "method").metadata["help"]
     assert all(name in help_text for name in PRUNE_METHODS)
+
+
+def test_the_readme_method_table_lists_every_registered_pruner():
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Pruning methods", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert {row.split("`")[1] for row in rows} == set(registered_pruners())
+    for name in registered_pruners():
+        assert f"`prune.{name}`" in section, f"the README's method table lacks the section prune.{name}"
 
 
 def test_every_prune_field_has_help():
