@@ -1,6 +1,6 @@
 """Block movement pruning (Lagunas et al., EMNLP 2021) inside slimnlp's own training loop.
 
-    slimnlp prune --config configs/paper-grid.yaml --set prune.method=block_movement ...
+    slimnlp prune --config configs/paper-grid.yaml --set prune.block_movement.block_size=32 ...
 
 Every attention Linear (Q, K, V, O) carries learnable scores, one per block (`block_size: head`
 shares one score per head between its Q/K/V rows and its O columns; an integer n gives n x n
@@ -13,8 +13,8 @@ separate rates, and the loss is slimnlp's `alpha * KD + (1 - alpha) * CE`.
 
 After training (`finalize`), a head whose O columns are all masked contributes exactly nothing and
 is removed, with its Q/K/V rows; masked FFN neurons are removed; masked blocks inside kept heads are
-zeroed (or kept for a re-distillation: "hybrid-filled"). See `slimnlp.movement_report` for the
-numbers this reports.
+zeroed (or kept for a re-distillation: "hybrid-filled"); `removal.finalize` does that and reports
+it as a `slimnlp.prune.PruneReport`. `pruner.py` runs it all as the registered `block_movement`.
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ def _block_grid(linear: nn.Linear, size: int, where: str) -> tuple[tuple[int, in
     rows, cols = linear.weight.shape
     if rows % size or cols % size:
         raise ModelDirError(
-            f"prune.block_size={size} does not divide {where} ({rows} x {cols}); pick a divisor of the "
-            "hidden size and head size (e.g. 32 for BERT-base) or block_size: head"
+            f"prune.block_movement.block_size={size} does not divide {where} ({rows} x {cols}); pick a "
+            "divisor of the hidden size and head size (e.g. 32 for BERT-base) or block_size: head"
         )
     return (rows // size, cols // size), (size, size)
 
