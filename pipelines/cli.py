@@ -35,6 +35,17 @@ STEP_OPTIONS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+def _prune_methods() -> str:
+    from slimnlp.config import PRUNE_METHODS
+
+    lines = [f"  {name:16s} {cls.SUMMARY}" for name, cls in PRUNE_METHODS.items()]
+    return "pruning methods (--set prune.method=NAME; settings under prune.NAME.*):\n" + "\n".join(lines)
+
+
+# Text under a step verb's --help, computed when the parser is built (torch-free).
+STEP_EPILOGS: dict[str, Callable[[], str]] = {"prune": _prune_methods}
+
+
 # Verb groups that live in their own modules; each has `add_verbs(verbs, common) -> {verb: command}`
 # and must stay light to import (no torch, kfp or mlflow at module level).
 EXTENSIONS = (
@@ -102,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     for spec in STEPS:
         sub = verbs.add_parser(
-            spec.name, help=f"step: {spec.help}", description=f"Run one step: {spec.help}."
+            spec.name,
+            help=f"step: {spec.help}",
+            description=f"Run one step: {spec.help}.",
+            epilog=STEP_EPILOGS.get(spec.name, lambda: None)(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(sub)
         for item in spec.inputs:

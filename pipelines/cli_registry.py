@@ -112,15 +112,16 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def _cell(value: object) -> str:
+    """Registry tags are strings: show the numbers they hold as numbers (slimnlp's one table cell)."""
+    from slimnlp.benchmark.tables import cell
+
     if value in (None, ""):
         return "-"
     try:
-        number = float(value)  # tags are strings: show them as the numbers they are
+        number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if number.is_integer() and abs(number) >= 1000:
-        return f"{int(number):,}"
-    return f"{number:.4g}"
+    return cell(number, ",.0f" if number.is_integer() and abs(number) >= 1000 else ".4g")
 
 
 def mlflow_server_command(args: argparse.Namespace) -> list[str]:

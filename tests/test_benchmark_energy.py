@@ -55,11 +55,11 @@ def test_the_steps_own_trackers_are_read_back(tmp_path: Path) -> None:
         for step, out in dirs.items():
             with tracking.step_run(cfg, step, parent) as run:
                 out.mkdir()
-                (out / "metrics.json").write_text("{}", encoding="utf-8")
-                run.out_dir = out
                 sum(i * i for i in range(200_000))  # some work for the tracker to see
+                run.finish(out, {"work": 1})  # metrics.json is written once, with the energy, on exit
     from_files = step_energy_from_metrics(dirs | {"finetune-amp": tmp_path / "absent"})
     assert set(from_files) == {"prune", "distill"}
+    assert json.loads((dirs["prune"] / "metrics.json").read_text())["work"] == 1
     import mlflow
 
     from_mlflow = step_energy_from_mlflow(mlflow.MlflowClient(tracking.tracking_uri(cfg)), parent)

@@ -46,9 +46,9 @@ def test_export_passes_parity_and_reports_int8(kind: str) -> None:
         "config.json",
         "slimnlp_layout.json",
         "model_metrics.json",
-        "metrics.json",
     ):
         assert (out / name).is_file(), name
+    assert not (out / "metrics.json").exists(), "the step writes metrics.json, once (tests/test_steps.py)"
     assert not list(out.glob("*.data")), "weights must live inside model.onnx"
 
 

@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 
 from slimnlp import models, steps
 from slimnlp.config import PretrainConfig, load_config
-from slimnlp.pretrain.run import build_mlm_model, cache_key, encode_texts, mlm, pack_sentences, pretrain
+from slimnlp.pretrain import mlm
+from slimnlp.pretrain.run import build_mlm_model, cache_key, encode_texts, pack_sentences, pretrain
 from tests.helpers_models import TINY_TEXTS, tiny_tokenizer
 
 TINY_PRETRAIN = PretrainConfig(
@@ -231,7 +232,7 @@ def test_teacher_starts_from_the_pretrained_encoder(shc_like_run):
     assert len(tokenizer) == json.loads((root / "pretrained" / "config.json").read_text())["vocab_size"]
     # The KFP component path: the optional `pretrained` input reaches train_teacher by keyword.
     headline = run_component("train-teacher", cfg.to_json(), "", "", str(root / "teacher"),
-                             optional_inputs={"pretrained_dir": str(root / "pretrained")}, data=str(root / "data"))  # fmt: skip
+                             pretrained=str(root / "pretrained"), data=str(root / "data"))  # fmt: skip
     assert 0 <= headline["test_accuracy"] <= 1
     assert models.read_metrics(root / "teacher")["source"] == str(root / "pretrained")
 

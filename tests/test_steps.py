@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from slimnlp import models, steps
 from slimnlp.config import load_config
 from slimnlp.mlops import tracking
+from tests import expected_steps
 from tests.helpers_models import TINY_PIPELINE_SETTINGS
 
 TINY = [*TINY_PIPELINE_SETTINGS, "prune.target_sparsity=0.25"]
@@ -52,8 +53,12 @@ def run(tmp_path_factory):
 
 def test_every_step_writes_its_directory_and_metrics(run):
     out, metrics = run["out"], run["metrics"]
-    for directory in out.values():
-        assert json.loads((directory / "metrics.json").read_text())  # the step contract
+    for name, directory in out.items():
+        written = json.loads((directory / "metrics.json").read_text())  # the step contract
+        # written once, at the end, by the step body: the step's own figures and its own time
+        assert written["step_duration_s"] > 0, name
+        returned = {k: v for k, v in metrics[name].items() if k not in ("rows", "summary")}
+        assert {k: written[k] for k in returned} == json.loads(json.dumps(returned)), name
     for name in ("teacher", "pruned", "distilled", "student"):
         assert (out[name] / "model.safetensors").is_file() and (out[name] / models.LAYOUT_FILE).is_file()
     assert metrics["data"]["num_labels"] >= 6
@@ -97,7 +102,7 @@ def test_mlflow_run_tree(run):
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run['parent']}'"
     )
     # promote (registry side effects) is run and checked in tests/test_registry.py
-    assert sorted(c.info.run_name for c in children) == sorted(set(steps.STEP_NAMES) - {"promote"})
+    assert sorted(c.info.run_name for c in children) == sorted(set(expected_steps.STEPS) - {"promote"})
     assert {c.info.status for c in children} == {"FINISHED"}
     teacher = next(c for c in children if c.info.run_name == "train-teacher")
     assert "test_accuracy" in teacher.data.metrics and "duration_s" in teacher.data.metrics

@@ -5,8 +5,8 @@
 
 The output directory is self-contained for serving: `model.onnx` (dynamic batch and sequence axes,
 weights inside the file), optionally `model.int8.onnx` (ORT dynamic int8), the tokenizer, the
-model directory's config.json / slimnlp_layout.json, its metrics as `model_metrics.json`, and this
-step's metrics as `metrics.json`.
+model directory's config.json / slimnlp_layout.json and its metrics as `model_metrics.json`; the
+step that calls it writes the returned metrics to `metrics.json`.
 
 The step in four moves: export and fuse (`slimnlp.export.graph`, where the exporter and fusion
 choices are explained), check parity with PyTorch (`slimnlp.export.parity`), quantise, and score
@@ -18,7 +18,6 @@ uniform or uneven, and parity stayed ~1e-6.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -140,5 +139,4 @@ def export_onnx_model(
     }
     metrics |= _accuracy_metrics(out, texts, labels, max_length, cfg.quantize_int8)
     metrics["export_seconds"] = time.perf_counter() - start
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
-    return metrics
+    return metrics  # the export-onnx step writes them to metrics.json, once, with its energy

@@ -102,14 +102,20 @@ def _teacher_logits(teacher_dir: str | Path, texts: list[str]) -> torch.Tensor:
 
 
 def _settings(
-    section: Any, cfg: RunConfig, *, alpha: float = 0.0, temperature: float = 2.0, precision: str = "fp32"
+    section: Any,
+    cfg: RunConfig,
+    tokenizer: Any,
+    *,
+    alpha: float = 0.0,
+    temperature: float = 2.0,
+    precision: str = "fp32",
 ) -> LoopSettings:
     """The loop settings of a training section (teacher, distill, finetune_amp, prune.block_movement):
     its own epochs, batch_size, learning_rate, weight_decay, warmup_ratio and patience; the loss terms
-    and precision from the step."""
+    and precision from the step; the sequence length the model's own tokenizer truncates at."""
     return LoopSettings.from_section(
         section,
-        max_length=cfg.teacher.max_length,
+        max_length=models.max_length_of(tokenizer),
         seed=cfg.seed,
         alpha=alpha,
         temperature=temperature,

@@ -116,7 +116,7 @@ def train_teacher(
             flush=True,
         )
         history = train_classifier(
-            model, tokenizer, train, dev, _settings(t, cfg), on_epoch=_epoch_logger(run)
+            model, tokenizer, train, dev, _settings(t, cfg, tokenizer), on_epoch=_epoch_logger(run)
         )
         shutil.rmtree(out / ".cache", ignore_errors=True)
         extra = {"source": source, **fvt, **history}
@@ -149,7 +149,7 @@ def distill(
             tokenizer,
             train,
             dev,
-            _settings(d, cfg, alpha=d.alpha, temperature=d.temperature),
+            _settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature),
             teacher_logits=teacher_logits,
             on_epoch=_epoch_logger(run),
         )
@@ -186,7 +186,7 @@ def finetune_amp(
                 tokenizer,
                 train,
                 dev,
-                _settings(a, cfg, alpha=a.alpha, temperature=a.temperature, precision=precision),
+                _settings(a, cfg, tokenizer, alpha=a.alpha, temperature=a.temperature, precision=precision),
                 teacher_logits=teacher_logits,
                 on_epoch=_epoch_logger(run),
                 device=device,
