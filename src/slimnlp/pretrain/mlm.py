@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +23,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from slimnlp.pretrain.interrupt import sigterm_as_interrupt
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "training_state.pt"
@@ -312,7 +312,7 @@ def run_mlm(
     desc = f"pretrain-mlm (stops at {s.max_minutes:g} min)" if s.max_minutes else "pretrain-mlm"
     bar = tqdm(total=s.max_steps, initial=state["step"], desc=desc, unit="step", mininterval=2)
     phase = "between"  # between steps | computing a step | updating weights
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         try:
             while state["step"] < s.max_steps and schedule.progress(state["step"]) < 1.0:
                 epoch, position = divmod(state["step"], steps_per_epoch)
@@ -386,20 +386,3 @@ def _log_heldout(model: nn.Module, batches: list[dict], device: str, log: Callab
     record = {"heldout_loss": loss, "heldout_perplexity": math.exp(min(loss, 50.0))}
     log(record)
     return record
-
-
-class _sigterm_as_interrupt:  # noqa: N801 - used as a context manager
-    """Turn SIGTERM (a pod being evicted) into KeyboardInterrupt, so the loop saves a checkpoint."""
-
-    def __enter__(self) -> None:
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._raise)
-
-    @staticmethod
-    def _raise(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)

@@ -29,9 +29,8 @@ def benchmark(
     (fp32 and int8), with a TF-IDF + logistic regression baseline trained on the train split;
     inference energy and the compression steps' energy payback. out_dir holds results.json/.md/.csv,
     report.html and plots; results.md and report.html are also logged to the MLflow parent run."""
-    from slimnlp.benchmark.baselines import train_tfidf_baseline
     from slimnlp.benchmark.energy import compression_energy
-    from slimnlp.benchmark.harness import Variant, benchmark_models
+    from slimnlp.benchmark.harness import benchmark_models
     from slimnlp.export.onnx import export_onnx_model
 
     with step_body(cfg, "benchmark", out_dir, parent_run_id) as (run, out):
@@ -58,16 +57,9 @@ def benchmark(
             {"train-teacher": teacher_dir, "finetune-amp": student_dir, "export-onnx": student_onnx_dir},
         )
         spent = compression_energy(step_energy)
-        variants = _variants(Variant, cfg.benchmark.runtimes, "teacher", teacher_dir, teacher_onnx)
-        students = _variants(Variant, cfg.benchmark.runtimes, "student", student_dir, Path(student_onnx_dir))
-        for student in students:
-            student.compression_kwh = spent["compression_kwh"]
-        variants += students
-        if cfg.benchmark.tfidf_baseline:
-            tfidf = train_tfidf_baseline(train[0], train[1], id2label, out / "tfidf", seed=cfg.seed)
-            variants.append(
-                Variant("tfidf-logreg", "sklearn", str(tfidf), str(tfidf), "baseline", str(tfidf))
-            )
+        variants = _all_variants(
+            cfg, out, train, id2label, spent, teacher_dir, teacher_onnx, student_dir, student_onnx_dir
+        )
         results = benchmark_models(
             variants,
             test[0],
@@ -96,6 +88,33 @@ def benchmark(
                 run.client.log_artifact(parent, results["files"][kind], "report")
         metrics = _finish(run, out, metrics, model_dir=False)
         return {**metrics, "rows": results["rows"], "summary": results["summary"]}
+
+
+def _all_variants(
+    cfg: RunConfig,
+    out: Path,
+    train,
+    id2label,
+    spent: dict[str, Any],
+    teacher_dir,
+    teacher_onnx: Path,
+    student_dir,
+    student_onnx_dir,
+) -> list:
+    """Teacher and student in every configured runtime (the student carries what compressing it
+    cost), and the TF-IDF baseline trained on the train split when asked for."""
+    from slimnlp.benchmark.baselines import train_tfidf_baseline
+    from slimnlp.benchmark.harness import Variant
+
+    variants = _variants(Variant, cfg.benchmark.runtimes, "teacher", teacher_dir, teacher_onnx)
+    students = _variants(Variant, cfg.benchmark.runtimes, "student", student_dir, Path(student_onnx_dir))
+    for student in students:
+        student.compression_kwh = spent["compression_kwh"]
+    variants += students
+    if cfg.benchmark.tfidf_baseline:
+        tfidf = train_tfidf_baseline(train[0], train[1], id2label, out / "tfidf", seed=cfg.seed)
+        variants.append(Variant("tfidf-logreg", "sklearn", str(tfidf), str(tfidf), "baseline", str(tfidf)))
+    return variants
 
 
 def _step_energy(run: tracking.StepRun, parent_run_id: str | None, dirs: dict[str, Any]) -> dict[str, Any]:
