@@ -20,52 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from slimnlp.mlops.energy import describe_method, make_tracker
+
 log = logging.getLogger(__name__)
 
 # The steps that turn the teacher into a student: their energy is what compression cost. Training
 # the teacher is excluded: a user who does not compress still trains (and serves) the teacher.
 COMPRESSION_STEPS = ("prune", "distill", "finetune-amp", "export-onnx")
-MODE_NAMES = {
-    "intel_rapl": "measured: Intel RAPL (CPU package)",
-    "intel_power_gadget": "measured: Intel Power Gadget",
-    "windows_emi": "measured: Windows EMI",
-    "cpu_load": "estimated: CPU load x TDP",
-    "constant": "estimated: constant fraction of TDP",
-}
-
-
-def describe_method(tracker: Any) -> dict[str, Any]:
-    """{"energy_method": words, "energy_measured": bool, "cpu_tdp_w": the TDP it assumed} of a tracker."""
-    parts, measured, tdp = [], False, None
-    for hardware in getattr(tracker, "_hardware", []) or []:
-        kind, mode = type(hardware).__name__, getattr(hardware, "_mode", None)
-        if kind == "CPU":
-            parts.append("CPU " + MODE_NAMES.get(str(mode), f"mode {mode}"))
-            measured = mode in ("intel_rapl", "intel_power_gadget", "windows_emi")
-            tdp = getattr(hardware, "_tdp", None)
-        elif kind == "RAM":
-            parts.append("RAM estimated from its size")
-        elif kind == "GPU":
-            parts.append("GPU measured: NVML")
-    return {
-        "energy_method": "; ".join(parts) or "unknown",
-        "energy_measured": measured,
-        "cpu_tdp_w": float(tdp) if isinstance(tdp, int | float) else None,
-    }
-
-
-def _tracker(country_iso_code: str, name: str):
-    from codecarbon import OfflineEmissionsTracker
-
-    logging.getLogger("codecarbon").setLevel(logging.ERROR)
-    return OfflineEmissionsTracker(
-        country_iso_code=country_iso_code,
-        project_name=name,
-        save_to_file=False,
-        log_level="error",
-        measure_power_secs=1,
-        tracking_mode="process",
-    )
 
 
 def inference_energy(
@@ -76,7 +37,8 @@ def inference_energy(
     Returns {} (and logs why) when CodeCarbon cannot start: energy must never fail a benchmark.
     """
     try:
-        tracker = _tracker(country_iso_code, name)
+        # process mode: only this process's CPU load, so other work on the machine is not charged
+        tracker = make_tracker(country_iso_code, name, measure_power_secs=1, process_only=True)
         tracker.start()
     except Exception as err:  # noqa: BLE001 - optional measurement
         log.warning("CodeCarbon could not start (%s): no inference energy for %s", err, name)
