@@ -312,3 +312,14 @@ def _forget_tracking_uri():
     """`mlflow.set_tracking_uri` also sets MLFLOW_TRACKING_URI; one test's store must not leak into the next."""
     yield
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Runners pin torch's process-wide thread count (slimnlp.runtime); the order of float sums, and
+    so near-tied pruning scores, depend on it: one test's threads must not leak into the next."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)

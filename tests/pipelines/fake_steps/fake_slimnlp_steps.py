@@ -1,4 +1,4 @@
-"""Stand-in for slimnlp.steps with the same signatures: each step checks and records its inputs.
+"""Stand-in for the slimnlp.steps step modules with the same signatures: each step checks and records its inputs.
 
 Every output directory gets `seen.json` (input dirs, parent run id, MLFLOW_TRACKING_URI); the step
 named by env FAKE_FAIL_STEP raises ValueError. benchmark writes a small results.json.
