@@ -16,6 +16,14 @@ from slimnlp.config.export import ExportConfig
 from slimnlp.config.finetune_amp import FinetuneAmpConfig
 from slimnlp.config.grid import GridConfig
 from slimnlp.config.kubernetes import KubernetesConfig
+from slimnlp.config.nas import NasConfig
+from slimnlp.config.oneshot import (
+    CalibrationConfig,
+    MagnitudeConfig,
+    SparseGPTConfig,
+    StructuredOneShotConfig,
+    WandaConfig,
+)
 from slimnlp.config.pretrain import PretrainConfig
 from slimnlp.config.prune import (
     PRUNE_METHODS,
@@ -35,6 +43,7 @@ __all__ = [
     "PRUNE_METHODS",
     "BenchmarkConfig",
     "BlockMovementConfig",
+    "CalibrationConfig",
     "ConfigError",
     "DataConfig",
     "DistillConfig",
@@ -43,13 +52,18 @@ __all__ = [
     "GridConfig",
     "ImportanceConfig",
     "KubernetesConfig",
+    "MagnitudeConfig",
+    "NasConfig",
     "PretrainConfig",
     "PruneConfig",
     "PruneMethodConfig",
     "RegistryConfig",
     "RunConfig",
+    "SparseGPTConfig",
+    "StructuredOneShotConfig",
     "TeacherConfig",
     "TrackingConfig",
+    "WandaConfig",
     "config_from_dict",
     "config_from_json",
     "load_config",

@@ -18,37 +18,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from slimnlp.config.base import _check_training, _help, _require
-
-PRUNE_METHODS: dict[str, type[PruneMethodConfig]] = {}
-
-
-def prune_method(name: str):
-    """Class decorator: register a method's config section under `name` (its `prune.<name>` key)."""
-
-    def register(cls: type[PruneMethodConfig]) -> type[PruneMethodConfig]:
-        if name in PRUNE_METHODS:
-            raise ValueError(f"prune method {name!r} is registered twice ({PRUNE_METHODS[name]}, {cls})")
-        PRUNE_METHODS[name] = cls
-        return cls
-
-    return register
-
-
-def prune_methods() -> tuple[str, ...]:
-    """The registered method names, in registration order."""
-    return tuple(PRUNE_METHODS)
-
-
-class PruneMethodConfig:
-    """What every method section has beside its own fields: a one-line summary and the hook that
-    checks the shared sparsity fields for this method."""
-
-    SUMMARY: ClassVar[str] = ""
-
-    def check_sparsity(self, name: str, value: float) -> None:
-        """Most methods remove something: a sparsity must be in (0, 1)."""
-        _require(0 < value < 1, name, f"must be in (0, 1), got {value}")
-
+from slimnlp.config.nas import NasConfig
+from slimnlp.config.oneshot import (
+    CalibrationConfig,
+    MagnitudeConfig,
+    SparseGPTConfig,
+    StructuredOneShotConfig,
+    WandaConfig,
+)
+from slimnlp.config.prune_registry import PRUNE_METHODS, PruneMethodConfig, prune_method, prune_methods
 
 # --------------------------------------------------------------------------------------------------
 # The methods
@@ -183,6 +161,20 @@ class PruneConfig:
     )
     block_movement: BlockMovementConfig = _help(
         f"method block_movement: {BlockMovementConfig.SUMMARY}.", factory=BlockMovementConfig
+    )
+    magnitude: MagnitudeConfig = _help(
+        f"method magnitude: {MagnitudeConfig.SUMMARY}.", factory=MagnitudeConfig
+    )
+    wanda: WandaConfig = _help(f"method wanda: {WandaConfig.SUMMARY}.", factory=WandaConfig)
+    sparsegpt: SparseGPTConfig = _help(
+        f"method sparsegpt: {SparseGPTConfig.SUMMARY}.", factory=SparseGPTConfig
+    )
+    structured_oneshot: StructuredOneShotConfig = _help(
+        f"method structured_oneshot: {StructuredOneShotConfig.SUMMARY}.", factory=StructuredOneShotConfig
+    )
+    nas: NasConfig = _help(f"method nas: {NasConfig.SUMMARY}.", factory=NasConfig)
+    calibration: CalibrationConfig = _help(
+        "Calibration texts of the one-shot pruners (magnitude ignores them).", factory=CalibrationConfig
     )
 
     def __post_init__(self) -> None:

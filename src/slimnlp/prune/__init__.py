@@ -9,7 +9,7 @@ registers the shipped methods (`importance`, `block_movement`); each has its con
 `prune.<name>` in `slimnlp.config.prune`.
 """
 
-from slimnlp.prune import block_movement, importance  # noqa: F401  (registers the pruners)
+from slimnlp.prune import block_movement, importance, nas, oneshot  # noqa: F401  (registers the pruners)
 from slimnlp.prune.base import (
     PruneContext,
     Pruner,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from slimnlp.config import PRUNE_METHODS, PruneConfig
@@ -42,6 +43,13 @@ class PruneContext:
         on_epoch: Called with (epoch, record) after each training epoch (MLflow logging).
         device: Where to run; None = CUDA when available.
         progress: Show progress bars and per-epoch lines.
+        run: The whole run config, for a method that reads other sections (nas: the benchmark's
+            runtime and the registry's accuracy budget; one-shot: storage for s3:// calibration
+            texts); None in unit tests that build a context by hand.
+        out_dir: The step's output folder, where a method may write files of its own beside the model
+            (a latency table, a Pareto front, a calibration report) under `out_dir/prune_artifacts/`
+            (logged to MLflow by the step); None = write nothing.
+        mlflow_run: The step's MLflow run (log_metric/log_artifact), or None.
     """
 
     config: PruneConfig
@@ -52,6 +60,9 @@ class PruneContext:
     on_epoch: Callable[[int, dict[str, float]], None] | None = None
     device: str | None = None
     progress: bool = True
+    run: Any = None
+    out_dir: Path | None = None
+    mlflow_run: Any = None
 
 
 @dataclass

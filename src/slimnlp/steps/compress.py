@@ -45,6 +45,9 @@ def prune(
             loop=loop,
             teacher_logits=logits,
             on_epoch=_epoch_logger(run),
+            run=cfg,
+            out_dir=Path(out),
+            mlflow_run=run,
         )
         report = pruner.prune(model, tokenizer, train, dev, context)
         print(f"prune ({p.method}, target {p.target_sparsity:.0%}): {report.summary()}", flush=True)

@@ -1,0 +1,1 @@
+"""Structural pruning by NAS (issue 15)."""

@@ -1,0 +1,1 @@
+"""Calibrated one-shot pruners (issue 16)."""
