@@ -70,6 +70,14 @@ BENCH_ARGS ?=
 bench: setup  ## benchmark figures on ../shared/data/mahanews-shc: best student vs every baseline (~20 min + ~35 min pretraining the first time)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --config $(BENCH_CONFIG) $(BENCH_ARGS)
 
+# --- NAS structural pruning (issue 15): a Pareto front of measured latency, one student picked by budget
+.PHONY: nas-shc nas-study
+nas-shc: setup  ## prune.method nas on ../shared/data/mahanews-shc with the pretrained CPU teacher (~60 min on 2 cores after the pretraining)
+	HF_HUB_OFFLINE=1 $(BIN)/slimnlp run --config configs/nas-shc.yaml
+
+nas-study: setup  ## the nas-shc front beside importance pruning at equal latency (benchmarks/nas_study.py; after nas-shc)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/nas_study.py --run runs/nas-shc
+
 # --- images and chart (docker/, charts/slimnlp): no engine or cluster needed to lint them
 IMAGE_REPO ?= ghcr.io/slimnlp/slimnlp
 IMAGE_TAG ?= 0.1.0

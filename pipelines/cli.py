@@ -1,6 +1,7 @@
 """The `slimnlp` command: run the whole pipeline locally, compile it for KFP, or run one step.
 
     slimnlp run --set data.max_train_rows=100
+    slimnlp run --set data.max_train_rows=100 --resume    # reuse the steps that finished
     slimnlp compile --config configs/default.yaml --set kubernetes.accelerator_limit=2 --out pipeline.yaml
     slimnlp prepare-data --out runs/x/data
     slimnlp train-teacher --data runs/x/data --out runs/x/teacher
@@ -16,6 +17,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import traceback
@@ -74,7 +76,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set prune.target_sparsity=0.4 (repeatable)",
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show tracebacks on errors (run: stream every step's output)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,9 +94,26 @@ def build_parser() -> argparse.ArgumentParser:
     run = verbs.add_parser(
         "run",
         help="run the whole pipeline locally (kfp.local) under one MLflow run",
-        description="Run the whole pipeline locally with kfp.local.",
+        description="Run the whole pipeline locally with kfp.local: one row per step, each step's "
+        "full log in <run dir>/logs/<step>.log (--verbose streams it all).",
     )
     _common(run)
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse every finished step whose inputs and config section are unchanged (by hash); "
+        "rerun from the first that is not",
+    )
+    run.add_argument(
+        "--skip-preflight", action="store_true", help="start without checking data, teacher, servers, disk"
+    )
+
+    check = verbs.add_parser(
+        "preflight",
+        help="check data, teacher checkpoint, tracking server, S3 credentials and disk (what `run` checks first)",
+        description="The checks `slimnlp run` makes before its first step; one line per problem.",
+    )
+    _common(check)
 
     compile_ = verbs.add_parser(
         "compile",
@@ -159,9 +183,38 @@ def _load(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     from slimnlp_pipelines.local_run import print_summary, run_local
 
-    run = run_local(_load(args))
+    cfg = _load(args)
+    if not args.skip_preflight and _preflight(cfg, quiet=True) != 0:
+        return 2
+    run = run_local(cfg, resume=args.resume, verbose=args.verbose, resume_command=resume_command(args))
     print_summary(run)
     return 0
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The `slimnlp run ... --resume` that continues this run (what a failure message shows)."""
+    words = ["slimnlp", "run"]
+    if args.config:
+        words += ["--config", args.config]
+    for override in args.overrides:
+        words += ["--set", override]
+    return shlex.join([*words, "--resume"])
+
+
+def _preflight(cfg: Any, quiet: bool) -> int:
+    from slimnlp.preflight import format_problems, run_preflight
+
+    problems, seconds = run_preflight(cfg)
+    if problems:
+        print(format_problems(problems), file=sys.stderr)
+        return 2
+    if not quiet:
+        print(f"preflight: no problems ({seconds:.1f} s)")
+    return 0
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    return _preflight(_load(args), quiet=False)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -245,6 +298,7 @@ def cmd_step(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
+    "preflight": cmd_preflight,
     "compile": cmd_compile,
     "mlflow-ui": cmd_mlflow_ui,
 }
@@ -274,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        again = (
+            f"; finished steps are kept, continue with: {resume_command(args)}" if args.verb == "run" else ""
+        )
+        print(f"interrupted (Ctrl-C or SIGTERM){again}", file=sys.stderr)
         return 130
 
 

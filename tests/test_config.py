@@ -78,3 +78,60 @@ def test_missing_and_malformed_files(tmp_path):
     nested.write_text("teacher:\n  epochs: 2\n  colour: red\n")
     with pytest.raises(ConfigError, match="teacher.colour"):
         load_config(nested)
+
+
+def test_relative_paths_in_a_config_file_resolve_against_its_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "project" / "configs"
+    folder.mkdir(parents=True)
+    (folder / "my-teacher").mkdir()
+    (folder / "task.yaml").write_text(
+        "output_dir: ../runs\n"
+        "data: {train_file: data/train.csv, test_file: s3://bucket/test.csv}\n"
+        "pretrain: {corpus: [corpus.txt, /abs/corpus.txt], cache_dir: cache}\n"
+        "teacher: {checkpoint: my-teacher}\n"
+        "tracking: {tracking_uri: 'sqlite:///mlflow.db'}\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("SLIMNLP_DATA_DIR", raising=False)
+    cfg = load_config(Path("../project/configs/task.yaml"))
+    assert cfg.output_dir == str(tmp_path / "project" / "runs")
+    assert cfg.data.train_file == str(folder / "data" / "train.csv")
+    assert cfg.data.test_file == "s3://bucket/test.csv"  # URIs untouched
+    assert cfg.pretrain.corpus == [str(folder / "corpus.txt"), "/abs/corpus.txt"]
+    assert cfg.pretrain.cache_dir == str(folder / "cache")
+    assert cfg.teacher.checkpoint == str(folder / "my-teacher")
+    assert cfg.tracking.tracking_uri == f"sqlite:///{folder / 'mlflow.db'}"
+    # a checkpoint that is not a path there is a model hub name, kept as written
+    (folder / "hub.yaml").write_text("teacher: {checkpoint: l3cube-pune/marathi-bert-v2}\n")
+    assert load_config(folder / "hub.yaml").teacher.checkpoint == "l3cube-pune/marathi-bert-v2"
+
+
+def test_data_dir_resolves_against_the_config_and_set_against_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    path = tmp_path / "configs" / "task.yaml"
+    path.write_text("data: {dir: ../data, train_file: train.csv}\n")
+    monkeypatch.chdir(tmp_path / "configs")
+    monkeypatch.delenv("SLIMNLP_DATA_DIR", raising=False)
+    cfg = load_config(path)
+    assert (
+        cfg.data.dir == str(tmp_path / "data") and cfg.data.train_file == "train.csv"
+    )  # names stay under dir
+    assert load_config(path, ["data.dir=local"]).data.dir == str(tmp_path / "configs" / "local")
+    # no data.dir in the file: file names are next to the config, unless the environment names a dir
+    path.write_text("data: {train_file: train.csv}\n")
+    assert load_config(path).data.train_file == str(tmp_path / "configs" / "train.csv")
+    monkeypatch.setenv("SLIMNLP_DATA_DIR", str(tmp_path / "env"))
+    from_env = load_config(path)
+    assert (from_env.data.dir, from_env.data.train_file) == (str(tmp_path / "env"), "train.csv")
+
+
+def test_shipped_configs_point_at_the_shared_data_from_any_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLIMNLP_DATA_DIR", raising=False)
+    cfg = load_config(ROOT / "configs" / "mahanews-shc.yaml")
+    assert cfg.data.dir == str((ROOT.parent / "shared" / "data" / "mahanews-shc").resolve())
+    assert load_config(ROOT / "benchmarks" / "shc.yaml").pretrain.corpus == [
+        str((ROOT.parent / "shared" / "data" / "corpus" / "marathi.txt").resolve())
+    ]

@@ -34,7 +34,8 @@ def test_export_passes_parity_and_reports_int8(kind: str) -> None:
     out, metrics = tiny_onnx_export(kind)
     assert metrics["max_abs_diff"] <= ExportConfig().atol
     assert metrics["uniform_heads"] is (kind == "teacher")
-    assert metrics["fused_attention"] is False
+    # fusion is kept exactly where it measured faster (tests/export/test_fusion.py)
+    assert metrics["fused_attention"] is metrics["fusion_kept_fp32"]
     for key in ("fp32_accuracy", "int8_accuracy", "int8_agreement"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert metrics["onnx_size_bytes"] > metrics["int8_size_bytes"] > 0

@@ -78,7 +78,12 @@ def disk_size(variant) -> dict[str, Any]:
 
     is_dir = variant.runtime in ("pytorch", "sklearn")
     size = dir_size_bytes(variant.path) if is_dir else onnx_file_bytes(variant.path)
-    return {"size_bytes": size, "size_mb": size / 1e6}
+    facts = {"size_bytes": size, "size_mb": size / 1e6}
+    if variant.runtime != "sklearn":  # zeroed weights shrink only once compressed (sparse_size.py)
+        from slimnlp.benchmark.sparse_size import compressed_size
+
+        facts["weights_zstd_bytes"] = compressed_size(variant.path)["zstd_bytes"]
+    return facts
 
 
 def model_facts(model_dir: str | Path, sequence_length: int) -> dict[str, Any]:

@@ -32,6 +32,17 @@ class DataConfig:
     drop_labels: list[str] = _help(
         "Labels whose rows are removed from every split (e.g. a class that is all duplicates).", factory=list
     )
+    normalize_labels: bool = _help(
+        "Treat labels that differ only in case, whitespace or number format (Respect / respect, "
+        "'1' / '1.0') as one label, spelled as its most frequent spelling over all files (reported "
+        "under labels_normalized). False stops with an error naming the differing labels.",
+        False,
+    )
+    unseen_labels: str = _help(
+        "A dev/test label the training data lacks: error (stop, naming it) or drop (remove those rows; "
+        "counted in the data report as dropped_unseen_labels).",
+        "error",
+    )
     repair_mojibake: bool = _help(
         "Repair Devanagari decoded as cp866 when the repair round-trips (such rows are dropped when it "
         "does not, or when this is false).",
@@ -50,6 +61,11 @@ class DataConfig:
         )
         fmts = ("auto", "csv", "tsv", "jsonl", "parquet")
         _require(self.file_format in fmts, "file_format", f"must be one of {fmts}, got {self.file_format!r}")
+        _require(
+            self.unseen_labels in ("error", "drop"),
+            "unseen_labels",
+            f"must be 'error' or 'drop', got {self.unseen_labels!r}",
+        )
         _require(self.min_examples_per_label >= 1, "min_examples_per_label", "must be >= 1")
         for name in ("max_train_rows", "max_dev_rows", "max_test_rows"):
             value = getattr(self, name)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slimnlp.config.base import _help, _require
+from slimnlp.config.prune_registry import PRUNE_METHODS, prune_methods
 
 
 @dataclass(frozen=True)
 class GridConfig:
     enabled: bool = _help(
         "Run the paper's experiment grid instead of the compress pipeline: one prepare-data and one "
-        "teacher, then a branch per (sparsity, KD, precision) doing block-movement prune, finetune-amp, "
-        "export-onnx and benchmark, then one collect step (table + plot).",
+        "teacher, then a branch per (method, calibration, sparsity, KD, precision) doing prune, "
+        "finetune-amp, export-onnx and benchmark, then one collect step (table + plot).",
         False,
     )
     sparsities: list[float] = _help(
@@ -27,6 +28,17 @@ class GridConfig:
         "finetune_amp resolves, reported per row), or fp16/bf16.",
         factory=lambda: ["fp32", "auto"],
     )
+    methods: list[str] = _help(
+        "Pruning methods of the grid (any registered prune.method, e.g. block_movement, wanda, "
+        "structured_oneshot); a sparsity a method does not accept (0 for one-shot methods) is skipped.",
+        factory=lambda: ["block_movement"],
+    )
+    calibration: list[list[str]] = _help(
+        "Calibration sources of the grid, one list of prune.calibration.sources per point (e.g. "
+        "[[train], [corpus/marathi.txt], [corpus/marathi.txt, corpus/hindi.txt]]); applies to the "
+        "methods that calibrate (not block_movement, importance, magnitude); empty = prune.calibration.",
+        factory=list,
+    )
     parallelism: int = _help(
         "Branches run at once (1 locally keeps latency measurements clean on a small machine).", 1
     )
@@ -40,4 +52,9 @@ class GridConfig:
         for value in self.precisions:
             _require(value in opts, "precisions", f"values must be in {opts}, got {value!r}")
         _require(len(self.precisions) > 0, "precisions", "must not be empty")
+        _require(len(self.methods) > 0, "methods", "must not be empty")
+        for value in self.methods:
+            _require(value in PRUNE_METHODS, "methods", f"values must be in {prune_methods()}, got {value!r}")
+        for i, sources in enumerate(self.calibration):
+            _require(len(sources) > 0, f"calibration[{i}]", "must name at least one source (e.g. [train])")
         _require(self.parallelism >= 1, "parallelism", f"must be >= 1, got {self.parallelism}")

@@ -1,6 +1,13 @@
 """prune.nas: structural pruning by neural architecture search (torch-free).
 
-SKELETON (issue 15): the fields below are placeholders to be completed with the pruner.
+    prune:
+      method: nas
+      nas: {space: large, steps: 600, candidates: 300, select: fastest_within}
+
+Klein et al. (TMLR 2024): heads and FFN units ordered by importance, a weight-sharing super-network
+trained with the sandwich rule, a multi-objective search of dev accuracy vs latency predicted by a
+table measured in the target runtime, a Pareto front, then one front point chosen by a budget and
+sliced. `prune.target_sparsity` is not used: the budget (`select` and its target) decides the size.
 """
 
 from __future__ import annotations
@@ -8,7 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from slimnlp.config.base import _help, _require
 from slimnlp.config.prune_registry import PruneMethodConfig, prune_method
+
+# The paper's search spaces (Klein et al. 2024, section 4), on importance-ordered units.
+SPACES = {
+    "small": "one head count and one FFN width for every layer, all layers kept",
+    "medium": "a head count and an FFN width per layer, all layers kept",
+    "layer": "each layer kept whole or dropped",
+    "large": "a head count and an FFN width per layer, and each layer kept or dropped",
+}
+SELECTION_RULES = ("fastest_within", "most_accurate_under", "smallest_within")
+LATENCY_RUNTIMES = ("onnx-int8", "onnx", "pytorch")
+SEARCHERS = ("nsga2", "random")
 
 
 @prune_method("nas")
@@ -18,3 +37,131 @@ class NasConfig(PruneMethodConfig):
         "weight-sharing super-network of importance-ordered heads, FFN units and layers, a multi-objective "
         "search of accuracy vs measured latency (Pareto front), then the selected sub-network sliced"
     )
+
+    # -- the search space
+    space: str = _help("Search space preset: " + "; ".join(f"{k}: {v}" for k, v in SPACES.items()), "large")
+    ffn_step: int = _help(
+        "FFN widths are multiples of this (GEMM-friendly); the teacher's width is always a choice.", 64
+    )
+    min_ffn_units: int | None = _help("Fewest FFN units a kept layer may have; null = ffn_step.", None)
+    min_heads: int | None = _help(
+        "Fewest heads a kept layer may have; null = prune.min_heads_per_layer.", None
+    )
+    min_layers: int = _help("Fewest layers a sub-network keeps (spaces layer and large).", 1)
+    importance_batches: int = _help("Training batches of the Taylor importance that orders units.", 16)
+
+    # -- the super-network (sandwich rule + in-place distillation)
+    steps: int = _help("Super-network training steps (the time budget may end it first).", 600)
+    max_minutes: float = _help("Wall-time budget of super-network training, minutes; 0 = no limit.", 15.0)
+    batch_size: int = _help("Texts per super-network step.", 32)
+    learning_rate: float = _help("Peak learning rate (linear warm-up and decay).", 1e-4)
+    weight_decay: float = _help("AdamW weight decay.", 0.01)
+    warmup_ratio: float = _help("Fraction of steps for learning-rate warm-up.", 0.1)
+    random_subnets: int = _help(
+        "Random sub-networks per step besides the largest and the smallest (the sandwich rule).", 2
+    )
+    distill_from: str = _help(
+        "In-place distillation source of the sampled sub-networks: 'largest' (the full sub-network's "
+        "logits in the same step) or 'teacher' (the fine-tuned teacher's logits).",
+        "largest",
+    )
+    alpha: float = _help("Loss of a sub-network = alpha * KD + (1 - alpha) * CE.", 0.9)
+    temperature: float = _help("KD temperature.", 2.0)
+    eval_every: int = _help("Steps between dev evaluations of the largest and smallest (MLflow).", 100)
+
+    # -- the latency model
+    latency_runtime: str = _help(
+        f"Runtime the latency table is measured in, one of {LATENCY_RUNTIMES} (the benchmark's threads "
+        "and sequence length).",
+        "onnx-int8",
+    )
+    latency_batch_size: int | None = _help(
+        "Batch size whose latency the search minimises; null = the largest of benchmark.batch_sizes.", None
+    )
+    latency_unit_probes: int = _help(
+        "FFN widths below the teacher's that get a probe model (evenly spread, the narrowest included); "
+        "the widths between are interpolated (an FFN's cost is linear in its width).",
+        4,
+    )
+    latency_rounds: int = _help("Interleaved timing rounds of the latency table and front checks.", 3)
+    latency_iterations: int = _help("Timed calls per round.", 10)
+
+    # -- the search and the front
+    searcher: str = _help(f"Multi-objective search, one of {SEARCHERS} (optuna samplers).", "nsga2")
+    candidates: int = _help("Sub-networks the search evaluates (dev accuracy, shared weights).", 300)
+    population: int = _help("NSGA-II population size.", 40)
+    search_dev_rows: int | None = _help(
+        "Score candidates on this many dev texts (front points are re-scored on all); null = all.", None
+    )
+    front_checks: int = _help(
+        "Front points measured end to end (sliced, exported, timed); evenly spread over latency.", 12
+    )
+
+    # -- selection
+    select: str = _help(
+        "How the sub-network is chosen from the front: fastest_within (max_accuracy_drop), "
+        "most_accurate_under (max_latency_ms or min_speedup), smallest_within (max_accuracy_drop).",
+        "fastest_within",
+    )
+    max_accuracy_drop: float | None = _help(
+        "Dev accuracy the student may lose against the teacher (0.01 = 1 point); null = "
+        "registry.max_drop_vs_teacher, the budget the promotion gate uses.",
+        None,
+    )
+    max_latency_ms: float | None = _help(
+        "most_accurate_under: latency target (ms per call at latency_batch_size, measured).", None
+    )
+    min_speedup: float | None = _help(
+        "most_accurate_under: speed-up target against the teacher at latency_batch_size (measured).", None
+    )
+
+    def check_sparsity(self, name: str, value: float) -> None:
+        """The budget decides the size; the shared sparsity fields are not used by nas."""
+        _require(0 <= value < 1, name, f"must be in [0, 1), got {value} (prune.nas does not use it)")
+
+    def __post_init__(self) -> None:
+        _require(self.space in SPACES, "space", f"must be one of {tuple(SPACES)}, got {self.space!r}")
+        for name in ("ffn_step", "min_layers", "importance_batches", "batch_size", "eval_every"):
+            _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        for name in ("latency_unit_probes", "latency_rounds", "latency_iterations", "candidates", "population", "front_checks"):
+            _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        for name in ("min_ffn_units", "min_heads", "latency_batch_size", "search_dev_rows"):
+            value = getattr(self, name)
+            _require(value is None or value >= 1, name, f"must be >= 1 or null, got {value}")
+        _require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
+        _require(self.max_minutes >= 0, "max_minutes", f"must be >= 0, got {self.max_minutes}")
+        _require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
+        _require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        _require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
+        _require(self.random_subnets >= 0, "random_subnets", f"must be >= 0, got {self.random_subnets}")
+        sources = ("largest", "teacher")
+        _require(self.distill_from in sources, "distill_from", f"must be one of {sources}, got {self.distill_from!r}")
+        _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
+        _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
+        _require(
+            self.latency_runtime in LATENCY_RUNTIMES,
+            "latency_runtime",
+            f"must be one of {LATENCY_RUNTIMES}, got {self.latency_runtime!r}",
+        )
+        _require(self.searcher in SEARCHERS, "searcher", f"must be one of {SEARCHERS}, got {self.searcher!r}")
+        self._check_selection()
+
+    def _check_selection(self) -> None:
+        _require(
+            self.select in SELECTION_RULES,
+            "select",
+            f"must be one of {SELECTION_RULES}, got {self.select!r}",
+        )
+        drop = self.max_accuracy_drop
+        _require(drop is None or 0 <= drop <= 1, "max_accuracy_drop", f"must be in [0, 1] or null, got {drop}")
+        for name in ("max_latency_ms", "min_speedup"):
+            value = getattr(self, name)
+            _require(value is None or value > 0, name, f"must be > 0 or null, got {value}")
+        if self.select == "most_accurate_under":
+            targets = [n for n in ("max_latency_ms", "min_speedup") if getattr(self, n) is not None]
+            _require(
+                len(targets) == 1,
+                "select",
+                "most_accurate_under needs exactly one target: set prune.nas.max_latency_ms or "
+                f"prune.nas.min_speedup (got {targets or 'neither'})",
+            )

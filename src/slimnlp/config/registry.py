@@ -26,6 +26,12 @@ class RegistryConfig:
         "faster",
     )
     latency_metric: str = _help("Benchmark column compared when gate=faster.", "latency_b1_p50_ms")
+    min_ratio: float = _help(
+        "Smallest ratio (the teacher's or champion's latency, or bytes, over the student's) that counts "
+        "as faster (smaller). For latency the margin is the larger of this and 1 + the spread of the "
+        "benchmark's rounds, so a difference inside the measurement noise never moves the champion.",
+        1.1,
+    )
 
     def __post_init__(self) -> None:
         _require(
@@ -34,6 +40,7 @@ class RegistryConfig:
         for name in ("max_drop_vs_teacher", "max_drop_vs_champion"):
             value = getattr(self, name)
             _require(0 <= value <= 1, name, f"must be in [0, 1] (a fraction of accuracy), got {value}")
+        _require(self.min_ratio >= 1.0, "min_ratio", f"must be >= 1.0 (a ratio), got {self.min_ratio}")
         _require(
             self.model_name is None or bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", self.model_name)),
             "model_name",

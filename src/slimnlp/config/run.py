@@ -114,9 +114,58 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        values = loaded or {}
-    # Relative paths (data.dir) are relative to the working directory, like every CLI path.
+        # A data.dir from SLIMNLP_DATA_DIR or --set is where the data file names point, not this folder.
+        dir_elsewhere = bool(os.environ.get("SLIMNLP_DATA_DIR")) or any(
+            o.replace(" ", "").startswith("data.dir=") for o in overrides or []
+        )
+        values = resolve_file_paths(loaded or {}, path.resolve().parent, data_files=not dir_elsewhere)
+    # Paths given by --set or SLIMNLP_DATA_DIR are relative to the working directory, like every CLI path.
     return config_from_dict(values, overrides)
+
+
+# Keys holding a local path; in a config file a relative one means "next to this file".
+PATH_KEYS = (("output_dir",), ("data", "dir"), ("pretrain", "cache_dir"), ("pretrain", "corpus"))
+DATA_FILE_KEYS = ("train_file", "dev_file", "test_file")
+
+
+def resolve_file_paths(values: dict[str, Any], folder: Path, *, data_files: bool = True) -> dict[str, Any]:
+    """The config file's values with every relative local path made absolute against `folder` (the
+    config file's own folder), so a config means the same files from any working directory.
+
+    Paths: output_dir, data.dir, data.train_file/dev_file/test_file when no data.dir is set anywhere
+    (they resolve against data.dir otherwise; `data_files=False` when one comes from elsewhere), pretrain.corpus, pretrain.cache_dir, teacher.checkpoint when
+    it starts with ./ or ../ or names an existing path there (else it is a model hub name), and the
+    file of a sqlite:/// tracking URI. URIs (s3://, http(s)://, hf://) and absolute paths are kept."""
+
+    def local(value: Any) -> Any:
+        if not isinstance(value, str) or not value or "://" in value:
+            return value
+        expanded = Path(value).expanduser()
+        return str(expanded if expanded.is_absolute() else (folder / expanded).resolve())
+
+    values = json.loads(json.dumps(values))  # deep copy, plain types only
+    for section, *key in PATH_KEYS:
+        node = values if not key else values.get(section)
+        name = section if not key else key[0]
+        if isinstance(node, dict) and node.get(name) is not None:
+            value = node[name]
+            node[name] = [local(v) for v in value] if isinstance(value, list) else local(value)
+    data = values.get("data")
+    if data_files and isinstance(data, dict) and not data.get("dir"):
+        for name in DATA_FILE_KEYS:
+            if data.get(name) is not None:
+                data[name] = local(data[name])
+    teacher = values.get("teacher")
+    checkpoint = teacher.get("checkpoint") if isinstance(teacher, dict) else None
+    if isinstance(checkpoint, str) and (
+        checkpoint.startswith(("./", "../", "~")) or (folder / checkpoint).exists()
+    ):
+        teacher["checkpoint"] = local(checkpoint)
+    tracking = values.get("tracking")
+    uri = tracking.get("tracking_uri") if isinstance(tracking, dict) else None
+    if isinstance(uri, str) and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        tracking["tracking_uri"] = "sqlite:///" + local(uri.removeprefix("sqlite:///"))
+    return values
 
 
 def config_from_json(text: str) -> RunConfig:

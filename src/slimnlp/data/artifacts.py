@@ -36,8 +36,11 @@ def write_split(out_dir: Path, split: str, table: pd.DataFrame, label2id: dict[s
 
 
 def write_label_map(out_dir: Path, label_names: list[str]) -> dict[str, int]:
-    """Ids follow the sorted label names, so the same labels always get the same ids."""
-    names = sorted(label_names)
+    """Ids follow the sorted label names (numbers in numeric order: -1, 0, 1, 10), so the same labels
+    always get the same ids."""
+    from slimnlp.data.labels import sort_labels
+
+    names = sort_labels(list(label_names))
     label2id = {name: i for i, name in enumerate(names)}
     payload = {"id2label": {str(i): name for i, name in enumerate(names)}, "label2id": label2id}
     _write_json(out_dir / LABEL_MAP, payload)

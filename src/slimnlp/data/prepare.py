@@ -29,6 +29,7 @@ from slimnlp.config import DataConfig
 from slimnlp.data import artifacts
 from slimnlp.data.cleaning import clean_table, drop_labels, drop_overlap
 from slimnlp.data.errors import DataError
+from slimnlp.data.labels import canonical, check_label_spellings, drop_unseen_labels, normalize_labels
 from slimnlp.data.sources import SPLITS, Source, resolve_sources
 from slimnlp.data.splits import (
     check_known_labels,
@@ -73,9 +74,14 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
                 for split, s in sources.items()
             }
         report = _new_report(cfg, sources, tables)
+        if cfg.normalize_labels:
+            tables, report["labels_normalized"] = normalize_labels(tables)
+            report["normalized_label_rows"] = sum(report["labels_normalized"]["rows_changed"].values())
         stages.update()
         stages.set_postfix_str("cleaning")
         clean = _clean_all(tables, sources, cfg, report)
+        if not cfg.normalize_labels:
+            check_label_spellings(clean, sources)
         stages.update()
         stages.set_postfix_str("overlap")
         train_labels = set(clean["train"]["label"])
@@ -90,7 +96,7 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
         stages.update()
         stages.set_postfix_str("splitting")
         splits = _complete_splits(clean, cfg, sources["train"].uri, report)
-        _check_split_labels(splits, sources)
+        splits = _check_split_labels(splits, sources, cfg.unseen_labels, report)
         stages.update()
         stages.set_postfix_str("writing")
         _write_outputs(out_dir, splits, report)
@@ -139,7 +145,7 @@ def _clean_all(
             )
     for metric, rule, count in _RULE_METRICS:
         report[metric] = sum(rules[rule][count] for rules in report["cleaning"].values())
-    return _drop_labels(clean, cfg.drop_labels, sources, report)
+    return _drop_labels(clean, canonical(cfg.drop_labels, report.get("labels_normalized")), sources, report)
 
 
 def _drop_labels(
@@ -225,12 +231,31 @@ def _complete_splits(
     return splits
 
 
-def _check_split_labels(splits: dict[str, pd.DataFrame], sources: dict[str, Source]) -> None:
+def _check_split_labels(
+    splits: dict[str, pd.DataFrame], sources: dict[str, Source], unseen: str, report: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
+    """Dev/test labels the training split lacks: an error, or (data.unseen_labels: drop) dropped and counted."""
     known = set(splits["train"]["label"])
     train_source = sources["train"].uri
+    report["unseen_labels"], report["dropped_unseen_labels"] = {}, 0
     for split in ("dev", "test"):
         source = sources[split].uri if split in sources else train_source
+        if unseen == "drop":
+            splits[split], dropped = drop_unseen_labels(splits[split], known)
+            report["unseen_labels"][split] = dropped
+            report["dropped_unseen_labels"] += sum(dropped.values())
+            report["splits"][split].update(
+                rows=len(splits[split]),
+                label_counts=label_counts(splits[split]),
+                dropped_unseen_labels=dropped,
+            )
+            if splits[split].empty:
+                raise DataError(
+                    f"{source}: every {split} row has a label the training data lacks "
+                    f"(training labels: {sorted(known)[:20]})"
+                )
         check_known_labels(splits[split], known, split, source, train_source)
+    return splits
 
 
 def _write_outputs(out_dir: Path, splits: dict[str, pd.DataFrame], report: dict[str, Any]) -> None:

@@ -57,13 +57,26 @@ def check_known_labels(
     table: pd.DataFrame, known: set[str], split: str, source: str, train_source: str
 ) -> None:
     """Stop when a dev/test label never appears in training (the model could never predict it)."""
+    from slimnlp.data.labels import near_spellings
+
     unknown = sorted(set(table["label"]) - known)
-    if unknown:
-        raise DataError(
-            f"{source}: the {split} split has label(s) {unknown} that never appear in the "
-            f"training data ({train_source}); add training examples of them or remove those "
-            f"rows from the {split} file"
+    if not unknown:
+        return
+    counts = table["label"].value_counts()
+    listed = f"{unknown} ({', '.join(f'{counts[label]} rows of {label!r}' for label in unknown)})"
+    near = near_spellings(unknown, known)
+    hint = ""
+    if near:
+        pairs = ", ".join(f"{label!r} vs training {train!r}" for label, train in near.items())
+        hint = (
+            f" Some differ from a training label only in case, whitespace or number format ({pairs}): "
+            "set data.normalize_labels: true to merge them."
         )
+    raise DataError(
+        f"{source}: the {split} split has label(s) {listed} that never appear in the training data "
+        f"({train_source}).{hint} Otherwise add training examples of them, remove those rows from the "
+        f"{split} file, or set data.unseen_labels: drop to drop them (counted in the data report)"
+    )
 
 
 def split_off(

@@ -1,6 +1,6 @@
-"""The ONNX graph of export-onnx: export from PyTorch, ORT transformer fusions, dynamic int8.
+"""The ONNX graph of export-onnx: export from PyTorch and dynamic int8 (fusion: `slimnlp.export.fusion`).
 
-    from slimnlp.export.graph import export_fp32, optimize_graph, quantize_int8
+    from slimnlp.export.graph import export_fp32, quantize_int8
     export_fp32(model, tokenizer, texts, Path("model.onnx"), opset=18, max_length=128, large=False)
 
 Choices, measured on these machines (torch 2.13, transformers 5.24, onnxruntime 1.32, Nov 2026):
@@ -9,12 +9,11 @@ Choices, measured on these machines (torch 2.13, transformers 5.24, onnxruntime 
   the legacy TorchScript exporter is deprecated ("will be removed"), and its tracer bakes Python
   branches of transformers' mask code into the graph (TracerWarnings), while torch.export refuses
   to specialise silently. The price is export time: ~5-12 s instead of ~1 s, once per model.
-- Attention fusion: `onnxruntime.transformers.optimizer` fuses attention into one `Attention` op
-  with a single num_heads for the whole graph. On a model with [4, 3, 2, 1] heads per layer that
-  op gave max |ORT - PT| = 0.86 on logits of size ~2.6 (uniform model: 1e-6), without any error.
-  So fusion is only allowed for unpruned, uniform-head models; uneven models get the other fusions
-  (SkipLayerNormalization, BiasGelu) with attention fusion off. (With the dynamo graph of SDPA
-  attention the optimizer finds no attention pattern anyway; the guard matters for other graphs.)
+- Attention fusion: see `slimnlp.export.fusion`. ORT's optimizer finds no attention pattern in the
+  dynamo graph, so the fused candidate is exported apart (TorchScript, eager attention), with the
+  head count of each layer read from the graph: one num_heads for the whole graph (what the
+  optimizer's arguments allow) was silently wrong on uneven heads (max |ORT - PT| = 0.86 on [4, 3,
+  2, 1] heads).
 """
 
 from __future__ import annotations
@@ -24,9 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.runtime.onnx import OnnxInputError
-
-# Fused attention ops of ORT that take one head count for the whole graph.
-FUSED_ATTENTION_OPS = ("Attention", "MultiHeadAttention", "PackedAttention", "PackedMultiHeadAttention")
 
 
 def logits_module(model, input_names: list[str]):
@@ -101,31 +97,23 @@ def strip_debug_metadata(path: Path, large: bool) -> None:
     onnx.save(model, str(path), save_as_external_data=large, location=path.name + ".data")
 
 
-def optimize_graph(path: Path, model, allow_attention_fusion: bool, large: bool) -> bool:
-    """ORT transformer fusions in place (portable: opt_level=0); returns whether attention was fused."""
-    from onnxruntime.transformers.fusion_options import FusionOptions
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    options = FusionOptions("bert")
-    options.enable_attention = allow_attention_fusion
-    heads = model.config.num_attention_heads if allow_attention_fusion else 0
-    hidden = model.config.hidden_size if allow_attention_fusion else 0
-    optimized = optimize_model(str(path), "bert", heads, hidden, optimization_options=options, opt_level=0)
-    fused = any(node.op_type in FUSED_ATTENTION_OPS for node in optimized.model.graph.node)
-    if fused and not allow_attention_fusion:
-        raise RuntimeError(f"ORT fused attention in {path} although it was disabled (uneven heads)")
-    optimized.save_model_to_file(str(path), use_external_data_format=large)
-    return fused
-
-
 def quantize_int8(fp32: Path, int8: Path, large: bool) -> None:
     """Dynamic int8: weights quantised once, activations per call with one scale per batch tensor
     (so int8 predictions can depend on batch composition). ORT's recommended `quant_pre_process`
     is skipped: its symbolic shape inference fails on the dynamo graph ("Incomplete symbolic shape
     inference"), and quantize_dynamic works without it."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, use_external_data_format=large)
+    # Shape inference does not type the outputs of ORT's fused ops (Attention with per-layer heads):
+    # every untyped tensor of these graphs is float32.
+    quantize_dynamic(
+        str(fp32),
+        str(int8),
+        weight_type=QuantType.QInt8,
+        use_external_data_format=large,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 def head_counts(model) -> tuple[bool, bool]:

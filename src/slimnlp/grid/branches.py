@@ -2,9 +2,10 @@
 
     slimnlp run --config configs/paper-grid.yaml
 
-Each branch is one (pruning level, KD or not, precision) point. The pipeline (`pipelines/grid.py`)
-gives every branch its own run config (`branch_config`), runs block-movement prune, finetune-amp,
-export-onnx and benchmark on it, turns the outputs into one row (`branch_row`), and finally
+Each branch is one (pruning method, calibration sources, pruning level, KD or not, precision) point
+(`grid.methods`, `grid.calibration`, `grid.sparsities`, ...; any registered pruner, block movement by
+default). The pipeline (`pipelines/grid.py`) gives every branch its own run config (`branch_config`),
+runs prune, finetune-amp, export-onnx and benchmark on it, turns the outputs into one row (`branch_row`), and finally
 gathers all rows into one table and one plot (`write_grid_report`).
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.benchmark.tables import cell, markdown_lines
-from slimnlp.config import RunConfig, config_from_dict
+from slimnlp.config import PRUNE_METHODS, ConfigError, RunConfig, config_from_dict
 from slimnlp.models import read_metrics
 
 ROW_FILE = "row.json"
@@ -24,6 +25,8 @@ ROW_FILE = "row.json"
 # The table's columns, in order: what the branch is, what it reached, how fast and how big it is.
 COLUMNS = (
     "branch",
+    "method",
+    "calibration",
     "sparsity",
     "kd",
     "precision_requested",
@@ -53,33 +56,70 @@ class GridError(ValueError):
 # Branches
 
 
-def branch_id(sparsity: float, kd: bool, precision: str) -> str:
-    return f"s{round(sparsity * 100):02d}-{'kd' if kd else 'ce'}-{'amp' if precision != 'fp32' else 'fp32'}"
+# Methods that read prune.calibration: the grid's calibration axis applies to them only.
+UNCALIBRATED = ("block_movement", "importance", "magnitude")
+DEFAULT_METHOD = "block_movement"
+
+
+def branch_id(
+    sparsity: float, kd: bool, precision: str, method: str = DEFAULT_METHOD, calibration: int | None = None
+) -> str:
+    """`s50-kd-fp32` for block movement (the paper's grid), `wanda-c1-s50-kd-fp32` for others."""
+    plain = f"s{round(sparsity * 100):02d}-{'kd' if kd else 'ce'}-{'amp' if precision != 'fp32' else 'fp32'}"
+    prefix = "" if method == DEFAULT_METHOD else f"{method}-"
+    return prefix + (f"c{calibration}-" if calibration is not None else "") + plain
+
+
+def _accepts(method: str, sparsity: float) -> bool:
+    try:
+        PRUNE_METHODS[method]().check_sparsity("target_sparsity", sparsity)
+    except ConfigError:
+        return False
+    return True
 
 
 def branches(cfg: RunConfig) -> list[dict[str, Any]]:
-    """Every (sparsity, KD, precision) of `cfg.grid`, as plain dicts (KFP ParallelFor items)."""
+    """Every (method, calibration, sparsity, KD, precision) of `cfg.grid`, as plain dicts (KFP
+    ParallelFor items); a sparsity a method does not accept is left out."""
     g = cfg.grid
-    return [
-        {"id": branch_id(s, kd, p), "sparsity": float(s), "kd": bool(kd), "precision": p}
-        for s in g.sparsities
-        for kd in g.distillation
-        for p in g.precisions
-    ]
+    items = []
+    for method in g.methods:
+        points = [None] if method in UNCALIBRATED or not g.calibration else list(enumerate(g.calibration))
+        for point in points:
+            for s in (s for s in g.sparsities if _accepts(method, s)):
+                for kd in g.distillation:
+                    for p in g.precisions:
+                        index, sources = point if point is not None else (None, None)
+                        item = {
+                            "id": branch_id(s, kd, p, method, index),
+                            "sparsity": float(s),
+                            "kd": bool(kd),
+                        }
+                        item["precision"] = p
+                        # The paper's grid (block movement, no calibration axis) keeps its 4 keys.
+                        if method != DEFAULT_METHOD:
+                            item["method"] = method
+                        if sources is not None:
+                            item["calibration"] = list(sources)
+                        items.append(item)
+    return items
 
 
 def branch_config(cfg: RunConfig, branch: dict[str, Any]) -> RunConfig:
-    """The run config of one branch: block movement at the branch's sparsity, KD weight from
-    prune.block_movement.alpha / finetune_amp.alpha or 0 without KD, finetune_amp in the branch's
-    precision."""
+    """The run config of one branch: its method (block movement by default) at the branch's sparsity,
+    its calibration sources, KD weight from prune.block_movement.alpha / finetune_amp.alpha or 0
+    without KD, finetune_amp in the branch's precision."""
     missing = {"id", "sparsity", "kd", "precision"} - set(branch)
     if missing:
         raise GridError(f"grid branch {branch!r} lacks {sorted(missing)}")
+    method = branch.get("method") or DEFAULT_METHOD
     values = cfg.to_dict()
     values["prune"].update(
-        method="block_movement", target_sparsity=branch["sparsity"], head_sparsity=None, ffn_sparsity=None
+        method=method, target_sparsity=branch["sparsity"], head_sparsity=None, ffn_sparsity=None
     )
     values["prune"]["block_movement"]["alpha"] = cfg.prune.block_movement.alpha if branch["kd"] else 0.0
+    if branch.get("calibration"):
+        values["prune"]["calibration"]["sources"] = list(branch["calibration"])
     values["finetune_amp"].update(
         precision=branch["precision"], alpha=cfg.finetune_amp.alpha if branch["kd"] else 0.0
     )
@@ -125,6 +165,8 @@ def branch_row(
     pruned, tuned = read_metrics(pruned_dir), read_metrics(student_dir)
     row = {
         "branch": branch["id"],
+        "method": branch.get("method") or DEFAULT_METHOD,
+        "calibration": "+".join(branch.get("calibration") or []) or None,
         "sparsity": branch["sparsity"],
         "kd": branch["kd"],
         "precision_requested": branch["precision"],
@@ -166,7 +208,14 @@ def read_rows(row_dirs: list[str | Path]) -> tuple[list[dict[str, Any]], dict[st
     if not payloads:
         raise GridError("no grid rows to collect: grid.sparsities/distillation/precisions gave no branch")
     rows = sorted(
-        (p["row"] for p in payloads), key=lambda r: (r["sparsity"], r["kd"], r["precision_requested"])
+        (p["row"] for p in payloads),
+        key=lambda r: (
+            r.get("method") or DEFAULT_METHOD,
+            r.get("calibration") or "",
+            r["sparsity"],
+            r["kd"],
+            r["precision_requested"],
+        ),
     )
     teacher = dict(payloads[0]["teacher"])
     for key in ("latency_b1_p50_ms", "latency_b32_p50_ms"):

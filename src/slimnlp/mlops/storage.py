@@ -112,8 +112,9 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def s3_client(endpoint_url: str | None = None) -> Any:
-    """A boto3 S3 client for the configured endpoint (path-style addressing for custom endpoints)."""
+def s3_client(endpoint_url: str | None = None, timeout_s: float | None = None) -> Any:
+    """A boto3 S3 client for the configured endpoint (path-style addressing for custom endpoints);
+    `timeout_s` shortens the connect and read timeouts (preflight checks)."""
     import boto3
     from botocore.config import Config
 
@@ -121,8 +122,8 @@ def s3_client(endpoint_url: str | None = None) -> Any:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     config = Config(
         retries={"max_attempts": 1, "mode": "standard"},  # we retry whole transfers ourselves
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=timeout_s or 10,
+        read_timeout=timeout_s or 60,
         s3={"addressing_style": "path" if endpoint_url else "auto"},
     )
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config)

@@ -8,6 +8,10 @@ and what it already logged stays; earlier steps' runs and artifacts are untouche
             run.log_metrics({"dev_accuracy": 0.8}, step=1)
 
 When KFP's MLflow integration injects MLFLOW_RUN_ID / MLFLOW_TRACKING_URI, steps nest under that run.
+
+No run is left RUNNING: SIGTERM inside a step arrives as KeyboardInterrupt and marks the step run
+FAILED; a run whose process died without closing it (SIGKILL, OOM, the tracking server down at that
+moment) carries its host and pid as tags and is marked FAILED by the next `close_orphaned_runs`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +35,12 @@ from slimnlp.mlops.energy import step_energy
 log = logging.getLogger(__name__)
 
 PARENT_RUN_ENV = "SLIMNLP_PARENT_RUN_ID"
+_LAST_STEP_RUN: dict[str, str] = {}  # the step run this process finished last (resume records it)
+
+
+def _process_tags() -> dict[str, str]:
+    """Who holds a run open: a later run closes it when that process is gone (close_orphaned_runs)."""
+    return {"slimnlp.host": socket.gethostname(), "slimnlp.pid": str(os.getpid())}
 
 
 def tracking_uri(cfg: RunConfig) -> str:
@@ -97,7 +110,7 @@ def parent_run(cfg: RunConfig, tags: dict[str, str] | None = None) -> Iterator[s
     experiment_id = _setup(cfg)
     client = mlflow.MlflowClient()
     run = client.create_run(
-        experiment_id, run_name=cfg.name, tags={"slimnlp.kind": "pipeline", **(tags or {})}
+        experiment_id, run_name=cfg.name, tags={"slimnlp.kind": "pipeline", **_process_tags(), **(tags or {})}
     )
     run_id = run.info.run_id
     client.log_dict(run_id, cfg.to_dict(), "config.json")
@@ -105,11 +118,65 @@ def parent_run(cfg: RunConfig, tags: dict[str, str] | None = None) -> Iterator[s
         client.log_param(run_id, key, str(value)[:6000])
     try:
         yield run_id
-    except BaseException:
-        fail_open_children(client, experiment_id, run_id)
-        client.set_terminated(run_id, "FAILED")
+    except BaseException as err:
+        _close_failed(client, experiment_id, run_id, err)
         raise
     client.set_terminated(run_id, "FINISHED")
+
+
+def _close_failed(client: Any, experiment_id: str, run_id: str, err: BaseException) -> None:
+    """Mark a failed parent run and its open step runs FAILED; when the tracking server is down
+    too, say so and leave them to the next run's close_orphaned_runs (never hide `err`)."""
+    try:
+        if isinstance(err, KeyboardInterrupt):
+            client.set_tag(run_id, "slimnlp.error", "interrupted (Ctrl-C or SIGTERM)")
+        fail_open_children(client, experiment_id, run_id)
+        client.set_terminated(run_id, "FAILED")
+    except Exception as mark_err:  # noqa: BLE001 - the original error is the one to report
+        log.warning(
+            "could not mark MLflow run %s FAILED (%s: %s); the next `slimnlp run` closes it",
+            run_id,
+            type(mark_err).__name__,
+            str(mark_err)[:200],
+        )
+
+
+def close_orphaned_runs(cfg: RunConfig) -> list[str]:
+    """Mark FAILED the runs of this experiment still RUNNING whose process on this host is gone
+    (killed with SIGKILL, out of memory, or unable to reach the tracking server when it ended)."""
+    import mlflow
+
+    experiment_id = _setup(cfg)
+    client = mlflow.MlflowClient()
+    host = socket.gethostname()
+    stale = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`slimnlp.host` = '{host}'",
+        max_results=1000,
+    )
+    closed = []
+    for run in stale:
+        pid = run.data.tags.get("slimnlp.pid", "")
+        if pid.isdigit() and not _alive(int(pid)):
+            client.set_tag(
+                run.info.run_id,
+                "slimnlp.error",
+                f"process {pid} ended without closing this run (killed, or the tracking server was "
+                "down); closed by a later run",
+            )
+            client.set_terminated(run.info.run_id, "FAILED")
+            closed.append(run.info.run_id)
+    return closed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def step_errors(cfg: RunConfig, parent_id: str) -> dict[str, str]:
@@ -198,7 +265,7 @@ def step_run(
     experiment_id = _setup(cfg)
     client = mlflow.MlflowClient()
     parent = resolve_parent_run_id(parent_run_id)
-    tags = {"slimnlp.step": step, "slimnlp.kind": "step"}
+    tags = {"slimnlp.step": step, "slimnlp.kind": "step", **_process_tags()}
     if parent:
         tags["mlflow.parentRunId"] = parent
         # A step run lives beside its parent, also when KFP injected a parent of another experiment.
@@ -208,17 +275,78 @@ def step_run(
     if params:
         step_run_.log_params(params)
     country = cfg.tracking.country_iso_code if cfg.tracking.codecarbon else None
+    energy: dict[str, Any] = {}
     try:
-        with step_energy(country, step) as energy:
+        with _sigterm_as_interrupt(), step_energy(country, step) as energy:
             yield step_run_
-    except BaseException as err:
-        client.set_tag(run.info.run_id, "slimnlp.error", f"{type(err).__name__}: {err}"[:5000])
         _log_energy(step_run_, energy)
-        client.set_terminated(run.info.run_id, "FAILED")
+        _write_result(step_run_)
+        client.set_terminated(run.info.run_id, "FINISHED")
+    except BaseException as err:
+        _mark_step_failed(step_run_, energy, err)
         raise
-    _log_energy(step_run_, energy)
-    _write_result(step_run_)
+    _LAST_STEP_RUN["id"] = run.info.run_id
+
+
+def last_step_run_id() -> str | None:
+    """The id of the step run this process finished last (None before any)."""
+    return _LAST_STEP_RUN.get("id")
+
+
+def _mark_step_failed(run: StepRun, energy: dict[str, Any], err: BaseException) -> None:
+    """Tag the error and mark the step run FAILED; a tracking server that is down as well must
+    not hide the step's own error (the next run closes the run: close_orphaned_runs)."""
+    message = "interrupted (Ctrl-C or SIGTERM)" if isinstance(err, KeyboardInterrupt) else f"{err}"
+    try:
+        run.client.set_tag(run.run_id, "slimnlp.error", f"{type(err).__name__}: {message}"[:5000])
+        _log_energy(run, energy)
+        run.client.set_terminated(run.run_id, "FAILED")
+    except Exception as mark_err:  # noqa: BLE001
+        log.warning("could not mark step run %s FAILED: %s", run.run_id, str(mark_err)[:200])
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a pod evicted, `slimnlp run` stopped) ends a step like Ctrl-C does, so its
+    run is marked FAILED instead of being left RUNNING."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def reused_step_run(cfg: RunConfig, step: str, parent_run_id: str | None, record: dict[str, Any]) -> str:
+    """A FINISHED step run under this parent for a step reused by `--resume`: the recorded metrics,
+    and tags pointing at the run and the output directory that computed them."""
+    import mlflow
+
+    experiment_id = _setup(cfg)
+    client = mlflow.MlflowClient()
+    parent = resolve_parent_run_id(parent_run_id)
+    tags = {
+        "slimnlp.step": step,
+        "slimnlp.kind": "step",
+        "slimnlp.reused": "true",
+        "slimnlp.reused_from_dir": str(record.get("out_dir")),
+        "slimnlp.resume_key": str(record.get("key")),
+    }
+    if record.get("step_run_id"):
+        tags["slimnlp.reused_from_run"] = record["step_run_id"]
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+        experiment_id = client.get_run(parent).info.experiment_id
+    run = client.create_run(experiment_id, run_name=step, tags=tags)
+    StepRun(run.info.run_id, client).log_metrics(record.get("metrics") or {})
     client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
 
 
 def _log_energy(run: StepRun, energy: dict[str, Any]) -> None:
@@ -243,3 +371,27 @@ def _write_result(run: StepRun) -> None:
 
 def write_json(path: str | Path, values: dict[str, Any]) -> None:
     Path(path).write_text(json.dumps(values, indent=2, sort_keys=True, default=str), encoding="utf-8")
+
+
+def log_step_logs(cfg: RunConfig, parent_id: str, paths: dict[str, Path]) -> None:
+    """Log each step's log file (`<run dir>/logs/<step>.log`) to that step's run under `parent_id`,
+    as `logs/<step>.log`. A step that ran several times (the grid's branches: prune, prune-2, ...)
+    is matched to its runs in start order."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    client = mlflow.MlflowClient()
+    experiment_id = client.get_run(parent_id).info.experiment_id
+    runs = client.search_runs(
+        [experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", order_by=["start_time ASC"]
+    )
+    by_step: dict[str, list[str]] = {}
+    for run in runs:
+        by_step.setdefault(run.data.tags.get("slimnlp.step", run.info.run_name), []).append(run.info.run_id)
+    for name, path in paths.items():
+        step, _, index = name.rpartition("-")
+        if not (index.isdigit() and step in by_step):
+            step, index = name, "1"
+        ids = by_step.get(step, [])
+        if len(ids) >= int(index) and Path(path).is_file():
+            client.log_artifact(ids[int(index) - 1], str(path), "logs")

@@ -15,25 +15,25 @@ from slimnlp.models.surgery import LAYOUT_FILE, SUPPORTED_MODEL_TYPES, ModelDirE
 def train_wordpiece(texts: list[str], vocab_size: int, max_length: int, token_type_ids: bool = False):
     """A WordPiece tokenizer that keeps Devanagari intact: NFC only, no lowercasing, no accent
     stripping (both would delete vowel signs and the virama). `token_type_ids=True` makes it also
-    return segment ids, as BERT tokenizers from the hub do."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    return segment ids, as BERT tokenizers from the hub do. The same texts and size give the same
+    vocabulary on every run (`slimnlp.models.wordpiece`)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
+    from slimnlp.models.wordpiece import train_wordpiece_backend
+
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=specials, min_frequency=1, show_progress=False
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
+    template = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    template.normalizer = normalizers.NFC()
+    template.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    template.decoder = decoders.WordPiece()
+    # Specials take ids 0-4 in this order ([PAD] = 0); the post-processor's ids are looked up again.
+    template.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
     )
-    tok.decoder = decoders.WordPiece()
+    tok = train_wordpiece_backend(template, texts, vocab_size, specials)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="[UNK]",

@@ -43,9 +43,28 @@ def train_in_domain_tokenizer(old_tokenizer: Any, texts: list[str], vocab_size: 
     """A tokenizer of the same kind (normaliser, pre-tokeniser, specials) with a vocabulary learned on `texts`."""
     if not texts:
         raise VocabTransferError("vocabulary transfer needs training text; the training split is empty")
-    new = old_tokenizer.train_new_from_iterator(texts, vocab_size)
+    new = _train_like(old_tokenizer, texts, vocab_size)
     check_vocabulary_size(new, vocab_size, f"the training text ({len(texts):,} texts)", "vocab_transfer")
     new.model_max_length = old_tokenizer.model_max_length
+    return new
+
+
+def _train_like(old_tokenizer: Any, texts: list[str], vocab_size: int) -> Any:
+    """`train_new_from_iterator`, except that a WordPiece vocabulary is learned so that the same
+    text and size give the same vocabulary on every run (`slimnlp.models.wordpiece`)."""
+    import copy
+    import json
+
+    from slimnlp.models.wordpiece import train_wordpiece_backend
+
+    backend = old_tokenizer.backend_tokenizer
+    if json.loads(backend.to_str())["model"]["type"] != "WordPiece":
+        return old_tokenizer.train_new_from_iterator(texts, vocab_size)
+    added = backend.get_added_tokens_decoder()
+    specials = [added[i].content for i in sorted(added) if added[i].special]
+    new = copy.deepcopy(old_tokenizer)
+    # transformers itself sets `_tokenizer` on a tokenizer whose class builds its own backend.
+    new._tokenizer = train_wordpiece_backend(backend, texts, vocab_size, specials)
     return new
 
 

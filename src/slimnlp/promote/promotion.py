@@ -2,12 +2,9 @@
 
     slimnlp promote --data runs/x/data --teacher runs/x/teacher --onnx runs/x/onnx --results runs/x/benchmark
 
-The gate (`decide`) is a pure function of numbers, tested on its own:
-
-1. test accuracy within `max_drop_vs_teacher` of the teacher's (same test set, same runtime);
-2. test accuracy within `max_drop_vs_champion` of the champion's, the champion being scored again
-   on *this* run's test set through its own registered pyfunc;
-3. faster (or smaller) than the teacher, and than the champion (its registered numbers).
+The gate (`slimnlp.promote.gate.decide`) is a pure function of numbers, tested on its own:
+accuracy within budget of the teacher and the champion, and faster (or smaller) than both by a
+margin beyond the spread of the benchmark's own rounds (or `registry.min_ratio`, if larger).
 
 Order matters for safety: the package is scored before anything is uploaded, the upload comes
 before registration, and registration before any alias moves; a failure at any point raises and
@@ -17,11 +14,11 @@ leaves the registry and the champion as they were.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slimnlp.config import RegistryConfig, RunConfig
+from slimnlp.config import RunConfig
+from slimnlp.promote.gate import Check, Decision, decide, spread_from_results
 from slimnlp.promote.registry import (
     CHALLENGER,
     CHAMPION,
@@ -33,86 +30,6 @@ from slimnlp.promote.registry import (
     model_name,
     register,
 )
-
-# --------------------------------------------------------------------------------------------------
-# The gate
-
-
-@dataclass
-class Check:
-    name: str
-    passed: bool
-    detail: str
-
-
-@dataclass
-class Decision:
-    """What the gate decided and why; `reasons` is what people read."""
-
-    promote: bool
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def reasons(self) -> list[str]:
-        return [f"{'pass' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in self.checks]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"promote": self.promote, "checks": [asdict(c) for c in self.checks], "reasons": self.reasons}
-
-
-def decide(
-    candidate: dict[str, float],
-    teacher: dict[str, float],
-    champion: dict[str, float] | None,
-    cfg: RegistryConfig,
-) -> Decision:
-    """Apply the promotion gate to plain numbers.
-
-    Args:
-        candidate: The student's `accuracy`, `latency_ms` and `size_bytes` from the benchmark, and
-            optionally `served_accuracy` (through its pyfunc, compared with the champion's).
-        teacher: The teacher's, measured in the same run with the same harness.
-        champion: The current champion's (`accuracy` re-scored on this test set), or None.
-        cfg: The budgets and which gate (faster or smaller).
-
-    Returns:
-        The decision with one check per rule, passed or not.
-    """
-    checks = [_accuracy_check("teacher", candidate["accuracy"], teacher, cfg.max_drop_vs_teacher)]
-    if champion is not None:
-        ours = candidate.get("served_accuracy", candidate["accuracy"])
-        checks.append(_accuracy_check("champion", ours, champion, cfg.max_drop_vs_champion))
-    key, word, unit = (
-        ("latency_ms", "faster", "ms") if cfg.gate == "faster" else ("size_bytes", "smaller", "B")
-    )
-    for who, other in (("teacher", teacher), ("champion", champion)):
-        if other is None:
-            continue
-        if other.get(key) is None:
-            checks.append(Check(f"{word} than {who}", False, f"the {who} has no recorded {key}"))
-            continue
-        ours, theirs = float(candidate[key]), float(other[key])
-        checks.append(
-            Check(
-                f"{word} than {who}",
-                ours < theirs,
-                f"{_num(ours)} {unit} vs the {who}'s {_num(theirs)} {unit}",
-            )
-        )
-    return Decision(promote=all(c.passed for c in checks), checks=checks)
-
-
-def _accuracy_check(who: str, ours: float, other: dict[str, float], budget: float) -> Check:
-    drop = float(other["accuracy"]) - float(ours)
-    detail = (
-        f"accuracy {ours:.4f} vs the {who}'s {other['accuracy']:.4f} (drop {drop:+.4f}, budget {budget:.4f})"
-    )
-    return Check(f"accuracy vs {who}", drop <= budget + 1e-12, detail)
-
-
-def _num(value: float) -> str:
-    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
-
 
 # --------------------------------------------------------------------------------------------------
 # Packaging and scoring
@@ -196,6 +113,7 @@ def champion_numbers(client: Any, name: str, texts: list[str], labels: list[str]
         **scores,
         "latency_ms": _float(tags.get(TAG + "latency_ms")),
         "size_bytes": _float(tags.get(TAG + "size_bytes")),
+        "latency_spread": _float(tags.get(TAG + "latency_spread")),
     }
 
 
@@ -289,6 +207,7 @@ def promote_student(
         "teacher": teacher,
         "champion_before": champion,
         "gate": cfg.registry.gate,
+        "min_ratio": cfg.registry.min_ratio,
     }
     run.log_dict(result, "decision.json")
     run.client.set_tag(run.run_id, TAG + "promotion", "promoted" if decision.promote else "refused")
@@ -301,7 +220,8 @@ def _benchmark_rows(results_dir: Path, latency_metric: str) -> tuple[dict[str, A
     path = results_dir / "results.json"
     if not path.is_file():
         raise RegistryError(f"{path} does not exist; pass the benchmark output directory")
-    rows = {row["name"]: row for row in json.loads(path.read_text(encoding="utf-8"))["rows"]}
+    results = json.loads(path.read_text(encoding="utf-8"))
+    rows = {row["name"]: row for row in results["rows"]}
     picked = []
     for role in ("student", "teacher"):
         row = rows.get(f"{role}-onnx")
@@ -322,6 +242,7 @@ def _benchmark_rows(results_dir: Path, latency_metric: str) -> tuple[dict[str, A
                 "latency_ms": float(row[latency_metric]),
                 "size_bytes": float(row["size_bytes"]),
                 "params_total": row.get("params_total"),
+                "latency_spread": spread_from_results(results, f"{role}-onnx", latency_metric),
             }
         )
     return picked[0], picked[1]
@@ -351,6 +272,7 @@ def _version_tags(
         TAG + "served_accuracy": served["accuracy"],
         TAG + "latency_ms": student["latency_ms"],
         TAG + "latency_metric": cfg.registry.latency_metric,
+        TAG + "latency_spread": student.get("latency_spread"),
         TAG + "size_bytes": int(student["size_bytes"]),
         TAG + "params_total": student["params_total"],
         TAG + "emissions_kg_co2": _pipeline_emissions(client, run_id, parent_run_id),

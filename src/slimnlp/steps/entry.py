@@ -70,6 +70,7 @@ def run_component(
     back to the MLFLOW_RUN_ID/MLFLOW_TRACKING_URI that KFP's MLflow integration injects.
     """
     from slimnlp.config import config_from_json
+    from slimnlp.mlops.resume import run_or_reuse
     from slimnlp.steps.spec import step_spec
 
     spec = step_spec(step)
@@ -85,11 +86,20 @@ def run_component(
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     start = time.perf_counter()
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    result = spec.load()(
-        config_from_json(config_json),
-        out_dir=out_dir,
-        parent_run_id=parent_run_id or None,
-        **{known[name].param: path for name, path in inputs.items() if path is not None},
-        **values,
+    cfg = config_from_json(config_json)
+    given = {name: path for name, path in inputs.items() if path is not None}
+    result = run_or_reuse(  # with `slimnlp run --resume`: a finished step's output, not a rerun
+        cfg,
+        step,
+        out_dir,
+        given,
+        lambda: spec.load()(
+            cfg,
+            out_dir=out_dir,
+            parent_run_id=parent_run_id or None,
+            **{known[name].param: path for name, path in given.items()},
+            **values,
+        ),
+        values=values,
     )
     return {**headline_metrics(result), "wall_time_s": round(time.perf_counter() - start, 3)}

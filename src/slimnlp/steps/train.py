@@ -18,7 +18,7 @@ from slimnlp.steps.common import (
     _teacher_logits,
     step_body,
 )
-from slimnlp.training.device import default_device, resolve_precision
+from slimnlp.training.device import default_device, resolve_precision, seed_everything
 from slimnlp.training.loop import train_classifier
 
 
@@ -89,6 +89,8 @@ def train_teacher(
         t = dataclasses.replace(t, checkpoint=str(pretrained_dir))
     with step_body(cfg, "train-teacher", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = _splits(data_dir)
+        # The new weights (a model from config, a fresh head) come from the seed, not the RNG's history.
+        seed_everything(cfg.seed)
         if t.checkpoint:
             model, tokenizer = models.load_checkpoint(t.checkpoint, id2label, out / ".cache")
             # Saved with the tokenizer, so export, benchmark and serving truncate as training did.

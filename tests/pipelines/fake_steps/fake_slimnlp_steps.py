@@ -2,14 +2,42 @@
 
 Every output directory gets `seen.json` (input dirs, parent run id, MLFLOW_TRACKING_URI); the step
 named by env FAKE_FAIL_STEP raises ValueError. benchmark writes a small results.json.
+
+For the resume and fault tests (all off unless set): FAKE_CALLS_FILE gets one line per step body
+run; FAKE_TRACKING=1 runs each body inside a real MLflow step run (slimnlp.mlops.tracking.step_run);
+the step named by FAKE_WAIT_STEP creates the file FAKE_WAIT_STARTED and then waits (up to 60 s)
+until the file FAKE_WAIT_GO exists, so a test can kill something while that step runs.
 """
 
 import json
 import os
+import time
 from pathlib import Path
 
 
-def _step(name, inputs, out_dir, parent_run_id, files=None):
+def _wait_if_asked(name):
+    if os.environ.get("FAKE_WAIT_STEP") != name:
+        return
+    Path(os.environ["FAKE_WAIT_STARTED"]).write_text(str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while not Path(os.environ["FAKE_WAIT_GO"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _step(cfg, name, inputs, out_dir, parent_run_id, files=None):
+    if os.environ.get("FAKE_CALLS_FILE"):
+        with open(os.environ["FAKE_CALLS_FILE"], "a") as calls:
+            calls.write(name + "\n")
+    if os.environ.get("FAKE_TRACKING") != "1":
+        return _body(name, inputs, out_dir, parent_run_id, files)
+    from slimnlp.mlops.tracking import step_run
+
+    with step_run(cfg, name, parent_run_id) as run:
+        return run.finish(Path(out_dir), _body(name, inputs, out_dir, parent_run_id, files))
+
+
+def _body(name, inputs, out_dir, parent_run_id, files=None):
+    _wait_if_asked(name)
     if os.environ.get("FAKE_FAIL_STEP") == name:
         raise ValueError(f"fake failure in {name}")
     out = Path(out_dir)
@@ -28,29 +56,29 @@ def _step(name, inputs, out_dir, parent_run_id, files=None):
 
 
 def prepare_data(cfg, out_dir, *, parent_run_id=None):
-    return _step("prepare-data", {}, out_dir, parent_run_id)
+    return _step(cfg, "prepare-data", {}, out_dir, parent_run_id)
 
 
 def train_teacher(cfg, data_dir, out_dir, *, parent_run_id=None):
-    return _step("train-teacher", {"data": data_dir}, out_dir, parent_run_id)
+    return _step(cfg, "train-teacher", {"data": data_dir}, out_dir, parent_run_id)
 
 
 def prune(cfg, data_dir, teacher_dir, out_dir, *, parent_run_id=None):
-    return _step("prune", {"data": data_dir, "teacher": teacher_dir}, out_dir, parent_run_id)
+    return _step(cfg, "prune", {"data": data_dir, "teacher": teacher_dir}, out_dir, parent_run_id)
 
 
 def distill(cfg, data_dir, teacher_dir, student_dir, out_dir, *, parent_run_id=None):
     inputs = {"data": data_dir, "teacher": teacher_dir, "student": student_dir}
-    return _step("distill", inputs, out_dir, parent_run_id)
+    return _step(cfg, "distill", inputs, out_dir, parent_run_id)
 
 
 def finetune_amp(cfg, data_dir, teacher_dir, student_dir, out_dir, *, parent_run_id=None):
     inputs = {"data": data_dir, "teacher": teacher_dir, "student": student_dir}
-    return _step("finetune-amp", inputs, out_dir, parent_run_id)
+    return _step(cfg, "finetune-amp", inputs, out_dir, parent_run_id)
 
 
 def export_onnx(cfg, data_dir, model_dir, out_dir, *, parent_run_id=None):
-    return _step("export-onnx", {"data": data_dir, "model": model_dir}, out_dir, parent_run_id)
+    return _step(cfg, "export-onnx", {"data": data_dir, "model": model_dir}, out_dir, parent_run_id)
 
 
 def benchmark(cfg, data_dir, teacher_dir, student_dir, student_onnx_dir, out_dir, *, parent_run_id=None):
@@ -60,10 +88,10 @@ def benchmark(cfg, data_dir, teacher_dir, student_dir, student_onnx_dir, out_dir
         {**row, "name": "teacher", "runtime": "pytorch", "accuracy": 0.9, "macro_f1": 0.89},
         {**row, "name": "student", "runtime": "onnx", "accuracy": 0.88, "macro_f1": 0.87},
     ]
-    return _step("benchmark", inputs, out_dir, parent_run_id, files={"results.json": {"rows": rows}})
+    return _step(cfg, "benchmark", inputs, out_dir, parent_run_id, files={"results.json": {"rows": rows}})
 
 
 def promote(cfg, data_dir, teacher_dir, student_onnx_dir, results_dir, out_dir, *, parent_run_id=None):
     inputs = {"data": data_dir, "teacher": teacher_dir, "onnx": student_onnx_dir, "results": results_dir}
     decision = {"registered": False, "reason": "fake promote"}
-    return _step("promote", inputs, out_dir, parent_run_id, files={"decision.json": decision})
+    return _step(cfg, "promote", inputs, out_dir, parent_run_id, files={"decision.json": decision})

@@ -1,0 +1,62 @@
+"""Stopping `slimnlp run`: SIGTERM and Ctrl-C reach the kfp.local task subprocesses, which mark
+their own MLflow runs FAILED (slimnlp.mlops.tracking.step_run) before the parent run is closed.
+
+Ctrl-C in a terminal reaches every process of the foreground group; SIGTERM (`kill PID`, a job
+scheduler, a container stop) reaches only `slimnlp run`, which passes it on to the running task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+
+def task_processes() -> list[Any]:
+    """The kfp.local task subprocesses of this process (never other children, e.g. test servers)."""
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "executor_main" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+@contextlib.contextmanager
+def sigterm_stops_tasks() -> Iterator[None]:
+    """SIGTERM to `slimnlp run` is passed on to the running task and ends the run like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        for process in task_processes():
+            with contextlib.suppress(Exception):
+                process.send_signal(signal.SIGTERM)
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def wait_for_tasks(timeout_s: float = 30.0) -> None:
+    """Let interrupted tasks close their MLflow runs (FAILED); kill what is still there after that."""
+    import psutil
+
+    tasks = task_processes()
+    for process in tasks:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(tasks, timeout=timeout_s)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
