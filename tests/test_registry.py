@@ -82,7 +82,69 @@ def test_gate_reasons_carry_the_numbers():
     assert decision.reasons[0] == (
         "FAIL accuracy vs teacher: accuracy 0.8500 vs the teacher's 0.9000 (drop +0.0500, budget 0.0200)"
     )
-    assert decision.reasons[1] == "pass faster than teacher: 1 ms vs the teacher's 4 ms"
+    assert decision.reasons[1] == (
+        "pass faster than teacher: 1 ms vs the teacher's 4 ms: 4.000x, needs >= 1.100x "
+        "(min_ratio 1.10x; no round spread recorded)"
+    )
+
+
+# (teacher ms, student ms, spread of the student's rounds, spread of the teacher's, min_ratio, passes)
+MARGINS = [
+    (5.74, 5.66, 0.03, 0.02, 1.0, False),  # the 1.4% "speed-up", inside a 3% spread: noise
+    (5.74, 5.66, None, None, 1.1, False),  # no spread recorded: the configured minimum still holds
+    (5.74, 5.30, 0.03, 0.02, 1.1, False),  # 1.083x: beyond the 3% spread, short of min_ratio 1.1
+    (5.74, 5.30, 0.03, 0.02, 1.05, True),
+    (5.74, 4.00, 0.50, 0.02, 1.1, False),  # 1.435x, but the rounds moved by 50%: needs 1.5x
+    (5.74, 3.50, 0.50, 0.02, 1.1, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("teacher_ms", "student_ms", "spread", "teacher_spread", "min_ratio", "passes"), MARGINS
+)
+def test_faster_needs_a_margin_beyond_the_round_spread_and_min_ratio(
+    teacher_ms, student_ms, spread, teacher_spread, min_ratio, passes
+):
+    candidate = {"accuracy": 0.9, "latency_ms": student_ms, "size_bytes": 1, "latency_spread": spread}
+    teacher = {**TEACHER, "latency_ms": teacher_ms, "latency_spread": teacher_spread}
+    decision = decide(candidate, teacher, None, RegistryConfig(min_ratio=min_ratio))
+    check = decision.checks[1]
+    assert check.name == "faster than teacher" and check.passed is passes and decision.promote is passes
+    needed = max(min_ratio, 1 + max(s for s in (spread, teacher_spread, 0.0) if s is not None))
+    # the decision prints both figures, the ratio and the margin it had to reach
+    assert (
+        f"{student_ms:.3g} ms vs the teacher's {teacher_ms:.3g} ms: {teacher_ms / student_ms:.3f}x"
+        in check.detail
+    )
+    assert f"needs >= {needed:.3f}x" in check.detail
+    if spread is None:
+        assert "no round spread recorded" in check.detail
+    else:
+        assert f"round spread {max(spread, teacher_spread):.1%}" in check.detail
+
+
+def test_smaller_needs_min_ratio_and_the_round_spread_of_a_champion_counts():
+    smaller = RegistryConfig(gate="smaller", min_ratio=1.1)
+    assert not decide({"accuracy": 0.9, "latency_ms": 1, "size_bytes": 38e6}, TEACHER, None, smaller).promote
+    assert decide({"accuracy": 0.9, "latency_ms": 9, "size_bytes": 36e6}, TEACHER, None, smaller).promote
+    champion = {**CHAMPION, "latency_spread": 0.4}  # registered by a run on a busy machine
+    candidate = {"accuracy": 0.9, "latency_ms": 1.5, "size_bytes": 1, "latency_spread": 0.01}
+    decision = decide(candidate, TEACHER, champion, RegistryConfig())
+    assert [c.name for c in decision.checks if not c.passed] == ["faster than champion"]
+    assert "needs >= 1.400x" in decision.reasons[-1]
+
+
+def test_round_spread_from_benchmark_samples():
+    from slimnlp.promote.gate import round_spread, spread_from_results
+
+    # 3 rounds of 2 iterations: round medians 10, 11, 9 -> (11 - 9) / 10
+    assert round_spread([10, 10, 11, 11, 9, 9], 3) == pytest.approx(0.2)
+    assert round_spread([10, 12], 1) is None
+    results = {"config": {"rounds": 3}, "latency_samples_ms": {"student-onnx": {"1": [10, 10, 11, 11, 9, 9]}}}
+    assert spread_from_results(results, "student-onnx", "latency_b1_p50_ms") == pytest.approx(0.2)
+    assert spread_from_results(results, "student-onnx", "latency_b32_p50_ms") is None
+    with pytest.raises(ConfigError, match=r"registry.min_ratio must be >= 1.0"):
+        load_config(None, ["registry.min_ratio=0.9"])
 
 
 def test_gate_refuses_a_champion_without_recorded_latency():
@@ -185,7 +247,10 @@ def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs,
 
     slower = promote(cfg, run_outputs, results_dir(root, latency=3.0))
     assert not slower["promoted"] and slower["version"] == "2"
-    assert "FAIL faster than champion: 3 ms vs the champion's 1 ms" in slower["reasons"]
+    assert any(
+        r.startswith("FAIL faster than champion: 3 ms vs the champion's 1 ms: 0.333x")
+        for r in slower["reasons"]
+    )
     assert slower["champion_before"]["accuracy"] == first["candidate"]["served_accuracy"]  # re-scored
     assert aliases(client, name) == {"challenger": "2", "champion": "1"}
     assert "NOT promoted" in capsys.readouterr().out

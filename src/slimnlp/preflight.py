@@ -296,9 +296,8 @@ def server_answers(uri: str, timeout_s: float = TIMEOUT_S) -> bool:
 
 
 def check_tracking(cfg: Any, timeout_s: float) -> list[Problem]:
-    from slimnlp.mlops.tracking import tracking_uri
-
-    uri = tracking_uri(cfg)
+    # As slimnlp.mlops.tracking.tracking_uri decides, without creating the SQLite store's folder.
+    uri = cfg.tracking.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
     if not uri.startswith(("http://", "https://")) or server_answers(uri, timeout_s):
         return []
     key = "tracking.tracking_uri" if cfg.tracking.tracking_uri else "MLFLOW_TRACKING_URI"

@@ -12,7 +12,9 @@ download) are retried with exponential backoff; an error the caller must fix (40
 
 Integrity: an upload records the file's SHA-256 in the object's metadata (`x-amz-meta-sha256`) and
 goes to a temporary key that is copied into place only when it is whole, so a failed upload never
-replaces a good object. A download is checked against the size and, when the object carries one,
+replaces a good object, and an upload cut off halfway (the server killed) leaves no object at the
+key: S3 makes an object, or a multipart upload, visible only once it is complete. Temporary keys a
+failed upload leaves behind are removed by the next successful upload of the same key. A download is checked against the size and, when the object carries one,
 that SHA-256; a mismatch is retried and then reported.
 """
 
@@ -29,7 +31,9 @@ from urllib.parse import unquote, urlparse
 
 T = TypeVar("T")
 
-RETRIES = 4  # attempts per transfer; waits 0.5 s, 1 s, 2 s between them
+# Attempts per transfer (waits 0.5 s, 1 s, 2 s, ... between them); SLIMNLP_S3_RETRIES raises it to
+# ride out a longer outage (6 attempts wait 15.5 s in all, 8 wait 63.5 s).
+RETRIES = int(os.environ.get("SLIMNLP_S3_RETRIES", "4"))
 BACKOFF_S = 0.5
 _FATAL_S3_CODES = {
     "403",
@@ -322,6 +326,18 @@ def _upload_file(client: Any, path: Path, bucket: str, key: str, progress: bool 
             client.delete_object(Bucket=bucket, Key=tmp_key)
         except Exception:  # noqa: BLE001 - best effort: the real error (if any) is already raised
             pass
+    _remove_stale_temporaries(client, bucket, key)
+
+
+def _remove_stale_temporaries(client: Any, bucket: str, key: str) -> None:
+    """Temporary keys an earlier upload of `key` could not delete (the server went away between
+    its copy and its clean-up): removed once `key` is whole."""
+    try:
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{key}.uploading-")
+        for item in listed.get("Contents", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"])
+    except Exception:  # noqa: BLE001 - best effort
+        pass
 
 
 # --------------------------------------------------------------------------------------------------

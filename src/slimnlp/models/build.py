@@ -98,6 +98,7 @@ def load_checkpoint(checkpoint: str, id2label: dict[int, str], cache_dir: str | 
         source = str(fetch(checkpoint.rstrip("/") + "/", Path(cache_dir) / "teacher_checkpoint"))
     local = Path(source).expanduser()
     if local.exists():
+        check_weight_files(local, checkpoint)
         if (local / LAYOUT_FILE).is_file():
             model, tokenizer = load_model_dir(local)
             if model.config.num_labels == len(id2label):
@@ -130,3 +131,36 @@ def load_checkpoint(checkpoint: str, id2label: dict[int, str], cache_dir: str | 
             f"slimnlp can prune {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     return model, tokenizer
+
+
+def check_weight_files(model_dir: str | Path, checkpoint: str | None = None) -> None:
+    """Stop with a clear error when a `*.safetensors` file in `model_dir` is truncated or corrupt
+    (an interrupted copy or download): its header says how many bytes its tensors take, and the
+    file must hold them all. Reads only the headers."""
+    import json
+    import struct
+
+    what = f"teacher.checkpoint {checkpoint!r}" if checkpoint else str(model_dir)
+    for path in sorted(Path(model_dir).glob("*.safetensors")):
+        size = path.stat().st_size
+        problem = None
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            header_len = struct.unpack("<Q", head)[0] if len(head) == 8 else None
+            if header_len is None or header_len > size - 8:
+                problem = f"its header is cut off ({size:,} bytes in all)"
+            else:
+                try:
+                    header = json.loads(handle.read(header_len))
+                    ends = [t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"]
+                    expected = 8 + header_len + max(ends, default=0)
+                    if size < expected:
+                        problem = f"{size:,} bytes where its header describes {expected:,}"
+                except (ValueError, KeyError, TypeError, IndexError):
+                    problem = "its header is not valid safetensors JSON"
+        if problem:
+            raise ModelDirError(
+                f"{what}: {path} is truncated or corrupt ({problem}); an interrupted copy or download "
+                "leaves such a file. Copy the model directory again, or point teacher.checkpoint at a "
+                "complete one"
+            )

@@ -9,12 +9,16 @@ so it checkpoints model, optimizer, scheduler, gradient scaler, RNG and step eve
 resumes where the last checkpoint left off. A resumed run takes the same steps on the same batches
 with the same masks as an uninterrupted one. The same loop does the short adaptation after fast
 vocabulary transfer (`slimnlp.models.vocab_transfer`).
+
+Under `torchrun` the loop is data-parallel (`slimnlp.training.distributed`): every process draws the
+same batch with the same masks and trains on its rows, each loss weighted by its share of the
+masked tokens, so N processes take the step one process would (dropout aside); rank 0 alone writes
+checkpoints and logs, and every process resumes from rank 0's checkpoint.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,24 +28,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from slimnlp.pretrain.interrupt import sigterm_as_interrupt
-
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "training_state.pt"
-# What must match for a checkpoint's weights to fit the model being resumed.
-ARCHITECTURE_KEYS = (
-    "model_type",
-    "vocab_size",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "max_position_embeddings",
+from slimnlp.pretrain.checkpoint import (
+    ARCHITECTURE_KEYS,
+    CHECKPOINT_DIR,
+    STATE_FILE,
+    PretrainError,
+    load_checkpoint,
+    save_checkpoint,
 )
-
-
-class PretrainError(ValueError):
-    """Pretraining cannot start or resume (bad budget, vocabulary, or checkpoint); the message says why."""
+from slimnlp.pretrain.interrupt import sigterm_as_interrupt
+from slimnlp.training import distributed
 
 
 @dataclass(frozen=True)
@@ -68,7 +64,17 @@ class MlmSettings:
 
 
 # --------------------------------------------------------------------------------------------------
-# Schedule and checkpoints
+# Schedule
+
+
+__all__ = [
+    "ARCHITECTURE_KEYS",
+    "CHECKPOINT_DIR",
+    "STATE_FILE",
+    "PretrainError",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 
 class WarmupLinearDecay:
@@ -93,55 +99,6 @@ class WarmupLinearDecay:
         if self.warmup_ratio > 0 and progress < self.warmup_ratio:
             return progress / self.warmup_ratio
         return max(0.0, (1.0 - progress) / (1.0 - self.warmup_ratio))
-
-
-def save_checkpoint(work_dir: Path, model: nn.Module, state: dict[str, Any]) -> Path:
-    """Write model weights and training state to `work_dir/checkpoint` atomically (tmp dir + rename)."""
-    final = work_dir / CHECKPOINT_DIR
-    tmp = work_dir / (CHECKPOINT_DIR + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    torch.save(state, tmp / STATE_FILE)
-    old = work_dir / (CHECKPOINT_DIR + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def load_checkpoint(work_dir: Path, model: nn.Module) -> dict[str, Any] | None:
-    """Load weights into `model` and return the training state; None when there is no checkpoint."""
-    import json
-
-    from safetensors.torch import load_file
-
-    ckpt = work_dir / CHECKPOINT_DIR
-    if not (ckpt / STATE_FILE).is_file():
-        return None
-    saved = json.loads((ckpt / "config.json").read_text(encoding="utf-8"))
-    ours = model.config.to_dict()
-    differ = {k: (saved.get(k), ours.get(k)) for k in ARCHITECTURE_KEYS if saved.get(k) != ours.get(k)}
-    if differ:
-        detail = ", ".join(f"{k}: checkpoint {a} vs config {b}" for k, (a, b) in differ.items())
-        raise PretrainError(
-            f"checkpoint {ckpt} is from another architecture ({detail}); resume with the config it was "
-            f"made with, or delete {ckpt} (or pick another output directory) to start afresh"
-        )
-    state_dict = load_file(str(ckpt / "model.safetensors"))
-    missing, unexpected = model.load_state_dict(state_dict, strict=False)
-    missing = [
-        k
-        for k in missing
-        if not k.endswith(("decoder.weight", "decoder.bias", "position_ids", "token_type_ids"))
-    ]
-    if missing or unexpected:
-        raise PretrainError(
-            f"checkpoint {ckpt} does not fit the model: missing={missing[:5]} unexpected={unexpected[:5]}"
-        )
-    model.tie_weights()
-    return torch.load(ckpt / STATE_FILE, weights_only=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -210,6 +167,34 @@ def mlm_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits.float(), labels[masked])
 
 
+class MaskedLmObjective(nn.Module):
+    """`mlm_loss` as a module's forward, so DDP sees the forward pass it synchronises gradients of."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not bool((batch["labels"] != -100).any()):
+            # A shard without a masked token still runs the whole model (DDP reduces every
+            # gradient), at loss 0 instead of the NaN of an empty mean.
+            labels = batch["labels"].clone()
+            labels[:, 0] = batch["input_ids"][:, 0]
+            return mlm_loss(self.model, {**batch, "labels": labels}) * 0.0
+        return mlm_loss(self.model, batch)
+
+
+def shard_batch(batch: dict[str, torch.Tensor], job: distributed.Processes) -> tuple[dict, float]:
+    """This process's rows of a collated batch and its loss weight: its share of the batch's masked
+    tokens times the world size (so the average over processes is the whole batch's mean loss)."""
+    if not job.distributed:
+        return batch, 1.0
+    rows, share = distributed.shard(list(range(len(batch["input_ids"]))), job)
+    mine = {k: v[rows] for k, v in batch.items()}
+    total, masked = int((batch["labels"] != -100).sum()), int((mine["labels"] != -100).sum())
+    return mine, (masked * job.world_size / total if share and total else 0.0)
+
+
 @torch.no_grad()
 def heldout_loss(model: nn.Module, batches: list[dict], device: str) -> float:
     """Mean masked-token cross-entropy over held-out batches (perplexity = exp of it)."""
@@ -264,9 +249,11 @@ def run_mlm(
 
     if not train_ids:
         raise PretrainError("no training sentences for masked-LM pretraining")
-    device = device or default_device()
+    job = distributed.processes()
+    device = distributed.device_for(job, device or default_device())
     fp16 = device.startswith("cuda") and s.precision in ("auto", "fp16")
     model.to(device).train()
+    objective = distributed.wrap(MaskedLmObjective(model), job)
     optimizer = _optimizer(model, s)
     schedule = WarmupLinearDecay(s.max_steps, s.warmup_ratio, s.max_minutes * 60 if s.max_minutes else None)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
@@ -304,13 +291,17 @@ def run_mlm(
         }
 
     def log(record: dict[str, float]) -> None:
+        if "train_loss" in record:  # the mean over processes of the weighted losses: the batch's loss
+            record["train_loss"] = distributed.sum_over_processes(record["train_loss"], job) / job.world_size
         state["history"].append({"step": state["step"], **record})
-        if on_log is not None:
+        if on_log is not None and job.main:
             on_log(state["step"], record)
 
     # With a wall-time budget the step total is only an upper bound: the description says so.
     desc = f"pretrain-mlm (stops at {s.max_minutes:g} min)" if s.max_minutes else "pretrain-mlm"
-    bar = tqdm(total=s.max_steps, initial=state["step"], desc=desc, unit="step", mininterval=2)
+    bar = tqdm(
+        total=s.max_steps, initial=state["step"], desc=desc, unit="step", mininterval=2, disable=not job.main
+    )
     phase = "between"  # between steps | computing a step | updating weights
     with sigterm_as_interrupt():
         try:
@@ -321,9 +312,11 @@ def run_mlm(
                 rng_at_step, phase = torch.get_rng_state(), "computing"
                 batch = collator([{"input_ids": train_ids[i]} for i in order[position].tolist()])
                 batch = {k: v.to(device) for k, v in batch.items()}
-                with torch.autocast("cuda", dtype=torch.float16, enabled=fp16):
-                    loss = mlm_loss(model, batch)
-                scaler.scale(loss).backward()
+                mine, weight = shard_batch(batch, job)
+                with distributed.step_rng(job, s.seed, state["step"], device):
+                    with torch.autocast("cuda", dtype=torch.float16, enabled=fp16):
+                        loss = objective(mine) * weight
+                    scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 phase = "updating"
@@ -344,15 +337,15 @@ def run_mlm(
                          "tokens_seen": state["tokens_seen"]})  # fmt: skip
                     bar.set_postfix(loss=f"{running / running_n:.3f}")
                     running, running_n = 0.0, 0
-                if eval_batches and step % s.eval_every == 0:
+                if eval_batches and step % s.eval_every == 0 and job.main:
                     _log_heldout(model, eval_batches, device, log)
-                if work is not None and s.checkpoint_every and step % s.checkpoint_every == 0:
+                if work is not None and s.checkpoint_every and step % s.checkpoint_every == 0 and job.main:
                     save_checkpoint(work, model, snapshot(torch.get_rng_state()))
                 if on_step is not None:
                     on_step(step)
         except KeyboardInterrupt:
             # Mid-update weights are half-changed: keep the last periodic checkpoint then.
-            if work is not None and phase != "updating":
+            if work is not None and phase != "updating" and job.main:
                 rng = torch.get_rng_state() if phase == "between" else rng_at_step
                 saved_at = save_checkpoint(work, model, snapshot(rng))
                 print(
@@ -365,9 +358,10 @@ def run_mlm(
     if running_n:
         log({"train_loss": running / running_n, "learning_rate": scheduler.get_last_lr()[0],
              "tokens_seen": state["tokens_seen"]})  # fmt: skip
-    heldout = _log_heldout(model, eval_batches, device, log) if eval_batches else {}
-    if work is not None and s.checkpoint_every:
+    heldout = _log_heldout(model, eval_batches, device, log) if eval_batches and job.main else {}
+    if work is not None and s.checkpoint_every and job.main:
         save_checkpoint(work, model, snapshot(torch.get_rng_state()))
+    distributed.barrier(job)  # the others leave once rank 0's checkpoint is complete
     train_losses = [r["train_loss"] for r in state["history"] if "train_loss" in r]
     return {
         "steps": state["step"],

@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from slimnlp.pretrain.mlm import CHECKPOINT_DIR, MlmSettings, PretrainError, run_mlm
+from slimnlp.training import distributed
 
 # --------------------------------------------------------------------------------------------------
 # Tokenizer and model
@@ -152,11 +153,12 @@ def pretrain(
     # 2. The tokenizer is trained once and kept, so a resumed run keeps the same vocabulary.
     from transformers import AutoTokenizer
 
-    if (work / "tokenizer" / "tokenizer.json").is_file():
-        tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
-    else:
-        tokenizer = train_tokenizer(train_texts, p.vocab_size, p.max_length)
-        tokenizer.save_pretrained(work / "tokenizer")
+    # Under torchrun rank 0 trains and saves it, the others load what it saved.
+    job = distributed.processes()
+    if not (work / "tokenizer" / "tokenizer.json").is_file() and job.main:
+        train_tokenizer(train_texts, p.vocab_size, p.max_length).save_pretrained(work / "tokenizer")
+    distributed.barrier(job)
+    tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
     # 3. Encode and train.
     train_ids = encode_texts(tokenizer, train_texts, p.max_length)
     eval_ids = encode_texts(tokenizer, eval_texts, p.max_length)
@@ -173,6 +175,9 @@ def pretrain(
     result = run_mlm(
         model, tokenizer, train_ids, eval_ids, MlmSettings.from_config(p, seed), work, on_log=on_log
     )
+    if not job.main:  # rank 0 writes the model directory
+        distributed.barrier(job)
+        return final, {**result, "cached": False}
     # 4. The final model directory: what train-teacher loads as teacher.checkpoint, with the dropout
     # fine-tuning should use (pretraining may have run without).
     model.config.hidden_dropout_prob = model.config.attention_probs_dropout_prob = p.finetune_dropout
@@ -187,6 +192,7 @@ def pretrain(
     (final / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
     # Finished: the optimizer state (2x the weights) is no longer needed; a bigger budget is a new key.
     shutil.rmtree(work / CHECKPOINT_DIR, ignore_errors=True)
+    distributed.barrier(job)
     return final, {**metrics, "cached": False}
 
 

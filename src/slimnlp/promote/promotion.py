@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.config import RunConfig
-from slimnlp.promote.gate import Check, Decision, decide, spread_from_results
+from slimnlp.promote.gate import Check, Decision, decide, spread_from_results  # noqa: F401 - re-exported
 from slimnlp.promote.registry import (
     CHALLENGER,
     CHAMPION,
@@ -28,6 +28,7 @@ from slimnlp.promote.registry import (
     alias_version,
     make_champion,
     model_name,
+    promotion_lock,
     register,
 )
 
@@ -192,13 +193,15 @@ def promote_student(
     student, teacher = _benchmark_rows(Path(results_dir), cfg.registry.latency_metric)
     model_dir = package_model(onnx_dir, out / MODEL_ARTIFACT)
     served = score_pyfunc(str(model_dir), texts, labels)
-    champion = champion_numbers(client, name, texts, labels)
     candidate = {**student, "served_accuracy": served["accuracy"]}
-    decision = decide(candidate, teacher, champion, cfg.registry)
     tags = _version_tags(cfg, client, run.run_id, parent_run_id, data_dir, teacher_dir, student, served)
     tags[TAG + "teacher_accuracy"] = teacher["accuracy"]
-    version = register(client, name, run.run_id, model_dir, tags)
-    result = apply_decision(client, name, version, decision)
+    # From reading the champion to moving the aliases, one run at a time (another may promote now).
+    with promotion_lock(client, name, holder=f"run {run.run_id}"):
+        champion = champion_numbers(client, name, texts, labels)
+        decision = decide(candidate, teacher, champion, cfg.registry)
+        version = register(client, name, run.run_id, model_dir, tags)
+        result = apply_decision(client, name, version, decision)
     result |= {
         "registered": True,
         "reasons": decision.reasons,

@@ -16,6 +16,7 @@ import difflib
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ def alias_version(client: Any, name: str, alias: str) -> str | None:
 def list_models(client: Any, name: str | None = None) -> list[dict[str, Any]]:
     """One row per version (newest first), of one model or of all: aliases and headline tags."""
     models = [get_model(client, name)] if name else client.search_registered_models(max_results=1000)
+    models = [m for m in models if not m.name.endswith(LOCK_SUFFIX)]  # a promotion in progress
     rows = []
     for model in sorted(models, key=lambda m: m.name):
         by_version: dict[str, list[str]] = {}
@@ -159,6 +161,76 @@ def rollback(client: Any, name: str) -> dict[str, str | None]:
 
 
 # --------------------------------------------------------------------------------------------------
+# One promotion at a time per model
+
+LOCK_SUFFIX = ".promotion-lock"
+
+
+@contextmanager
+def promotion_lock(client: Any, name: str, holder: str, wait_s: float = 600, stale_s: float = 900):
+    """Hold the promotion of `name` against other runs: reading the champion, deciding, registering
+    and moving the aliases happen inside, so two runs promoting at once are decided one after the
+    other, the second against the champion the first left.
+
+    The lock is a registered model named `<name>.promotion-lock`: creating it is atomic on every
+    MLflow backend (a unique name), so exactly one run gets it; the others wait and retry. A lock
+    older than `stale_s` (a run killed while holding it) is taken over, with a message."""
+    from mlflow.exceptions import MlflowException
+
+    lock = name + LOCK_SUFFIX
+    deadline, waited = time.monotonic() + wait_s, False
+    while True:
+        try:
+            client.create_registered_model(lock, tags={"holder": holder}, description=f"held by {holder}")
+            break
+        except MlflowException as err:
+            if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
+                raise
+        other = _lock_holder(client, lock)
+        if other is not None and time.time() - other[1] > stale_s:
+            print(f"promote: taking over a stale promotion lock of {other[0]} on {name}", flush=True)
+            _drop_lock(client, lock)
+            continue
+        if time.monotonic() > deadline:
+            raise RegistryError(
+                f"another run ({other[0] if other else 'unknown'}) holds the promotion lock of {name!r} "
+                f"for over {wait_s:.0f} s; nothing was registered. If no run is promoting, delete the "
+                f"registered model {lock!r}"
+            )
+        if not waited:
+            print(
+                f"promote: waiting for {other[0] if other else 'another run'} to finish promoting {name}",
+                flush=True,
+            )
+            waited = True
+        time.sleep(0.5)
+    try:
+        yield
+    finally:
+        _drop_lock(client, lock)
+
+
+def _lock_holder(client: Any, lock: str) -> tuple[str, float] | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(lock)
+    except MlflowException:
+        return None  # released meanwhile
+    return (model.tags or {}).get("holder", "?"), model.creation_timestamp / 1000
+
+
+def _drop_lock(client: Any, lock: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.delete_registered_model(lock)
+    except MlflowException as err:
+        if "RESOURCE_DOES_NOT_EXIST" not in str(err.error_code):
+            raise
+
+
+# --------------------------------------------------------------------------------------------------
 # Registering a packaged model
 
 
@@ -181,11 +253,7 @@ def register(
             describe_error(err, f"uploading the model to {artifact_uri}/{MODEL_ARTIFACT}")
             + f"; nothing was registered under {name!r} and no alias moved"
         ) from err
-    try:
-        client.get_registered_model(name)
-    except Exception:  # noqa: BLE001 - not there yet
-        client.create_registered_model(name, description="slimnlp compressed text classifier (ONNX pyfunc)")
-        print(f"promote: created registered model {name!r}", flush=True)
+    _ensure_registered_model(client, name)
     source = f"{artifact_uri}/{MODEL_ARTIFACT}"
     version = client.create_model_version(
         name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
@@ -199,6 +267,23 @@ def register(
             f"{name} version {version.version} is {version.status}, not READY; aliases untouched"
         )
     return str(version.version)
+
+
+def _ensure_registered_model(client: Any, name: str) -> None:
+    """Create the registered model unless it exists (another run may create it at the same moment)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+        return
+    except MlflowException:
+        pass  # not there yet
+    try:
+        client.create_registered_model(name, description="slimnlp compressed text classifier (ONNX pyfunc)")
+        print(f"promote: created registered model {name!r}", flush=True)
+    except MlflowException as err:
+        if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
+            raise
 
 
 def _forget_s3_clients() -> None:

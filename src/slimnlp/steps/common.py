@@ -67,7 +67,12 @@ def step_body(
     metrics.json written once at the end (`_finish`). A failure marks the run FAILED and leaves
     earlier steps' outputs alone."""
     from slimnlp.steps.spec import step_spec
+    from slimnlp.training import distributed
 
+    if not distributed.is_main_process():  # under torchrun: rank 0 has the run and the output
+        with distributed.follower_step() as (run, scratch):
+            yield run, scratch
+        return
     section = step_spec(name).section
     out = _out(out_dir)
     params = {section: cfg.to_dict()[section], **params} if section else params

@@ -2,7 +2,9 @@
 
 What differs between those steps is configuration, not code: the loss is
 `alpha * KD(teacher_logits, T) + (1 - alpha) * CE`, the precision is fp32/fp16/bf16, and early
-stopping keeps the best dev macro-F1 checkpoint.
+stopping keeps the best dev macro-F1 checkpoint. Under `torchrun` the loop is data-parallel (DDP;
+`slimnlp.training.distributed`): each process takes its rows of the same global batch, rank 0
+scores dev and every process follows its early-stopping decision.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from slimnlp.training import distributed
 from slimnlp.training.batches import collate, encode, evaluate, pad_id_of
 from slimnlp.training.device import default_device, seed_everything
 from slimnlp.training.losses import combined_loss
@@ -114,7 +117,10 @@ class _Optimisation:
     device: str
     settings: LoopSettings
 
-    def step(self, model: nn.Module, batch: dict[str, torch.Tensor], y, t_logits) -> torch.Tensor:
+    def step(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], y, t_logits, weight: float = 1.0
+    ) -> torch.Tensor:
+        """One optimisation step; `weight` scales this process's loss (its share of a DDP batch)."""
         with torch.autocast(
             device_type=self.device.split(":")[0],
             dtype=self.autocast_dtype,
@@ -124,7 +130,7 @@ class _Optimisation:
         s = self.settings
         loss = combined_loss(logits.float(), y, t_logits, s.alpha, s.temperature)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss * weight).backward()
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         self.scaler.step(self.optimizer)
@@ -180,9 +186,12 @@ def train_classifier(
     """
     from tqdm.auto import tqdm
 
-    device = device or default_device()
+    job = distributed.processes()
+    device = distributed.device_for(job, device or default_device())
     seed_everything(settings.seed)
     model.to(device)
+    trained = distributed.wrap(model, job)  # DDP averages gradients over processes (else the model)
+    progress = progress and job.main
     ids = encode(tokenizer, train[0], settings.max_length)
     label_tensor = torch.tensor(train[1], dtype=torch.long)
     total_steps = max(1, math.ceil(len(ids) / settings.batch_size) * settings.epochs)
@@ -209,18 +218,22 @@ def train_classifier(
             leave=False,
         )
         for start in bar:
-            chunk = order[start : start + settings.batch_size]
-            batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
-            t_logits = teacher_logits[chunk].to(device) if teacher_logits is not None else None
+            rows, weight = distributed.shard(order[start : start + settings.batch_size], job)
+            batch = collate([ids[i] for i in rows], pad_id_of(tokenizer), device)
+            t_logits = teacher_logits[rows].to(device) if teacher_logits is not None else None
             if on_step is not None:
                 on_step(step, total_steps)
             step += 1
-            loss = optimisation.step(model, batch, label_tensor[chunk].to(device), t_logits)
-            total_loss += loss.item() * len(chunk)
+            loss = optimisation.step(trained, batch, label_tensor[rows].to(device), t_logits, weight)
+            total_loss += loss.item() * len(rows) * (weight > 0)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        record = _epoch_record(model, tokenizer, dev, settings, epoch, total_loss / len(ids), progress)
+        train_loss = distributed.sum_over_processes(total_loss, job) / len(ids)
+        record = distributed.broadcast(
+            _epoch_record(model, tokenizer, dev, settings, epoch, train_loss, progress) if job.main else None,
+            job,
+        )
         history.append(record)
-        if on_epoch:
+        if on_epoch and job.main:
             on_epoch(epoch, record)
         dev_metrics = {"macro_f1": record["dev_macro_f1"], "accuracy": record["dev_accuracy"]}
         if epoch >= settings.first_eligible_epoch and checkpoint.should_stop(model, epoch, dev_metrics):

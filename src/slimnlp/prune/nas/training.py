@@ -59,7 +59,7 @@ def sandwich_gradients(
         largest = model(**batch).logits
     loss = _loss(largest, labels, teacher_logits, section.alpha, section.temperature)
     loss.backward()
-    losses.append(float(loss))
+    losses.append(float(loss.detach()))
     source = teacher_logits if section.distill_from == "teacher" else largest.detach()
     for arch in archs[1:]:
         with active(model, arch):
