@@ -78,6 +78,19 @@ nas-shc: setup  ## prune.method nas on ../shared/data/mahanews-shc with the pret
 nas-study: setup  ## the nas-shc front beside importance pruning at equal latency (benchmarks/nas_study.py; after nas-shc)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/nas_study.py --run runs/nas-shc
 
+# --- calibrated one-shot pruning (issue 16): which language to calibrate in (after `make pretrain`)
+STUDY_DIR ?= runs/calibration-study
+STUDY_ARGS ?= --recover all
+PRETRAINED_DIR ?= runs/mahanews-shc-pretrain-cpu
+.PHONY: calibration-study
+calibration-study: setup  ## magnitude/wanda/sparsegpt x calibration language on the pretrained SHC teacher, + structured one-shot (benchmarks/calibration_study.py; cached per cell)
+	test -f $(STUDY_DIR)/teacher/metrics.json || HF_HUB_OFFLINE=1 $(BIN)/slimnlp train-teacher \
+		--config $(PRETRAIN_CONFIG) --set teacher.checkpoint=$(PRETRAINED_DIR)/pretrained \
+		--data $(PRETRAINED_DIR)/data --out $(STUDY_DIR)/teacher
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/calibration_study.py --config $(PRETRAIN_CONFIG) \
+		--data $(PRETRAINED_DIR)/data --teacher $(STUDY_DIR)/teacher --mlm $(PRETRAINED_DIR)/pretrained \
+		--out $(STUDY_DIR) $(STUDY_ARGS)
+
 # --- images and chart (docker/, charts/slimnlp): no engine or cluster needed to lint them
 IMAGE_REPO ?= ghcr.io/slimnlp/slimnlp
 IMAGE_TAG ?= 0.1.0

@@ -70,7 +70,7 @@ echo "MLflow at ${MLFLOW_TRACKING_URI}"
 COMMON=(
   ${REGISTRY_DEMO_CONFIG:+--config "${REGISTRY_DEMO_CONFIG}"}
   --set "output_dir=${DEMO_DIR}/runs" --set "registry.model_name=${NAME}" --set registry.gate=smaller
-  --set registry.max_drop_vs_teacher=0.15 --set tracking.codecarbon=false
+  --set registry.max_drop_vs_teacher=0.15 --set registry.min_ratio=1.05 --set tracking.codecarbon=false
   --set teacher.num_layers=2 --set teacher.hidden_size=32 --set teacher.intermediate_size=64
   --set teacher.vocab_size=1500 --set teacher.max_length=32 --set teacher.epochs=12 --set teacher.batch_size=16
   --set teacher.learning_rate=0.003 --set teacher.patience=12 --set distill.batch_size=16

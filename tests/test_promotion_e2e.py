@@ -32,6 +32,8 @@ TINY = [
     # teacher is wide because a 2-layer teacher trained for seconds is itself noisy.
     "registry.gate=smaller",
     "registry.max_drop_vs_teacher=0.15",
+    # Embeddings are most of a 2-layer model: pruning half its heads and neurons saves ~9% of its bytes.
+    "registry.min_ratio=1.05",
 ]
 GOOD = ["prune.target_sparsity=0.5"]
 WORSE = ["prune.target_sparsity=0.05", "distill.epochs=1", "finetune_amp.epochs=0"]

@@ -94,3 +94,39 @@ def test_another_seed_gives_other_weights(two_teachers, tmp_path):
     assert any(not (first[name] == other[name]).all() for name in first)
     assert _vocab(tmp / "a") == _vocab(tmp_path / "c")  # the vocabulary depends on the text only
     assert models.load_model_dir(tmp_path / "c")[0].config.num_labels >= 6
+
+
+def _sample_texts() -> list[str]:
+    import csv
+
+    sample = Path(__file__).parents[1] / "src" / "slimnlp" / "data" / "sample" / "marathi_topics.csv"
+    return [row["text"] for row in csv.DictReader(sample.open(encoding="utf-8"))]
+
+
+def test_wordpiece_is_the_same_within_a_process_and_its_helper_pieces_are_plain_vocabulary():
+    """The tokenizers trainer seeds each of its hash maps anew, so two trainings in one process
+    differ as well; ours do not. The `##x` pieces handed to the trainer are exactly those it
+    creates itself, and end up as vocabulary entries, not added tokens cut out of the text."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, trainers
+    from tokenizers import models as tok_models
+
+    from slimnlp.models.vocab_transfer import train_in_domain_tokenizer
+
+    texts = _sample_texts()
+    first, second = models.train_wordpiece(texts, 1500, 32), models.train_wordpiece(texts, 1500, 32)
+    assert first.get_vocab() == second.get_vocab() and len(first) == 1500
+    assert first.convert_ids_to_tokens(list(range(5))) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert sorted(first.backend_tokenizer.get_added_tokens_decoder()) == [0, 1, 2, 3, 4]
+    upstream = Tokenizer(tok_models.WordPiece(unk_token="[UNK]"))
+    upstream.normalizer, upstream.pre_tokenizer = normalizers.NFC(), pre_tokenizers.BertPreTokenizer()
+    upstream.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=1500, show_progress=False))
+
+    def single_pieces(vocab):
+        return {t for t in vocab if t.startswith("##") and len(t) == 3}
+
+    assert single_pieces(first.get_vocab()) == single_pieces(upstream.get_vocab())
+    # vocabulary transfer trains its in-domain WordPiece the same way
+    a, b = (train_in_domain_tokenizer(first, texts[:250], 600) for _ in range(2))
+    assert (
+        a.get_vocab() == b.get_vocab() and a.pad_token_id == 0 and a("एक")["input_ids"][0] == a.cls_token_id
+    )

@@ -77,7 +77,9 @@ def test_a_sliced_subnetwork_gives_the_masked_supernetwork_logits(ordered, key):
     sliced = slice_subnetwork(copy.deepcopy(model), arch)
     assert models.model_layout(sliced)["heads_per_layer"] == [h for h, _ in arch.layers if h]
     assert models.model_layout(sliced)["intermediate_sizes"] == [u for h, u in arch.layers if h]
-    torch.testing.assert_close(predict_logits(sliced, tokenizer, TINY_TEXTS, MAX_LENGTH), masked, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        predict_logits(sliced, tokenizer, TINY_TEXTS, MAX_LENGTH), masked, atol=1e-5, rtol=0
+    )
     # ... and the masks are gone afterwards: the super-network is whole again.
     full = predict_logits(model, tokenizer, TINY_TEXTS, MAX_LENGTH)
     if key != "4x64|4x64":
@@ -114,7 +116,10 @@ def _grads(model) -> dict[str, torch.Tensor]:
 def _ffn_rows(model, arch: SubNetwork) -> list[torch.Tensor]:
     """The FFN input rows each kept layer of `arch` uses (its own weights)."""
     layers = models.encoder_layers(model)
-    return [models.layer_modules(layers[i]).ffn_in.weight[: arch.layers[i][1]].detach().clone() for i in arch.kept_layers]
+    return [
+        models.layer_modules(layers[i]).ffn_in.weight[: arch.layers[i][1]].detach().clone()
+        for i in arch.kept_layers
+    ]
 
 
 def test_a_sandwich_step_trains_every_sampled_subnetwork(ordered):
@@ -207,7 +212,9 @@ def test_presets(preset, largest, smallest, size):
 
 
 def test_space_floors_come_from_the_config():
-    space = SearchSpace.of_model(4, 4, 1024, NasConfig(ffn_step=256, min_ffn_units=128, min_heads=2, min_layers=2), 1)
+    space = SearchSpace.of_model(
+        4, 4, 1024, NasConfig(ffn_step=256, min_ffn_units=128, min_heads=2, min_layers=2), 1
+    )
     assert space.head_choices == (2, 3, 4)
     assert space.unit_choices == (128, 256, 512, 768, 1024)
     assert space.smallest().key == "-|-|2x128|2x128"
@@ -234,5 +241,7 @@ def test_most_accurate_under_needs_exactly_one_target():
         load_config(overrides=["prune.method=nas", "prune.nas.select=most_accurate_under"])
     with pytest.raises(ConfigError, match=r"prune.nas.space must be one of"):
         load_config(overrides=["prune.method=nas", "prune.nas.space=huge"])
-    cfg = load_config(overrides=["prune.method=nas", "prune.nas.select=most_accurate_under", "prune.nas.min_speedup=3"])
+    cfg = load_config(
+        overrides=["prune.method=nas", "prune.nas.select=most_accurate_under", "prune.nas.min_speedup=3"]
+    )
     assert cfg.prune.nas.min_speedup == 3

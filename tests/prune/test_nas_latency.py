@@ -40,16 +40,24 @@ def _assert_monotone(table: LatencyTable, space: SearchSpace) -> None:
             arch = space.sample(rng)
             kept = arch.kept_layers
             if len(kept) > 1:  # dropping a layer is always faster
-                fewer = SubNetwork(tuple((0, 0) if i == kept[0] else layer for i, layer in enumerate(arch.layers)))
+                fewer = SubNetwork(
+                    tuple((0, 0) if i == kept[0] else layer for i, layer in enumerate(arch.layers))
+                )
                 assert table.predict(fewer, b) < table.predict(arch, b)
-            assert table.predict(space.smallest(), b) <= table.predict(arch, b) <= table.predict(space.largest(), b)
+            assert (
+                table.predict(space.smallest(), b)
+                <= table.predict(arch, b)
+                <= table.predict(space.largest(), b)
+            )
 
 
 def test_noisy_probes_still_give_a_monotone_table():
     space = _space(min_heads=1)
     units = probed_units(space, 4)
     assert units == [128, 384, 640, 896]  # evenly spread, the narrowest included
-    assert set(probe_archs(space, 4)) == {"empty", "full", "heads=1", "heads=2", "heads=3"} | {f"units={u}" for u in units}
+    assert set(probe_archs(space, 4)) == {"empty", "full", "heads=1", "heads=2", "heads=3"} | {
+        f"units={u}" for u in units
+    }
     rng = random.Random(0)
     medians = {}
     for b, scale in ((1, 0.2), (32, 5.0)):
@@ -81,7 +89,9 @@ def test_a_measured_table_is_monotone_and_saved_with_the_machine(tiny, runtime, 
     # ORT exports a model per probe (seconds each): 3 and 4 heads x 32 and 64 units keeps it to four.
     fields = {"ffn_step": 16} if runtime == "pytorch" else {"ffn_step": 32, "min_heads": 3}
     space = SearchSpace.of_model(2, 4, 64, NasConfig(**fields), min_heads=1)
-    target = LatencyTarget(runtime=runtime, threads=1, batch_sizes=(1, 8), sequence_length=16, rounds=2, iterations=3)
+    target = LatencyTarget(
+        runtime=runtime, threads=1, batch_sizes=(1, 8), sequence_length=16, rounds=2, iterations=3
+    )
     table = measure_latency_table(model, tokenizer, space, TINY_TEXTS, target, progress=False)
     assert table.runtime == runtime and table.sequence_length == 16 and table.num_layers == 2
     assert set(table.probes_ms[8]) == set(probe_archs(space, target.unit_probes))

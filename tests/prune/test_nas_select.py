@@ -11,13 +11,20 @@ from slimnlp import models
 from slimnlp.config import config_from_dict
 from slimnlp.prune import PruneContext, get_pruner
 from slimnlp.prune.nas.front import FRONT_FILES, NasSelectionError, select_point, spread
+from slimnlp.prune.nas.pruner import slice_front_point
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, build_tiny_model_dir
 
 TEACHER_ACCURACY = 0.80
 
 
 def _point(arch, accuracy, ms, size, speedup):
-    return {"arch": arch, "dev_accuracy": accuracy, "measured_ms_b32": ms, "size_bytes": size, "speedup_b32": speedup}
+    return {
+        "arch": arch,
+        "dev_accuracy": accuracy,
+        "measured_ms_b32": ms,
+        "size_bytes": size,
+        "speedup_b32": speedup,
+    }
 
 
 # fastest first; the sizes do not follow latency everywhere (a dropped layer is fast but not small)
@@ -72,7 +79,9 @@ def test_an_unreachable_accuracy_budget_names_the_best_point_and_what_to_relax()
 )
 def test_an_unreachable_speed_target_names_the_fastest_point_and_what_to_relax(targets, reachable, knob):
     with pytest.raises(NasSelectionError) as err:
-        select_point(FRONT, TEACHER_ACCURACY, "most_accurate_under", batch_size=32, max_accuracy_drop=0.01, **targets)
+        select_point(
+            FRONT, TEACHER_ACCURACY, "most_accurate_under", batch_size=32, max_accuracy_drop=0.01, **targets
+        )
     message = str(err.value)
     assert "the fastest is -|-|-|1x64" in message and reachable in message and knob in message
     assert "prune.nas.space" in message
@@ -88,9 +97,18 @@ def test_spread_keeps_both_ends():
 
 
 FAST = {
-    "space": "large", "ffn_step": 32, "steps": 4, "batch_size": 8, "eval_every": 2, "importance_batches": 1,
-    "latency_runtime": "pytorch", "latency_rounds": 1, "latency_iterations": 2, "candidates": 8,
-    "population": 4, "front_checks": 3,
+    "space": "large",
+    "ffn_step": 32,
+    "steps": 4,
+    "batch_size": 8,
+    "eval_every": 2,
+    "importance_batches": 1,
+    "latency_runtime": "pytorch",
+    "latency_rounds": 1,
+    "latency_iterations": 2,
+    "candidates": 8,
+    "population": 4,
+    "front_checks": 3,
 }
 
 
@@ -110,9 +128,13 @@ def test_an_unreachable_target_fails_the_pruner_but_keeps_the_front(tmp_path):
     section = {**FAST, "select": "most_accurate_under", "max_latency_ms": 1e-6}
     config = config_from_dict({"prune": {"method": "nas", "nas": section}}).prune
     run = _mlflow_run(tmp_path)
-    context = PruneContext(config=config, max_length=32, seed=13, progress=False, out_dir=tmp_path / "out", mlflow_run=run)
+    context = PruneContext(
+        config=config, max_length=32, seed=13, progress=False, out_dir=tmp_path / "out", mlflow_run=run
+    )
     with pytest.raises(NasSelectionError, match=r"no front point reaches 1e-06 ms at batch 32"):
-        get_pruner("nas").prune(model, tokenizer, (TINY_TEXTS, TINY_LABELS), (TINY_TEXTS, TINY_LABELS), context)
+        get_pruner("nas").prune(
+            model, tokenizer, (TINY_TEXTS, TINY_LABELS), (TINY_TEXTS, TINY_LABELS), context
+        )
     artifacts = tmp_path / "out" / "prune_artifacts"
     for name in (*FRONT_FILES, "latency_table.json", "supernet_history.json"):
         assert (artifacts / name).is_file(), name
@@ -121,6 +143,11 @@ def test_an_unreachable_target_fails_the_pruner_but_keeps_the_front(tmp_path):
     assert front["teacher"]["dev_accuracy"] is not None
     for point in front["points"]:
         assert point["measured_ms_b32"] > 0 and point["size_bytes"] > 0
+    # Every front point can still be sliced from the saved super-network.
+    point = front["points"][-1]
+    sliced, _ = models.load_model_dir(slice_front_point(artifacts, point["arch"], tmp_path / "point"))
+    assert models.model_layout(sliced)["heads_per_layer"] == point["heads_per_layer"]
+    assert models.model_layout(sliced)["intermediate_sizes"] == point["ffn_per_layer"]
     table = json.loads((artifacts / "latency_table.json").read_text())
     assert table["runtime"] == "pytorch" and table["machine"]["cpu_model"]
     logged = {a.path for a in run.client.list_artifacts(run.run_id, "prune_artifacts")}

@@ -44,6 +44,20 @@ def _image(kind: str, path: Path) -> str:
     )
 
 
+def _section(section: dict[str, Any]) -> str:
+    """A section an earlier step left for the report (`slimnlp.benchmark.sections`)."""
+    parts = [f"<h2>{html.escape(section['title'])}</h2>"]
+    if section.get("text"):
+        parts.append(f"<p>{html.escape(section['text'])}</p>")
+    if section.get("header"):
+        table_id = "section-" + "".join(c if c.isalnum() else "-" for c in section["title"].lower())
+        parts.append(_table(table_id, section["header"], section["rows"]))
+    for name, path in section.get("images", {}).items():
+        if Path(path).is_file():
+            parts.append(_image(f"{section['title']}: {name}", Path(path)))
+    return "".join(parts)
+
+
 def render_html(results: dict[str, Any], images: dict[str, Path]) -> str:
     """The page: verdicts, the best student vs the baselines, method, tables, plots."""
     summary = results.get("summary") or {}
@@ -55,6 +69,7 @@ def render_html(results: dict[str, Any], images: dict[str, Path]) -> str:
     parts.append("<h2>All variants</h2>" + _table("variants", *tables.main_table(results)))
     main_plots = [k for k in PLOT_TITLES if k in images]
     parts += [_image(kind, images[kind]) for kind in main_plots]
+    parts += [_section(section) for section in results.get("sections", [])]
     header, rows = tables.length_table(results)
     if header:
         parts.append("<h2>p50 latency (ms) by sequence length</h2>" + _table("lengths", header, rows))

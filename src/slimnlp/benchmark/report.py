@@ -103,6 +103,11 @@ def markdown(results: dict[str, Any], images: dict[str, str] | None = None) -> s
     lines += ["", "## All variants", "", *markdown_lines(*main_table(results))]
     if length_table(results)[0]:
         lines += ["", "## p50 latency (ms) by sequence length", "", *markdown_lines(*length_table(results))]
+    for section in results.get("sections", []):  # left by earlier steps (slimnlp.benchmark.sections)
+        lines += ["", f"## {section['title']}", "", section.get("text", "")]
+        if section.get("header"):
+            lines += ["", *markdown_lines(section["header"], section["rows"])]
+        lines += [f"\n![{name}]({path})" for name, path in section.get("images", {}).items()]
     if results.get("step_energy"):
         lines += ["", "## Energy of the pipeline steps", "", *markdown_lines(*step_energy_table(results))]
     lines += ["", "## Per-class precision / recall / F1", "", *markdown_lines(*per_class_table(results))]

@@ -97,6 +97,12 @@ class NasConfig(PruneMethodConfig):
         "Front points measured end to end (sliced, exported, timed); evenly spread over latency.", 12
     )
 
+    save_supernet: bool = _help(
+        "Save the trained super-network under prune_artifacts/supernet, so that any front point can be "
+        "sliced into a model directory later (slimnlp.prune.nas.pruner.slice_front_point).",
+        True,
+    )
+
     # -- selection
     select: str = _help(
         "How the sub-network is chosen from the front: fastest_within (max_accuracy_drop), "
@@ -123,7 +129,14 @@ class NasConfig(PruneMethodConfig):
         _require(self.space in SPACES, "space", f"must be one of {tuple(SPACES)}, got {self.space!r}")
         for name in ("ffn_step", "min_layers", "importance_batches", "batch_size", "eval_every"):
             _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-        for name in ("latency_unit_probes", "latency_rounds", "latency_iterations", "candidates", "population", "front_checks"):
+        for name in (
+            "latency_unit_probes",
+            "latency_rounds",
+            "latency_iterations",
+            "candidates",
+            "population",
+            "front_checks",
+        ):
             _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
         for name in ("min_ffn_units", "min_heads", "latency_batch_size", "search_dev_rows"):
             value = getattr(self, name)
@@ -135,7 +148,11 @@ class NasConfig(PruneMethodConfig):
         _require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         _require(self.random_subnets >= 0, "random_subnets", f"must be >= 0, got {self.random_subnets}")
         sources = ("largest", "teacher")
-        _require(self.distill_from in sources, "distill_from", f"must be one of {sources}, got {self.distill_from!r}")
+        _require(
+            self.distill_from in sources,
+            "distill_from",
+            f"must be one of {sources}, got {self.distill_from!r}",
+        )
         _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
         _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
         _require(
@@ -153,7 +170,9 @@ class NasConfig(PruneMethodConfig):
             f"must be one of {SELECTION_RULES}, got {self.select!r}",
         )
         drop = self.max_accuracy_drop
-        _require(drop is None or 0 <= drop <= 1, "max_accuracy_drop", f"must be in [0, 1] or null, got {drop}")
+        _require(
+            drop is None or 0 <= drop <= 1, "max_accuracy_drop", f"must be in [0, 1] or null, got {drop}"
+        )
         for name in ("max_latency_ms", "min_speedup"):
             value = getattr(self, name)
             _require(value is None or value > 0, name, f"must be > 0 or null, got {value}")

@@ -25,6 +25,7 @@ def continuing_pieces(template: Any, texts: list[str], prefix: str = SUBWORD_PRE
     position of a pre-tokenized word, sorted by code point."""
     normalizer, pre_tokenizer = template.normalizer, template.pre_tokenizer
     inner: set[str] = set()
+    # Text by text: ~15 s for a 9 MB corpus on a busy 2-core machine, next to minutes of training.
     for text in dict.fromkeys(texts):
         if normalizer is not None:
             text = normalizer.normalize_str(text)

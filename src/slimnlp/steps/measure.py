@@ -71,6 +71,15 @@ def benchmark(
             step_energy=step_energy,
         )
         results["compression_energy"] = spent
+        if tracking.resolve_parent_run_id(parent_run_id):  # sections earlier steps left (the NAS front)
+            from slimnlp.benchmark.report import write_reports
+            from slimnlp.benchmark.sections import upstream_sections
+
+            results["sections"] = upstream_sections(
+                run.client, tracking.resolve_parent_run_id(parent_run_id), out / "sections"
+            )
+            if results["sections"]:
+                results["files"] = write_reports(results, out)
         shutil.rmtree(teacher_onnx / ".cache", ignore_errors=True)
         metrics = {"benchmark_seconds": time.perf_counter() - started, **spent}
         for row in results["rows"]:

@@ -24,7 +24,7 @@ from slimnlp.prune.nas.search import Candidate, subnetwork_accuracy
 from slimnlp.prune.nas.space import SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
 
-FRONT_FILES = ("front.json", "front.csv", "front.md", "front.png")
+FRONT_FILES = ("front.json", "front.csv", "front.md", "front.png", "report_section.json")
 
 
 class NasSelectionError(ValueError):
@@ -91,6 +91,7 @@ def check_front(
         points.append(row)
     teacher = {
         "arch": teacher_arch.key,
+        "runtime": target.runtime,
         "size_bytes": sizes["teacher"],
         **{f"measured_ms_b{b}": medians[b]["teacher"] for b in target.batch_sizes},
         **{f"predicted_ms_b{b}": table.predict(teacher_arch, b) for b in target.batch_sizes},
@@ -135,7 +136,11 @@ def select_point(
     if rule in ("fastest_within", "smallest_within"):
         ok = [p for p in points if teacher_accuracy - p["dev_accuracy"] <= max_accuracy_drop + 1e-12]
         if ok:
-            key = (lambda p: p[f"measured_ms_b{b}"]) if rule == "fastest_within" else (lambda p: p["size_bytes"])
+            key = (
+                (lambda p: p[f"measured_ms_b{b}"])
+                if rule == "fastest_within"
+                else (lambda p: p["size_bytes"])
+            )
             return min(ok, key=key)
         best = max(points, key=lambda p: p["dev_accuracy"])
         raise NasSelectionError(
@@ -155,7 +160,9 @@ def select_point(
             return max(ok, key=lambda p: (p["dev_accuracy"], -p[f"measured_ms_b{b}"]))
         fastest = min(points, key=lambda p: p[f"measured_ms_b{b}"])
         reachable = (
-            f"{fastest[f'measured_ms_b{b}']:.2f}" if max_latency_ms is not None else f"{fastest[f'speedup_b{b}']:.2f}"
+            f"{fastest[f'measured_ms_b{b}']:.2f}"
+            if max_latency_ms is not None
+            else f"{fastest[f'speedup_b{b}']:.2f}"
         )
         relax = "raise" if max_latency_ms is not None else "lower"
         raise NasSelectionError(
@@ -199,21 +206,51 @@ def write_front(
             writer.writerow({"selected": p["arch"] == selected, **p})
     (folder / "front.md").write_text(front_markdown(points, teacher, batch_sizes, selected), encoding="utf-8")
     front_plot(folder / "front.png", points, teacher, batch_size, selected)
+    header, rows = front_rows(points, teacher, batch_sizes, selected)
+    section = {
+        "title": "NAS Pareto front (prune step)",
+        "text": (
+            f"Sub-networks of the weight-sharing super-network on the accuracy/latency front, each sliced, "
+            f"exported and timed in {teacher.get('runtime', 'the target runtime')} interleaved with the "
+            f"teacher's shape; dev accuracy with the shared weights (before distill and finetune-amp). "
+            f"Layers as heads x FFN units, '-' = dropped. Selected: {selected or 'none (no point met the target)'}."
+        ),
+        "header": header,
+        "rows": rows,
+        "images": ["front.png"],
+    }
+    (folder / "report_section.json").write_text(json.dumps(section, indent=2), encoding="utf-8")
     return [folder / name for name in FRONT_FILES]
 
 
-def front_markdown(points, teacher, batch_sizes, selected: str | None) -> str:
-    """The front as a Markdown table (layers as heads x FFN units, '-' = dropped)."""
-    head = ["sub-network", "dev acc", "params", "size MB"] + [
+def front_rows(points, teacher, batch_sizes, selected: str | None) -> tuple[list[str], list[list[str]]]:
+    """The front as table cells (layers as heads x FFN units, '-' = dropped), fastest first."""
+    head = ["sub-network", "dev acc", "encoder params", "size MB"] + [
         f"b{b} {name}" for b in batch_sizes for name in ("ms", "predicted", "speed-up")
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for p in points:
-        mark = " **(selected)**" if p["arch"] == selected else ""
-        cells = [f"`{p['arch']}`{mark}", f"{p['dev_accuracy']:.4f}", f"{p['encoder_params']:,}", f"{p['size_bytes'] / 1e6:.2f}"]
+        cells = [
+            p["arch"] + (" (selected)" if p["arch"] == selected else ""),
+            f"{p['dev_accuracy']:.4f}",
+            f"{p['encoder_params']:,}",
+            f"{p['size_bytes'] / 1e6:.2f}",
+        ]
         for b in batch_sizes:
-            cells += [f"{p[f'measured_ms_b{b}']:.2f}", f"{p[f'predicted_ms_b{b}']:.2f}", f"{p[f'speedup_b{b}']:.2f}x"]
-        lines.append("| " + " | ".join(cells) + " |")
+            cells += [
+                f"{p[f'measured_ms_b{b}']:.2f}",
+                f"{p[f'predicted_ms_b{b}']:.2f}",
+                f"{p[f'speedup_b{b}']:.2f}x",
+            ]
+        rows.append(cells)
+    return head, rows
+
+
+def front_markdown(points, teacher, batch_sizes, selected: str | None) -> str:
+    """The front as a Markdown table, and the teacher's figures under it."""
+    head, rows = front_rows(points, teacher, batch_sizes, selected)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     teacher_ms = ", ".join(f"b{b} {teacher[f'measured_ms_b{b}']:.2f} ms" for b in batch_sizes)
     lines.append(f"\nTeacher `{teacher['arch']}`: {teacher_ms}, {teacher['size_bytes'] / 1e6:.2f} MB.")
     return "\n".join(lines) + "\n"
@@ -231,15 +268,37 @@ def front_plot(path: Path, points, teacher, batch_size: int, selected: str | Non
     biggest = max([p["size_bytes"] for p in points] + [teacher["size_bytes"]])
     xs, ys = [p[f"measured_ms_b{b}"] for p in points], [p["dev_accuracy"] for p in points]
     ax.plot(xs, ys, color="tab:blue", alpha=0.4, zorder=1)
-    ax.scatter(xs, ys, s=[400 * p["size_bytes"] / biggest for p in points], color="tab:blue", alpha=0.7,
-               label="front point (area = size on disk)", zorder=2)
+    ax.scatter(
+        xs,
+        ys,
+        s=[400 * p["size_bytes"] / biggest for p in points],
+        color="tab:blue",
+        alpha=0.7,
+        label="front point (area = size on disk)",
+        zorder=2,
+    )
     for p in points:
         if p["arch"] == selected:
-            ax.scatter([p[f"measured_ms_b{b}"]], [p["dev_accuracy"]], s=700, facecolors="none",
-                       edgecolors="tab:red", linewidths=2, label="selected", zorder=3)
+            ax.scatter(
+                [p[f"measured_ms_b{b}"]],
+                [p["dev_accuracy"]],
+                s=700,
+                facecolors="none",
+                edgecolors="tab:red",
+                linewidths=2,
+                label="selected",
+                zorder=3,
+            )
     if teacher.get("dev_accuracy") is not None:
-        ax.scatter([teacher[f"measured_ms_b{b}"]], [teacher["dev_accuracy"]], marker="*", s=250,
-                   color="black", label="teacher", zorder=3)
+        ax.scatter(
+            [teacher[f"measured_ms_b{b}"]],
+            [teacher["dev_accuracy"]],
+            marker="*",
+            s=250,
+            color="black",
+            label="teacher",
+            zorder=3,
+        )
     ax.set_xlabel(f"measured latency, batch {b} (ms per call)")
     ax.set_ylabel("dev accuracy (shared weights)")
     ax.set_title("NAS Pareto front: accuracy vs measured latency")

@@ -162,9 +162,9 @@ def build_runner(model: nn.Module, tokenizer: Any, target: LatencyTarget, workdi
         from slimnlp.runtime.torch import TorchRunner
 
         torch.set_num_threads(target.threads)
-        return TorchRunner(copy.deepcopy(model).cpu().eval(), tokenizer, target.sequence_length), dir_size_bytes(
-            model_dir
-        )
+        return TorchRunner(
+            copy.deepcopy(model).cpu().eval(), tokenizer, target.sequence_length
+        ), dir_size_bytes(model_dir)
     from slimnlp.config import ExportConfig
     from slimnlp.export.onnx import INT8_FILE, ONNX_FILE, export_onnx_model
     from slimnlp.runtime.onnx import OnnxRunner, onnx_file_bytes
@@ -174,11 +174,15 @@ def build_runner(model: nn.Module, tokenizer: Any, target: LatencyTarget, workdi
     onnx_dir = workdir / name / "onnx"
     export_onnx_model(model_dir, onnx_dir, texts[:8], export, None, target.sequence_length)
     path = onnx_dir / (INT8_FILE if int8 else ONNX_FILE)
-    runner = OnnxRunner(path, onnx_dir, threads=target.threads, max_length=target.sequence_length, spinning=False)
+    runner = OnnxRunner(
+        path, onnx_dir, threads=target.threads, max_length=target.sequence_length, spinning=False
+    )
     return runner, onnx_file_bytes(path)
 
 
-def time_runners(runners: dict[str, Any], texts: list[str], target: LatencyTarget, progress: bool) -> dict[int, dict[str, float]]:
+def time_runners(
+    runners: dict[str, Any], texts: list[str], target: LatencyTarget, progress: bool
+) -> dict[int, dict[str, float]]:
     """Median ms per call of every runner at every batch size, all interleaved in the same rounds."""
     from slimnlp.benchmark.latency import time_interleaved
     from slimnlp.config import BenchmarkConfig
@@ -213,7 +217,9 @@ def measure_latency_table(
     with tempfile.TemporaryDirectory(prefix="slimnlp-nas-probes-") as tmp:
         root = Path(workdir or tmp)
         runners = {}
-        for name, arch in tqdm(probe_archs(space, target.unit_probes).items(), desc="nas latency probes", disable=not progress):
+        for name, arch in tqdm(
+            probe_archs(space, target.unit_probes).items(), desc="nas latency probes", disable=not progress
+        ):
             probe = slice_subnetwork(copy.deepcopy(model).cpu().eval(), arch)
             runners[name], _ = build_runner(probe, tokenizer, target, root, name.replace("=", "-"), texts)
         medians = time_runners(runners, texts, target, progress)

@@ -4,21 +4,25 @@ front, select by budget, slice.
     slimnlp prune --config configs/nas-shc.yaml --data runs/x/data --teacher runs/x/teacher --out runs/x/pruned
 
 Writes under `<out>/prune_artifacts/`: latency_table.json (with the machine), front.{json,csv,md,png},
-supernet_history.json; all are logged to the step's MLflow run before the selection, so a target no
+supernet_history.json and the trained super-network (supernet/, a model directory: any front point
+can be sliced from it with `slice_front_point`); all are logged to the step's MLflow run before the selection, so a target no
 point meets fails the step without losing the front.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from slimnlp.config import PruneConfig
 from slimnlp.config.nas import NasConfig
+from slimnlp.models import load_model_dir, save_model_dir
 from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
 from slimnlp.prune.importance import taylor_importance
 from slimnlp.prune.nas.front import check_front, latency_model_error, select_point, spread, write_front
@@ -31,6 +35,15 @@ from slimnlp.prune.removal import build_report, measure
 from slimnlp.training.batches import evaluate, predict_logits
 
 ARTIFACTS = "prune_artifacts"
+SUPERNET_DIR = "supernet"
+
+
+def slice_front_point(artifacts: str | Path, arch: str, out_dir: str | Path) -> Path:
+    """Slice any sub-network (a front point's `arch`, e.g. '4x512|-|2x256|4x1024') out of the saved
+    super-network in `artifacts` (a prune step's prune_artifacts/) into a model directory."""
+    model, tokenizer = load_model_dir(Path(artifacts) / SUPERNET_DIR)
+    slice_subnetwork(model, SubNetwork.from_key(arch))
+    return save_model_dir(model, tokenizer, out_dir)
 
 
 def latency_target(context: PruneContext, section: NasConfig) -> tuple[LatencyTarget, int]:
@@ -85,9 +98,172 @@ def _log(context: PruneContext, metrics: dict[str, Any], step: int | None = None
         context.mlflow_run.log_metrics(metrics, step=step)
 
 
-def _log_artifacts(context: PruneContext, folder: Path) -> None:
-    if context.mlflow_run is not None:
-        context.mlflow_run.log_artifacts(folder, ARTIFACTS)
+@dataclass
+class _Run:
+    """One nas run's state, stage by stage (each stage's wall time lands in `stages`)."""
+
+    model: Any
+    tokenizer: Any
+    train: Split
+    dev: Split
+    context: PruneContext
+    folder: Path
+    workdir: Path
+    stages: _Stages = field(default_factory=_Stages)
+
+    @property
+    def section(self) -> NasConfig:
+        return self.context.config.nas
+
+    def prepare(self) -> None:
+        """Teacher accuracy, importance order, search space, latency table."""
+        model, tokenizer, section, length = self.model, self.tokenizer, self.section, self.context.max_length
+        self.before = measure(model)
+        self.teacher_accuracy = float(evaluate(model, tokenizer, *self.dev, length)["accuracy"])
+        with self.stages("order"):
+            importance = taylor_importance(
+                model,
+                tokenizer,
+                *self.train,
+                batches=section.importance_batches,
+                batch_size=section.batch_size,
+                max_length=length,
+            )
+            self.order = order_by_importance(model, importance)
+        heads, units = self.before.heads_per_layer, self.before.neurons_per_layer
+        self.space = SearchSpace.of_model(
+            len(heads), max(heads), max(units), section, self.context.config.min_heads_per_layer
+        )
+        self.target, self.batch = latency_target(self.context, section)
+        with self.stages("latency_table"):
+            self.table = measure_latency_table(
+                model,
+                tokenizer,
+                self.space,
+                self.dev[0],
+                self.target,
+                self.workdir / "probes",
+                self.context.progress,
+            )
+        self.table.save(self.folder / "latency_table.json")
+
+    def train_supernet(self) -> None:
+        teacher_logits = self.context.teacher_logits
+        if teacher_logits is None and self.section.alpha > 0:
+            teacher_logits = predict_logits(
+                self.model, self.tokenizer, self.train[0], self.context.max_length
+            )
+        with self.stages("supernet"):
+            self.history = train_supernet(
+                self.model,
+                self.tokenizer,
+                self.train,
+                self.dev,
+                self.space,
+                self.section,
+                max_length=self.context.max_length,
+                seed=self.context.seed,
+                teacher_logits=teacher_logits,
+                progress=self.context.progress,
+                on_eval=lambda step, record: _log(self.context, record, step),
+            )
+        (self.folder / "supernet_history.json").write_text(
+            json.dumps(dataclasses.asdict(self.history), indent=2), encoding="utf-8"
+        )
+
+    def search_front(self) -> None:
+        """Search, the Pareto front, its end-to-end checks; written and logged before any selection."""
+        section, rows = self.section, self.section.search_dev_rows
+        search_dev = self.dev if rows is None else (self.dev[0][:rows], self.dev[1][:rows])
+        with self.stages("search"):
+            self.candidates = search(
+                self.model,
+                self.tokenizer,
+                search_dev,
+                self.space,
+                self.table,
+                section,
+                batch_size=self.batch,
+                max_length=self.context.max_length,
+                seed=self.context.seed,
+                progress=self.context.progress,
+            )
+            self.front = pareto_front(self.candidates)
+        with self.stages("front_checks"):
+            self.points, self.teacher = check_front(
+                self.model,
+                self.tokenizer,
+                spread(self.front, section.front_checks),
+                self.table,
+                self.target,
+                self.dev[0],
+                self.dev,
+                self.context.max_length,
+                self.workdir / "front",
+                teacher_arch=self.space.largest(),
+                progress=self.context.progress,
+            )
+        self.teacher["dev_accuracy"] = self.teacher_accuracy
+        self.errors = latency_model_error(self.points, self.target.batch_sizes)
+        write_front(
+            self.folder, self.points, self.teacher, batch_sizes=self.target.batch_sizes, batch_size=self.batch
+        )
+        if section.save_supernet:  # every front point stays sliceable: slice_front_point(folder, arch, out)
+            save_model_dir(self.model, self.tokenizer, self.folder / SUPERNET_DIR)
+        counts = {"nas_candidates": len(self.candidates), "nas_front_size": len(self.front)}
+        _log(self.context, {**self.errors, **self.stages.seconds, **counts})
+        if self.context.mlflow_run is not None:
+            self.context.mlflow_run.log_artifacts(self.folder, ARTIFACTS)
+
+    def select(self) -> dict[str, Any]:
+        """The point the rule picks (NasSelectionError when none meets it); the front marks it."""
+        section = self.section
+        self.budget = accuracy_budget(self.context, section)
+        chosen = select_point(
+            self.points,
+            self.teacher_accuracy,
+            section.select,
+            batch_size=self.batch,
+            max_accuracy_drop=self.budget,
+            max_latency_ms=section.max_latency_ms,
+            min_speedup=section.min_speedup,
+        )
+        paths = write_front(
+            self.folder,
+            self.points,
+            self.teacher,
+            batch_sizes=self.target.batch_sizes,
+            batch_size=self.batch,
+            selected=chosen["arch"],
+        )
+        for path in paths:
+            if self.context.mlflow_run is not None:
+                self.context.mlflow_run.log_artifact(path, ARTIFACTS)
+        return chosen
+
+    def extras(self, chosen: dict[str, Any], arch: SubNetwork) -> dict[str, Any]:
+        measured = {
+            f"nas_selected_{k}": v
+            for k, v in chosen.items()
+            if k.startswith(("measured", "predicted", "speedup"))
+        }
+        return {
+            "nas_selected": chosen["arch"],
+            "nas_select": self.section.select,
+            "nas_accuracy_budget": self.budget,
+            "nas_teacher_dev_accuracy": self.teacher_accuracy,
+            "nas_kept_layers": arch.kept_layers,
+            "dev_accuracy": chosen["dev_accuracy"],
+            "nas_supernet_steps": self.history.steps,
+            "nas_candidates": len(self.candidates),
+            "nas_front_size": len(self.front),
+            "nas_front_checked": len(self.points),
+            "nas_latency_batch_size": self.batch,
+            "nas_latency_runtime": self.target.runtime,
+            **measured,
+            **self.errors,
+            **self.stages.seconds,
+        }
 
 
 @register_pruner("nas")
@@ -100,85 +276,16 @@ class NasPruner:
     def prune(
         self, model: Any, tokenizer: Any, train: Split, dev: Split, context: PruneContext
     ) -> PruneReport:
-        section: NasConfig = context.config.nas
-        stages, length = _Stages(), context.max_length
         with tempfile.TemporaryDirectory(prefix="slimnlp-nas-") as tmp:
-            folder = context.out_dir / ARTIFACTS if context.out_dir is not None else Path(tmp) / ARTIFACTS
-            folder.mkdir(parents=True, exist_ok=True)
-            before = measure(model)
-            teacher_accuracy = float(evaluate(model, tokenizer, dev[0], dev[1], length)["accuracy"])
-            with stages("order"):
-                importance = taylor_importance(
-                    model, tokenizer, train[0], train[1], batches=section.importance_batches,
-                    batch_size=section.batch_size, max_length=length,
-                )
-                order = order_by_importance(model, importance)
-            teacher_logits = context.teacher_logits
-            if teacher_logits is None and section.alpha > 0:
-                teacher_logits = predict_logits(model, tokenizer, train[0], length)
-            layout = before.heads_per_layer, before.neurons_per_layer
-            space = SearchSpace.of_model(
-                len(layout[0]), max(layout[0]), max(layout[1]), section, context.config.min_heads_per_layer
-            )
-            target, batch = latency_target(context, section)
-            with stages("latency_table"):
-                table = measure_latency_table(
-                    model, tokenizer, space, dev[0], target, Path(tmp) / "probes", context.progress
-                )
-            table.save(folder / "latency_table.json")
-            with stages("supernet"):
-                history = train_supernet(
-                    model, tokenizer, train, dev, space, section, max_length=length, seed=context.seed,
-                    teacher_logits=teacher_logits, progress=context.progress,
-                    on_eval=lambda step, record: _log(context, record, step),
-                )
-            history_dict = {"steps": history.steps, "seconds": history.seconds, "stopped_by": history.stopped_by,
-                            "records": history.records}
-            (folder / "supernet_history.json").write_text(json.dumps(history_dict, indent=2), encoding="utf-8")
-            with stages("search"):
-                search_dev = dev if section.search_dev_rows is None else (
-                    dev[0][: section.search_dev_rows], dev[1][: section.search_dev_rows]
-                )
-                candidates = search(
-                    model, tokenizer, search_dev, space, table, section, batch_size=batch, max_length=length,
-                    seed=context.seed, progress=context.progress,
-                )
-                front = pareto_front(candidates)
-            with stages("front_checks"):
-                points, teacher = check_front(
-                    model, tokenizer, spread(front, section.front_checks), table, target, dev[0], dev, length,
-                    Path(tmp) / "front", teacher_arch=space.largest(), progress=context.progress,
-                )
-            teacher["dev_accuracy"] = teacher_accuracy
-            errors = latency_model_error(points, target.batch_sizes)
-            write_front(folder, points, teacher, batch_sizes=target.batch_sizes, batch_size=batch)
-            _log(context, {**errors, **stages.seconds, "nas_candidates": len(candidates), "nas_front_size": len(front)})
-            _log_artifacts(context, folder)
-            budget = accuracy_budget(context, section)
-            chosen = select_point(
-                points, teacher_accuracy, section.select, batch_size=batch, max_accuracy_drop=budget,
-                max_latency_ms=section.max_latency_ms, min_speedup=section.min_speedup,
-            )
-            write_front(folder, points, teacher, batch_sizes=target.batch_sizes, batch_size=batch,
-                        selected=chosen["arch"])
-            _log_artifacts(context, folder)
+            root = context.out_dir if context.out_dir is not None else Path(tmp)
+            (root / ARTIFACTS).mkdir(parents=True, exist_ok=True)
+            run = _Run(model, tokenizer, train, dev, context, root / ARTIFACTS, Path(tmp))
+            run.prepare()
+            run.train_supernet()
+            run.search_front()
+            chosen = run.select()
         arch = SubNetwork.from_key(chosen["arch"])
         slice_subnetwork(model, arch)
-        extras = {
-            "nas_selected": chosen["arch"],
-            "nas_select": section.select,
-            "nas_accuracy_budget": budget,
-            "nas_teacher_dev_accuracy": teacher_accuracy,
-            "nas_kept_layers": arch.kept_layers,
-            "dev_accuracy": chosen["dev_accuracy"],
-            "nas_supernet_steps": history.steps,
-            "nas_candidates": len(candidates),
-            "nas_front_size": len(front),
-            "nas_front_checked": len(points),
-            "nas_latency_batch_size": batch,
-            "nas_latency_runtime": target.runtime,
-            **{f"nas_selected_{k}": v for k, v in chosen.items() if k.startswith(("measured", "predicted", "speedup"))},
-            **errors,
-            **stages.seconds,
-        }
-        return build_report("nas", model, before, order.kept_heads(arch), [], extras)
+        return build_report(
+            "nas", model, run.before, run.order.kept_heads(arch), [], run.extras(chosen, arch)
+        )

@@ -68,7 +68,9 @@ class SearchSpace:
     min_layers: int
 
     @classmethod
-    def of_model(cls, num_layers: int, heads: int, units: int, section: NasConfig, min_heads: int) -> SearchSpace:
+    def of_model(
+        cls, num_layers: int, heads: int, units: int, section: NasConfig, min_heads: int
+    ) -> SearchSpace:
         min_heads = min(section.min_heads or min_heads, heads)
         min_units = min(section.min_ffn_units or section.ffn_step, units)
         steps = {u for u in range(section.ffn_step, units + 1, section.ffn_step) if u >= min_units}
@@ -124,7 +126,9 @@ class SearchSpace:
 
     def suggest(self, trial: Any) -> SubNetwork | None:
         """The sub-network an optuna trial picks; None when it keeps fewer than min_layers."""
-        values = {name: trial.suggest_categorical(name, choices) for name, choices in self._parameters().items()}
+        values = {
+            name: trial.suggest_categorical(name, choices) for name, choices in self._parameters().items()
+        }
         return self.from_params(values)
 
     def params_of(self, arch: SubNetwork) -> dict[str, Any]:

@@ -107,7 +107,9 @@ def slice_subnetwork(model: nn.Module, arch: SubNetwork) -> nn.Module:
     its prefix of heads and neurons. Returns the model."""
     layers = encoder_layers(model)
     if len(arch.layers) != len(layers):
-        raise ValueError(f"sub-network {arch.key} describes {len(arch.layers)} layers, the model has {len(layers)}")
+        raise ValueError(
+            f"sub-network {arch.key} describes {len(arch.layers)} layers, the model has {len(layers)}"
+        )
     dim = head_dim(model)
     for i in arch.kept_layers:
         heads, units = arch.layers[i]

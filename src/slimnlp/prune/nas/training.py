@@ -154,8 +154,12 @@ def train_supernet(
         t_logits = teacher_logits[chunk].to(device) if teacher_logits is not None else None
         optimizer.zero_grad(set_to_none=True)
         done = sandwich_gradients(
-            model, batch, labels[chunk].to(device), sandwich_archs(space, rng, section.random_subnets),
-            section, t_logits,
+            model,
+            batch,
+            labels[chunk].to(device),
+            sandwich_archs(space, rng, section.random_subnets),
+            section,
+            t_logits,
         )
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -96,8 +96,9 @@ def sparsegpt(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(pruned weight, mask): column by column, each pruned weight's error is spread over the columns
     not yet visited through the inverse Hessian (the OBS update), in blocks of `block_size`."""
-    w = weight.detach().clone().double().cpu()
+    w = weight.detach().clone().float().cpu()  # float32 column loop; the inverse in float64
     hinv, dead = _inverse_cholesky(hessian, damping)
+    hinv = hinv.float()
     w[:, dead] = 0
     cols = w.shape[1]
     mask = torch.zeros_like(w, dtype=torch.bool)
