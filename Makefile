@@ -7,7 +7,7 @@ CONFIG ?= configs/default.yaml
 # torch first and pinned: any other spec pulls the multi-GB CUDA build on machines that have a CPU wheel.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: help setup run run-shc run-sent test test-slow test-gpu lint format compile mlflow-ui clean
+.PHONY: help setup run preflight run-shc run-sent test test-slow test-gpu lint format compile mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ setup: $(BIN)/slimnlp  ## create .venv and install slimnlp with its dev tools
 
 run: setup  ## run the whole pipeline locally (kfp.local) on the shipped Marathi sample
 	$(BIN)/slimnlp run --config $(CONFIG)
+
+preflight: setup  ## check data, teacher checkpoint, tracking server, S3 and disk for CONFIG (run does it first)
+	$(BIN)/slimnlp preflight --config $(CONFIG)
 
 run-shc: setup  ## the same pipeline on ../shared/data/mahanews-shc
 	$(BIN)/slimnlp run --config configs/mahanews-shc.yaml

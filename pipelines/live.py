@@ -151,8 +151,8 @@ def step_error(log_file: Path | None) -> str | None:
 def log_tail(log_file: Path | None, count: int = 12) -> list[str]:
     if log_file is None or not log_file.is_file():
         return []
-    lines = log_file.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
-    return lines[-count:]
+    lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line for line in lines if line.strip()][-count:]
 
 
 # --------------------------------------------------------------------------------------------------

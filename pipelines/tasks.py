@@ -56,6 +56,8 @@ def configure_task(task: dsl.PipelineTask, step: str, k8s: "KubernetesConfig") -
         return task  # CPU-only: no GPU request, and no pinning to GPU nodes either
     task.set_accelerator_type(k8s.accelerator_type)
     task.set_accelerator_limit(k8s.accelerator_limit)
+    if k8s.accelerator_limit > 1:  # one DDP process per GPU (slimnlp.training.distributed)
+        task.set_env_variable("SLIMNLP_NPROC_PER_NODE", str(k8s.accelerator_limit))
     for key, value in k8s.node_selector.items():
         kubernetes.add_node_selector(task, label_key=key, label_value=value)
     for toleration in k8s.tolerations:

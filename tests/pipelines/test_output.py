@@ -120,3 +120,38 @@ def test_verbose_streams_every_line_as_before(fake_run, capsys):
     out = capsys.readouterr().out
     assert "Executing task" in out and "executor_input" in out
     assert "Step wall time and outputs:" in out
+
+
+def test_step_logs_reach_each_step_run_in_mlflow(tmp_path):
+    import mlflow
+
+    from slimnlp.config import load_config
+    from slimnlp.mlops import tracking
+
+    cfg = load_config(
+        None,
+        [
+            f"output_dir={tmp_path}",
+            "tracking.codecarbon=false",
+            f"tracking.tracking_uri=sqlite:///{tmp_path}/m.db",
+        ],
+    )
+    with tracking.parent_run(cfg) as parent:
+        for step in ("prune", "prune", "benchmark"):  # the grid runs a step once per branch
+            with tracking.step_run(cfg, step, parent):
+                pass
+    paths = {}
+    for name in ("prune", "prune-2", "benchmark"):
+        paths[name] = tmp_path / f"{name}.log"
+        paths[name].write_text(f"the log of {name}\n")
+    tracking.log_step_logs(cfg, parent, paths)
+    client = mlflow.MlflowClient(tracking.tracking_uri(cfg))
+    children = client.search_runs(
+        [client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+        order_by=["start_time ASC"],
+    )
+    logged = [[a.path for a in client.list_artifacts(r.info.run_id, "logs")] for r in children]
+    assert logged == [["logs/prune.log"], ["logs/prune-2.log"], ["logs/benchmark.log"]]
+    text = Path(client.download_artifacts(children[1].info.run_id, "logs/prune-2.log", str(tmp_path / "dl")))
+    assert text.read_text() == "the log of prune-2\n"

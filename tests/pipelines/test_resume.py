@@ -144,3 +144,32 @@ def test_digest_ignores_metrics_json_but_not_content(tmp_path):
     assert resume.dir_digest(tmp_path) == before
     (tmp_path / "m.bin").write_bytes(b"weightz")
     assert resume.dir_digest(tmp_path) != before
+
+
+def test_runs_left_running_by_a_dead_process_are_closed_and_live_ones_kept(tmp_path):
+    import subprocess
+
+    import mlflow
+
+    from slimnlp.mlops import tracking
+
+    cfg = load_config(None, [f"output_dir={tmp_path}", f"tracking.tracking_uri=sqlite:///{tmp_path}/m.db"])
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    experiment = tracking._setup(cfg)
+    client = mlflow.MlflowClient(tracking.tracking_uri(cfg))
+    tags = tracking._process_tags()
+    killed = client.create_run(
+        experiment, run_name="killed", tags={**tags, "slimnlp.pid": dead.stdout.strip()}
+    )
+    alive = client.create_run(experiment, run_name="alive", tags=tags)  # this process: still running
+    elsewhere = client.create_run(
+        experiment, run_name="elsewhere", tags={**tags, "slimnlp.host": "other-host"}
+    )
+    assert tracking.close_orphaned_runs(cfg) == [killed.info.run_id]
+    status = {r.info.run_name: r.info.status for r in client.search_runs([experiment])}
+    assert status == {"killed": "FAILED", "alive": "RUNNING", "elsewhere": "RUNNING"}
+    assert "ended without closing this run" in client.get_run(killed.info.run_id).data.tags["slimnlp.error"]
+    for run in (alive, elsewhere):
+        client.set_terminated(run.info.run_id, "FINISHED")

@@ -18,7 +18,9 @@ class KubernetesConfig:
         "ghcr.io/slimnlp/slimnlp:0.1.0-cuda",
     )
     accelerator_type: str = _help("Accelerator resource of the training steps.", "nvidia.com/gpu")
-    accelerator_limit: int = _help("GPUs per training step (0 = CPU only).", 1)
+    accelerator_limit: int = _help(
+        "GPUs per training step (0 = CPU only; N > 1 runs N DDP processes in the pod).", 1
+    )
     node_selector: dict[str, str] = _help(
         "Node selector of the training steps.", factory=lambda: {"nvidia.com/gpu.present": "true"}
     )

@@ -20,12 +20,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 RESUME_ENV = "SLIMNLP_RESUME"  # "1": reuse recorded steps (set by `slimnlp run --resume`)
 RECORD_DIR = "resume"
@@ -211,7 +214,11 @@ def run_or_reuse(
     a crash) has none and reruns; every step that finished before it is reused.
     """
     run_dir = Path(cfg.run_dir).resolve()
-    key = step_key(cfg, step, inputs, values)
+    try:
+        key = step_key(cfg, step, inputs, values)
+    except OSError as err:  # an input that cannot be hashed: run the step, record nothing
+        log.warning("%s: no resume key (%s); the step runs and is not recorded", step, err)
+        return run()
     record = find_record(run_dir, step, key) if resume_requested() else None
     if record is not None:
         copy_output(record["out_dir"], out_dir)
@@ -222,5 +229,8 @@ def run_or_reuse(
     from slimnlp.mlops.tracking import last_step_run_id
 
     result = run()
-    write_record(run_dir, step, key, out_dir, result, last_step_run_id())
+    try:
+        write_record(run_dir, step, key, out_dir, result, last_step_run_id())
+    except OSError as err:  # a read-only or full disk must not fail a step that finished
+        log.warning("%s finished but its resume record was not written (%s)", step, err)
     return result

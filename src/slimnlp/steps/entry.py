@@ -72,6 +72,12 @@ def run_component(
     from slimnlp.config import config_from_json
     from slimnlp.mlops.resume import run_or_reuse
     from slimnlp.steps.spec import step_spec
+    from slimnlp.training import distributed
+
+    nproc = distributed.requested_processes()  # kubernetes.accelerator_limit > 1 on a GPU step
+    if nproc > 1:
+        kwargs = dict(config_json=config_json, parent_run_id=parent_run_id, tracking_uri=tracking_uri)
+        return distributed.run_component_processes(nproc, step, {**kwargs, "out_dir": out_dir, **inputs})
 
     spec = step_spec(step)
     known = {i.name: i for i in spec.inputs}

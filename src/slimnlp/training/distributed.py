@@ -187,3 +187,54 @@ def follower_step() -> Iterator[tuple[FollowerRun, Path]]:
         yield FollowerRun(), scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# On the cluster: `kubernetes.accelerator_limit: N` > 1 starts N processes in the step's pod
+
+# Set on a GPU step's task by pipelines/tasks.py (visible in the compiled pipeline).
+NPROC_ENV = "SLIMNLP_NPROC_PER_NODE"
+
+
+def requested_processes() -> int:
+    """Processes the pod asks for (NPROC_ENV), when this process is not already one of them."""
+    if "WORLD_SIZE" in os.environ:
+        return 1
+    return max(1, _env_int(NPROC_ENV, 1))
+
+
+def torchrun_command(nproc: int, request_file: Path) -> list[str]:
+    """torchrun on this machine with `nproc` processes, each running one component request."""
+    import sys
+
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+            "-m", "slimnlp.training.distributed", str(request_file)]  # fmt: skip
+
+
+def run_component_processes(nproc: int, step: str, kwargs: dict[str, Any]) -> dict[str, float]:
+    """Run `slimnlp.steps.entry.run_component(step, **kwargs)` in `nproc` processes under torchrun
+    and return rank 0's result (the component's metrics)."""
+    import json
+    import subprocess
+
+    folder = Path(tempfile.mkdtemp(prefix="slimnlp-torchrun-"))
+    request = folder / "request.json"
+    request.write_text(json.dumps({"step": step, "kwargs": kwargs, "result": str(folder / "result.json")}))
+    print(f"{step}: {nproc} processes under torchrun ({NPROC_ENV}={nproc})", flush=True)
+    try:
+        subprocess.run(torchrun_command(nproc, request), check=True)
+        return json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":  # one of the processes of run_component_processes
+    import json
+    import sys
+
+    from slimnlp.steps.entry import run_component
+
+    spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    result = run_component(spec["step"], **spec["kwargs"])
+    if is_main_process():
+        Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")
