@@ -73,13 +73,21 @@ BENCH_ARGS ?=
 bench: setup  ## benchmark figures on ../shared/data/mahanews-shc: best student vs every baseline (~20 min + ~35 min pretraining the first time)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --config $(BENCH_CONFIG) $(BENCH_ARGS)
 
+SCALE_ARGS ?= --shapes teacher,s50,s75,l6,l4,l6-h384,l4-s50 --points 1@128,32@128 --runtimes int8,int8-fused
+.PHONY: scale
+scale: setup  ## BERT-base teacher with a 197k vocabulary and its compressed shapes: step memory/time, size, ORT latency (benchmarks/scale.py; random weights; ~30 min)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --out runs/scale $(SCALE_ARGS)
+
 # --- NAS structural pruning (issue 15): a Pareto front of measured latency, one student picked by budget
-.PHONY: nas-shc nas-study
-nas-shc: setup  ## prune.method nas on ../shared/data/mahanews-shc with the pretrained CPU teacher (~60 min on 2 cores after the pretraining)
+.PHONY: nas-shc nas-study nas-latency
+nas-shc: setup  ## prune.method nas on ../shared/data/mahanews-shc with the pretrained CPU teacher (over an hour on 2 cores after the pretraining: the 20 teacher epochs dominate)
 	HF_HUB_OFFLINE=1 $(BIN)/slimnlp run --config configs/nas-shc.yaml
 
 nas-study: setup  ## the nas-shc front beside importance pruning at equal latency (benchmarks/nas_study.py; after nas-shc)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/nas_study.py --run runs/nas-shc
+
+nas-latency: setup  ## the latency side of nas on the CPU teacher's shape: table, its error, shapes that reach 3x (benchmarks/nas_latency.py; after make pretrain)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/nas_latency.py --model $$(ls -d runs/pretrain-cache/*/model | head -1) --data runs/mahanews-shc-pretrain-cpu/data
 
 # --- calibrated one-shot pruning (issue 16): which language to calibrate in (after `make pretrain`)
 STUDY_DIR ?= runs/calibration-study

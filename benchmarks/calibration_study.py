@@ -19,6 +19,7 @@ Every cell is cached in OUT/cells/*.json: rerunning fills only the missing ones.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import math
@@ -124,7 +125,7 @@ def recover(args, env: dict[str, Any], model, tokenizer) -> dict[str, Any]:
     settings = LoopSettings.from_section(
         d, max_length=env["max_length"], seed=args.seed, alpha=d.alpha, temperature=d.temperature
     )
-    settings.epochs = 1
+    settings = dataclasses.replace(settings, epochs=1)
     zeros, started = zero_count(model), time.perf_counter()
     with zeros_kept(model):
         train_classifier(
@@ -172,39 +173,47 @@ def unstructured_grid(args, env: dict[str, Any]) -> list[dict[str, Any]]:
         src = source if source != "-" else "train"  # magnitude reads no calibration
         name = f"{source}/{method}/{level}"
         row = {"source": source, "method": method, "level": level}
-        row |= cached(args.out, f"cls-{name}", classifier_cell, args, env, method, level, src, False)
+        if args.teacher:
+            row |= cached(args.out, f"cls-{name}", classifier_cell, args, env, method, level, src, False)
         if args.mlm:
             row |= cached(args.out, f"mlm-{name}", mlm_cell, args, env, method, level, src)
-        if fnmatch_any(name, args.recover):
+        if args.teacher and fnmatch_any(name, args.recover):
             row |= cached(args.out, f"rec-{name}", classifier_cell, args, env, method, level, src, True)
         rows.append(row)
     return rows
 
 
 def dense_reference(args, env: dict[str, Any]) -> dict[str, Any]:
-    def compute():
+    def accuracy():
+        model, tokenizer = models.load_model_dir(args.teacher)
+        return {"accuracy": evaluate(model, tokenizer, *env["test"], env["max_length"])["accuracy"]}
+
+    def mlm_perplexity():
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-        model, tokenizer = models.load_model_dir(args.teacher)
-        row = {"accuracy": evaluate(model, tokenizer, *env["test"], env["max_length"])["accuracy"]}
-        if args.mlm:
-            mlm = AutoModelForMaskedLM.from_pretrained(args.mlm).eval()
-            mlm_tok = AutoTokenizer.from_pretrained(args.mlm)
-            row["perplexity"] = perplexity(mlm, mlm_tok, env["heldout"], env["mlm_length"], args.seed)
-        return row
+        mlm = AutoModelForMaskedLM.from_pretrained(args.mlm).eval()
+        mlm_tok = AutoTokenizer.from_pretrained(args.mlm)
+        return {"perplexity": perplexity(mlm, mlm_tok, env["heldout"], env["mlm_length"], args.seed)}
 
-    return cached(args.out, "dense", compute)
+    row = cached(args.out, "dense-cls", accuracy) if args.teacher else {}
+    return row | (cached(args.out, "dense-mlm", mlm_perplexity) if args.mlm else {})
 
 
 def setup(args) -> dict[str, Any]:
     cfg = load_config(args.config)
     sources, heldout = prepare_corpora(args.out, cfg.seed, cfg.pretrain.eval_sentences)
-    teacher, tokenizer = models.load_model_dir(args.teacher)
-    max_length = models.max_length_of(tokenizer)
     train = read_split(args.data, "train")
-    from slimnlp.training.batches import predict_logits
+    max_length, logits = cfg.teacher.max_length, None
+    if args.teacher:  # without one, only the masked-LM half runs
+        from slimnlp.training.batches import predict_logits
 
-    logits = predict_logits(teacher, tokenizer, train[0], max_length)
+        teacher, tokenizer = models.load_model_dir(args.teacher)
+        max_length = models.max_length_of(tokenizer)
+        logits = (
+            predict_logits(teacher, tokenizer, train[0], max_length)
+            if args.recover or args.structured
+            else None
+        )
     return {
         "cfg": cfg,
         "sources": sources,
@@ -225,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="configs/pretrain-cpu.yaml")
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--teacher", type=Path, required=True)
+    parser.add_argument("--teacher", type=Path, default=None, help="the fine-tuned classifier")
     parser.add_argument("--mlm", type=Path, default=None, help="the MLM model before fine-tuning")
     parser.add_argument("--out", type=Path, default=Path("runs/calibration-study"))
     parser.add_argument("--samples", type=int, default=128)
@@ -246,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     env = setup(args)
     dense = dense_reference(args, env)
     rows = unstructured_grid(args, env)
-    speed = structured_rows(args, env) if args.structured else []
+    speed = structured_rows(args, env) if args.structured and args.teacher else []
     write_report(args.out, dense, rows, speed)
     return 0
 

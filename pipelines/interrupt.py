@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,7 @@ def task_processes() -> list[Any]:
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "executor_main" in " ".join(child.cmdline()):
+            if _running(child) and "executor_main" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.Error:
             continue
@@ -36,6 +37,7 @@ def sigterm_stops_tasks() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up below must run to its end
         for process in task_processes():
             with contextlib.suppress(Exception):
                 process.send_signal(signal.SIGTERM)
@@ -52,11 +54,23 @@ def wait_for_tasks(timeout_s: float = 30.0) -> None:
     """Let interrupted tasks close their MLflow runs (FAILED); kill what is still there after that."""
     import psutil
 
-    tasks = task_processes()
-    for process in tasks:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs(tasks, timeout=timeout_s)
+    # They already have the signal (Ctrl-C reaches the whole process group; sigterm_stops_tasks
+    # passes SIGTERM on): a second one could cut short their clean-up.
+    deadline = time.monotonic() + timeout_s
+    alive = task_processes()
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if _running(p)]
     for process in alive:
         with contextlib.suppress(psutil.Error):
             process.kill()
+
+
+def _running(process: Any) -> bool:
+    """Still working: a zombie (ended, its `sh` parent gone, not reaped yet) is not."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -14,7 +14,13 @@ from slimnlp import models, steps
 from slimnlp.config import load_config
 from tests.helpers_models import TINY_PIPELINE_SETTINGS
 
-SETTINGS = [*TINY_PIPELINE_SETTINGS, "teacher.epochs=2", "teacher.patience=2", "name=repro"]
+SETTINGS = [
+    *TINY_PIPELINE_SETTINGS,
+    "teacher.epochs=2",
+    "teacher.patience=2",
+    "name=repro",
+    "tracking.codecarbon=false",
+]
 
 
 def _vocab(model_dir: Path) -> list[tuple[str, int]]:
@@ -22,22 +28,17 @@ def _vocab(model_dir: Path) -> list[tuple[str, int]]:
     return sorted(vocab.items(), key=lambda item: item[1])
 
 
-def _train_teacher_in_new_process(tmp: Path, data: Path, out: Path, hash_seed: str) -> dict:
+def _train_teacher_in_new_process(tmp: Path, data: Path, out: Path, hash_seed: str) -> subprocess.Popen:
     overrides = [a for s in [*SETTINGS, f"output_dir={tmp}"] for a in ("--set", s)]
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
-    command = [
-        sys.executable,
-        "-m",
-        "slimnlp",
-        "train-teacher",
-        *overrides,
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/{out.name}.db"}
+    command = [sys.executable, "-m", "slimnlp", "train-teacher", *overrides]
+    command += ["--data", str(data), "--out", str(out)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finished(process: subprocess.Popen, out: Path) -> dict:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-3000:]
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -48,9 +49,12 @@ def two_teachers(tmp_path_factory):
         overrides=[*SETTINGS, f"output_dir={tmp}", f"tracking.tracking_uri=sqlite:///{tmp}/m.db"]
     )
     steps.prepare_data(cfg, tmp / "data")
-    first = _train_teacher_in_new_process(tmp, tmp / "data", tmp / "a", "1")
-    second = _train_teacher_in_new_process(tmp, tmp / "data", tmp / "b", "2")
-    return tmp, first, second
+    # Two processes at once (two cores): each seeds the tokenizers trainer's hash maps its own way.
+    runs = [
+        _train_teacher_in_new_process(tmp, tmp / "data", tmp / out, seed)
+        for out, seed in (("a", "1"), ("b", "2"))
+    ]
+    return tmp, _finished(runs[0], tmp / "a"), _finished(runs[1], tmp / "b")
 
 
 def test_same_seed_gives_the_same_vocabulary(two_teachers):

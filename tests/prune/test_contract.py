@@ -36,14 +36,25 @@ TARGET = 0.5  # of 8 heads and 128 FFN neurons: exact counts for every method
 FAST = {
     "importance": {"batches": 2, "batch_size": 8},
     "block_movement": {"epochs": 2, "batch_size": 8, "warmup_fraction": 0.0, "cooldown_fraction": 0.5},
-    "structured_oneshot": {"budget": "units"},
+    "structured_oneshot": {"budget": "units"},  # exact head and neuron counts (the default counts FLOPs)
     # The smallest sub-network of {2, 3, 4} heads x {32, 64} units per layer is exactly TARGET.
     "nas": {
-        "space": "medium", "ffn_step": 32, "min_heads": 2, "select": "smallest_within",
-        "max_accuracy_drop": 1.0, "steps": 2, "batch_size": 8, "eval_every": 2, "importance_batches": 1,
-        "latency_runtime": "pytorch", "latency_rounds": 1, "latency_iterations": 2, "candidates": 6,
-        "population": 4, "front_checks": 3,
-    },  # exact head and neuron counts (the default counts FLOPs)
+        "space": "medium",
+        "ffn_step": 32,
+        "min_heads": 2,
+        "select": "smallest_within",
+        "max_accuracy_drop": 1.0,
+        "steps": 2,
+        "batch_size": 8,
+        "eval_every": 2,
+        "importance_batches": 1,
+        "latency_runtime": "pytorch",
+        "latency_rounds": 1,
+        "latency_iterations": 2,
+        "candidates": 6,
+        "population": 4,
+        "front_checks": 3,
+    },
 }
 
 # What the prune step writes to metrics.json and downstream readers (grid rows, headline metrics) use.

@@ -185,3 +185,20 @@ def test_zeroed_weights_keep_the_dense_size_and_compress_smaller(teacher_dir, tm
     assert pruned["zstd_bytes"] < 0.9 * dense["zstd_bytes"]
     with pytest.raises(FileNotFoundError, match="holds no model.safetensors"):
         compressed_size(tmp_path)
+
+
+def test_recovery_training_keeps_the_zeros(teacher_dir):
+    from slimnlp.prune.oneshot.recovery import zero_count, zeros_kept
+    from slimnlp.training.loop import LoopSettings, train_classifier
+
+    model, tokenizer, _ = _prune(teacher_dir, "sparsegpt", 0.5, {"pattern": "2:4"})
+    zeros, before = zero_count(model), [p.detach().clone() for p in model.parameters()]
+    settings = LoopSettings(epochs=1, batch_size=8, learning_rate=1e-2, max_length=MAX_LENGTH)
+    data = (TINY_TEXTS, TINY_LABELS)
+    with zeros_kept(model) as frozen:
+        train_classifier(model, tokenizer, data, data, settings, progress=False, device="cpu")
+    assert frozen == zeros and zero_count(model) == zeros  # the 2:4 pattern survived training
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    # Without the hook the same training fills the zeros back in.
+    train_classifier(model, tokenizer, data, data, settings, progress=False, device="cpu")
+    assert zero_count(model) < zeros

@@ -53,7 +53,7 @@ def test_torchrun_command_runs_this_python_with_n_processes(tmp_path):
     command = distributed.torchrun_command(4, tmp_path / "request.json")
     assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert command[command.index("--nproc_per_node") + 1] == "4"
-    assert command[-3:] == ["-m", "slimnlp.training.distributed", str(tmp_path / "request.json")]
+    assert command[-3:] == ["-m", "slimnlp.steps.component_worker", str(tmp_path / "request.json")]
 
 
 def test_shard_weights_average_to_the_whole_batch():

@@ -4,12 +4,17 @@
     row |= latency_stats(samples["student-onnx"])                      # latency_b32_p50_ms, throughput_b32, ...
 
 The model call alone is timed (tokenisation is done beforehand and is the same work for every
-variant), on real test texts padded/truncated to exactly the point's length. The rounds and their
-rotating order are `slimnlp.runtime.timing.interleaved_rounds`.
+variant), on real test texts padded/truncated to exactly the point's length. Beside the fixed
+lengths, every batch size is also timed at the test set's own lengths (key "32@real"): the texts
+sorted by length and cut into batches (length buckets), each padded to its longest text (dynamic
+padding, as served); the calls cycle through up to REAL_BUCKETS batches spread evenly over the
+length distribution, short to long. The rounds and their rotating order are
+`slimnlp.runtime.timing.interleaved_rounds`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -23,6 +28,34 @@ from slimnlp.runtime.timing import interleaved_rounds
 def latency_batch(texts: list[str], batch_size: int) -> list[str]:
     """The first `batch_size` test texts, cycling when the test set is smaller."""
     return [texts[i % len(texts)] for i in range(batch_size)]
+
+
+REAL_BUCKETS = 8
+REAL = "real"
+
+
+def length_buckets(texts: list[str], batch_size: int, buckets: int = REAL_BUCKETS) -> list[list[str]]:
+    """Batches of texts of similar length (sorted by characters, the same for every tokenizer), up to
+    `buckets` of them taken evenly from the shortest to the longest."""
+    ordered = sorted(texts, key=len)
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    if len(batches[-1]) < batch_size and len(batches) > 1:
+        batches = batches[:-1]  # every timed call has the point's batch size
+    if len(batches) <= buckets:
+        return batches
+    return [batches[round(i * (len(batches) - 1) / (buckets - 1))] for i in range(buckets)]
+
+
+def cycling_call(runner: Runner, feeds: list) -> Callable[[], object]:
+    """A call that runs the next of `feeds` each time (round-robin)."""
+    position = [0]
+
+    def call() -> object:
+        feed = feeds[position[0] % len(feeds)]
+        position[0] += 1
+        return runner.run(feed)
+
+    return call
 
 
 def timing_points(cfg: BenchmarkConfig) -> list[tuple[int, int]]:
@@ -49,7 +82,9 @@ def time_interleaved(
 
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
     points = timing_points(cfg)
-    bar = tqdm(total=len(points) * cfg.rounds, desc="latency rounds", disable=not progress)
+    bar = tqdm(
+        total=(len(points) + len(cfg.batch_sizes)) * cfg.rounds, desc="latency rounds", disable=not progress
+    )
     for batch_size, length in points:
         key = point_key(batch_size, length, cfg)
         batch = latency_batch(texts, batch_size)
@@ -61,6 +96,16 @@ def time_interleaved(
         )
         for name, times in timed.items():
             samples[name][key] = times
+    for batch_size in cfg.batch_sizes:  # the test set's own lengths, dynamic padding
+        buckets = length_buckets(
+            texts if len(texts) >= batch_size else latency_batch(texts, batch_size), batch_size
+        )
+        calls = {name: cycling_call(r, [r.encode(b) for b in buckets]) for name, r in runners.items()}
+        timed = interleaved_rounds(
+            calls, cfg.rounds, cfg.iterations, cfg.warmup, on_round=partial(bar.update, 1)
+        )
+        for name, times in timed.items():
+            samples[name][f"{batch_size}@{REAL}"] = times
     bar.close()
     return samples
 

@@ -49,9 +49,14 @@ class OnnxTextClassifier(mlflow.pyfunc.PythonModel):
 
         onnx_dir = context.artifacts["onnx_dir"]
         with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
-            id2label = json.load(file)["id2label"]
+            config = json.load(file)
+        id2label = config["id2label"]
         self.labels = [id2label[str(i)] for i in range(len(id2label))]
         self.tokenizer = AutoTokenizer.from_pretrained(onnx_dir)
+        # Any length up to the model's maximum: the tokenizer's length, capped at the position
+        # embeddings (a hub tokenizer may say 1e30); longer texts are truncated there.
+        positions = int(config.get("max_position_embeddings", 512))
+        self.max_length = min(int(self.tokenizer.model_max_length or positions), positions)
         options = ort.SessionOptions()
         # A serving process may hold several models: keep each to the threads it is given.
         options.intra_op_num_threads = int(os.environ.get("SLIMNLP_SERVING_THREADS", "0"))
@@ -76,7 +81,9 @@ class OnnxTextClassifier(mlflow.pyfunc.PythonModel):
 
     def _probabilities(self, texts: list[str]) -> np.ndarray:
         # Truncation and max length come from the tokenizer saved at export (as in training).
-        enc = self.tokenizer(texts, padding=True, truncation=True, return_tensors="np")
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+        )
         feed = {name: enc[name].astype(np.int64) for name in self.input_names}
         logits = self.session.run(["logits"], feed)[0].astype(np.float64)
         logits -= logits.max(-1, keepdims=True)

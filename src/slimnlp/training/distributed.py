@@ -208,7 +208,7 @@ def torchrun_command(nproc: int, request_file: Path) -> list[str]:
     import sys
 
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-            "-m", "slimnlp.training.distributed", str(request_file)]  # fmt: skip
+            "-m", "slimnlp.steps.component_worker", str(request_file)]  # fmt: skip
 
 
 def run_component_processes(nproc: int, step: str, kwargs: dict[str, Any]) -> dict[str, float]:
@@ -226,15 +226,3 @@ def run_component_processes(nproc: int, step: str, kwargs: dict[str, Any]) -> di
         return json.loads((folder / "result.json").read_text(encoding="utf-8"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-if __name__ == "__main__":  # one of the processes of run_component_processes
-    import json
-    import sys
-
-    from slimnlp.steps.entry import run_component
-
-    spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    result = run_component(spec["step"], **spec["kwargs"])
-    if is_main_process():
-        Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")

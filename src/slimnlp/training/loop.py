@@ -194,6 +194,7 @@ def train_classifier(
     progress = progress and job.main
     ids = encode(tokenizer, train[0], settings.max_length)
     label_tensor = torch.tensor(train[1], dtype=torch.long)
+    _check_resources(model, ids, settings, progress)
     total_steps = max(1, math.ceil(len(ids) / settings.batch_size) * settings.epochs)
     optimizer, scheduler = _optimizer(model, settings, total_steps)
     use_cuda_amp = settings.precision == "fp16" and device.startswith("cuda")
@@ -249,6 +250,20 @@ def train_classifier(
         "epochs_run": len(history),
         "precision": settings.precision,
     }
+
+
+def _check_resources(model: nn.Module, ids: list[list[int]], settings: LoopSettings, progress: bool) -> None:
+    """Print the estimated time and memory of this training on this machine; fail before the first
+    step when it cannot fit in memory (`slimnlp.mlops.resources`)."""
+    from slimnlp.mlops import resources
+
+    mean_tokens = sum(len(x) for x in ids) / max(1, len(ids))
+    estimate = resources.estimate_training(
+        model, len(ids), mean_tokens, settings.epochs, settings.batch_size, max(len(x) for x in ids)
+    )
+    if progress:
+        print(f"  estimated: {estimate.describe()}", flush=True)
+    resources.check_affordable(estimate, "")
 
 
 def _epoch_record(

@@ -183,21 +183,29 @@ def build_runner(model: nn.Module, tokenizer: Any, target: LatencyTarget, workdi
 def time_runners(
     runners: dict[str, Any], texts: list[str], target: LatencyTarget, progress: bool
 ) -> dict[int, dict[str, float]]:
-    """Median ms per call of every runner at every batch size, all interleaved in the same rounds."""
-    from slimnlp.benchmark.latency import time_interleaved
-    from slimnlp.config import BenchmarkConfig
-    from slimnlp.runtime.timing import median
+    """Median ms per call of every runner at every batch size, all interleaved in the same rounds, on
+    real texts padded to the target's sequence length (the benchmark's fixed-length points)."""
+    from functools import partial
 
-    cfg = BenchmarkConfig(
-        batch_sizes=list(target.batch_sizes),
-        sequence_length=target.sequence_length,
-        rounds=target.rounds,
-        iterations=target.iterations,
-        warmup=target.warmup,
-        threads=target.threads,
-    )
-    samples = time_interleaved(runners, texts, cfg, progress)
-    return {b: {name: median(samples[name][str(b)]) for name in runners} for b in target.batch_sizes}
+    from tqdm.auto import tqdm
+
+    from slimnlp.benchmark.latency import latency_batch
+    from slimnlp.runtime.timing import interleaved_rounds, median
+
+    bar = tqdm(total=len(target.batch_sizes) * target.rounds, desc="nas latency rounds", disable=not progress)
+    medians = {}
+    for b in target.batch_sizes:
+        batch = latency_batch(texts, b)
+        calls = {
+            name: partial(runner.run, runner.encode(batch, pad_to=target.sequence_length))
+            for name, runner in runners.items()
+        }
+        timed = interleaved_rounds(
+            calls, target.rounds, target.iterations, target.warmup, on_round=partial(bar.update, 1)
+        )
+        medians[b] = {name: median(samples) for name, samples in timed.items()}
+    bar.close()
+    return medians
 
 
 def measure_latency_table(

@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from slimnlp.config.nas import NasConfig
+from slimnlp.models import head_dim
 from slimnlp.prune.nas.latency import LatencyTable
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
@@ -66,7 +67,7 @@ def search(
     from tqdm.auto import tqdm
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    _, dims = model.config.hidden_size, model.config.hidden_size // model.config.num_attention_heads
+    hidden, dim = model.config.hidden_size, head_dim(model)
     evaluated: dict[str, Candidate] = {}
     bar = tqdm(total=section.candidates, desc="nas search", disable=not progress)
 
@@ -80,7 +81,7 @@ def search(
                 arch=arch,
                 accuracy=subnetwork_accuracy(model, tokenizer, arch, dev, max_length),
                 latency_ms=table.predict(arch, batch_size),
-                params=arch.parameters(model.config.hidden_size, dims),
+                params=arch.parameters(hidden, dim),
             )
             bar.set_postfix(distinct=len(evaluated))
         found = evaluated[arch.key]
