@@ -203,7 +203,9 @@ def test_every_prune_field_has_help():
 
 
 def test_unknown_method_names_the_registered_ones():
-    with pytest.raises(ConfigError, match=r"prune.method must be one of \(.*'importance'.*\), got 'no_such_method'"):
+    with pytest.raises(
+        ConfigError, match=r"prune.method must be one of \(.*'importance'.*\), got 'no_such_method'"
+    ):
         load_config(overrides=["prune.method=no_such_method"])
     with pytest.raises(ValueError, match="registered"):
         get_pruner("no_such_method")
