@@ -14,6 +14,9 @@ from slimnlp import models, steps
 from slimnlp.config import load_config
 from tests.helpers_models import TINY_PIPELINE_SETTINGS
 
+# Two train-teacher processes (about 2 min of CPU): in `make test-slow`, keeping `make test` under 15 min.
+pytestmark = pytest.mark.slow
+
 SETTINGS = [
     *TINY_PIPELINE_SETTINGS,
     "teacher.epochs=2",
