@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
+
+from slimnlp.mlops.interrupt import sigterm_as_interrupt
 
 
 def task_processes() -> list[Any]:
@@ -29,25 +29,15 @@ def task_processes() -> list[Any]:
     return found
 
 
-@contextlib.contextmanager
-def sigterm_stops_tasks() -> Iterator[None]:
+def _forward_sigterm() -> None:
+    for process in task_processes():
+        with contextlib.suppress(Exception):
+            process.send_signal(signal.SIGTERM)
+
+
+def sigterm_stops_tasks() -> contextlib.AbstractContextManager[None]:
     """SIGTERM to `slimnlp run` is passed on to the running task and ends the run like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up below must run to its end
-        for process in task_processes():
-            with contextlib.suppress(Exception):
-                process.send_signal(signal.SIGTERM)
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return sigterm_as_interrupt(before=_forward_sigterm)
 
 
 def wait_for_tasks(timeout_s: float = 30.0) -> None:

@@ -20,9 +20,7 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from typing import Any
 
 from slimnlp.config import RunConfig
 from slimnlp.mlops.energy import step_energy
+from slimnlp.mlops.interrupt import sigterm_as_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +276,7 @@ def step_run(
     country = cfg.tracking.country_iso_code if cfg.tracking.codecarbon else None
     energy: dict[str, Any] = {}
     try:
-        with _sigterm_as_interrupt(), step_energy(country, step) as energy:
+        with sigterm_as_interrupt(), step_energy(country, step) as energy:
             yield step_run_
         _log_energy(step_run_, energy)
         _write_result(step_run_)
@@ -303,25 +302,6 @@ def _mark_step_failed(run: StepRun, energy: dict[str, Any], err: BaseException) 
         run.client.set_terminated(run.run_id, "FAILED")
     except Exception as mark_err:  # noqa: BLE001
         log.warning("could not mark step run %s FAILED: %s", run.run_id, str(mark_err)[:200])
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (`kill`, a pod evicted, `slimnlp run` stopped) ends a step like Ctrl-C does, so its
-    run is marked FAILED instead of being left RUNNING."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
-        raise KeyboardInterrupt("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def reused_step_run(cfg: RunConfig, step: str, parent_run_id: str | None, record: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from slimnlp.mlops.interrupt import sigterm_as_interrupt
 from slimnlp.pretrain.checkpoint import (
     ARCHITECTURE_KEYS,
     CHECKPOINT_DIR,
@@ -36,7 +37,6 @@ from slimnlp.pretrain.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from slimnlp.pretrain.interrupt import sigterm_as_interrupt
 from slimnlp.training import distributed
 
 
