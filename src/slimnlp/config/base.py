@@ -36,6 +36,13 @@ def _check_training(section: Any) -> None:
     _require(section.learning_rate > 0, "learning_rate", f"must be > 0, got {section.learning_rate}")
     _require(section.weight_decay >= 0, "weight_decay", f"must be >= 0, got {section.weight_decay}")
     _require(0 <= section.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {section.warmup_ratio}")
+    _check_budget(section)
+
+
+def _check_budget(section: Any) -> None:
+    """`budget_minutes` of a training section: None or > 0."""
+    budget = getattr(section, "budget_minutes", None)
+    _require(budget is None or budget > 0, "budget_minutes", f"must be > 0 or null, got {budget}")
 
 
 def _check_vocab_transfer(section: Any) -> None:

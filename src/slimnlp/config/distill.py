@@ -21,6 +21,11 @@ class DistillConfig:
     weight_decay: float = _help("AdamW weight decay (not on biases and LayerNorm).", 0.01)
     warmup_ratio: float = _help("Fraction of steps for learning-rate warm-up.", 0.1)
     patience: int = _help("Early-stopping patience in epochs.", 3)
+    budget_minutes: float | None = _help(
+        "Fail before the first step when the training time estimated on this machine (printed as the "
+        "step starts) exceeds this many minutes; the error says what to reduce. None = no limit.",
+        None,
+    )
     vocab_transfer: int | None = _help(
         "Fast vocabulary transfer of the student before distillation: an in-domain WordPiece of this "
         "size, embeddings from the old pieces. None = off.",

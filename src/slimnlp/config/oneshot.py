@@ -70,6 +70,7 @@ class CalibrationConfig:
 class UnstructuredSection(PruneMethodConfig):
     """What magnitude, wanda and sparsegpt share: the pattern, and a sparsity check that knows it."""
 
+    KEEPS_ZEROS: ClassVar[bool] = True
     pattern: str
 
     @property

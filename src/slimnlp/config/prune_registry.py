@@ -36,6 +36,9 @@ class PruneMethodConfig:
     checks the shared sparsity fields for this method."""
 
     SUMMARY: ClassVar[str] = ""
+    # True for methods that zero weights inside dense matrices (unstructured, N:M): the training
+    # steps after prune (distill, finetune-amp) then keep those weights at zero.
+    KEEPS_ZEROS: ClassVar[bool] = False
 
     def check_sparsity(self, name: str, value: float) -> None:
         """Most methods remove something: a sparsity must be in (0, 1)."""

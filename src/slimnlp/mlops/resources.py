@@ -115,6 +115,6 @@ def check_affordable(estimate: TrainingEstimate, section: str, max_seconds: floa
     if max_seconds is not None and estimate.seconds > max_seconds:
         raise ResourceError(
             f"{where}: training would take ~{estimate.seconds / 60:.0f} min on this machine, over the "
-            f"{max_seconds / 60:.0f} min allowed; reduce {key}epochs, the training rows "
+            f"{max_seconds / 60:.0f} min allowed ({key}budget_minutes); reduce {key}epochs, the training rows "
             "(data.max_train_rows) or the model, or run it on a GPU"
         )

@@ -114,6 +114,7 @@ def _settings(
     alpha: float = 0.0,
     temperature: float = 2.0,
     precision: str = "fp32",
+    name: str = "",
 ) -> LoopSettings:
     """The loop settings of a training section (teacher, distill, finetune_amp, prune.block_movement):
     its own epochs, batch_size, learning_rate, weight_decay, warmup_ratio and patience; the loss terms
@@ -125,6 +126,7 @@ def _settings(
         alpha=alpha,
         temperature=temperature,
         precision=precision,
+        name=name,
     )
 
 

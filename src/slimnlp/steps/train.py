@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from pathlib import Path
@@ -118,11 +119,35 @@ def train_teacher(
             flush=True,
         )
         history = train_classifier(
-            model, tokenizer, train, dev, _settings(t, cfg, tokenizer), on_epoch=_epoch_logger(run)
+            model,
+            tokenizer,
+            train,
+            dev,
+            _settings(t, cfg, tokenizer, name="teacher"),
+            on_epoch=_epoch_logger(run),
         )
         shutil.rmtree(out / ".cache", ignore_errors=True)
         extra = {"source": source, **fvt, **history}
         return _save_model(run, out, model, tokenizer, test, id2label, cfg, extra)
+
+
+@contextlib.contextmanager
+def _zeros_kept_after(cfg: RunConfig, model: Any, record: dict[str, Any]):
+    """Training after a pruner that zeroes weights inside dense matrices (magnitude, wanda,
+    sparsegpt: `KEEPS_ZEROS`) keeps those weights at zero, so the sparsity survives distill and
+    finetune-amp; `record["zeros_kept"]` gets their count. Other methods train as before."""
+    from slimnlp.config.prune_registry import PRUNE_METHODS
+
+    if not PRUNE_METHODS[cfg.prune.method].KEEPS_ZEROS:
+        yield
+        return
+    from slimnlp.prune.oneshot.recovery import zero_count, zeros_kept
+
+    with zeros_kept(model) as frozen:
+        yield
+    record["zeros_kept"] = zero_count(model)
+    if record["zeros_kept"] < frozen:  # a hook missed a matrix: fail loudly rather than ship it dense
+        raise RuntimeError(f"training lost pruned zeros: {frozen} before, {record['zeros_kept']} after")
 
 
 def distill(
@@ -146,17 +171,26 @@ def distill(
         if d.student == "layers":
             kept_layers = models.keep_layers(model, d.student_layers)
         model, tokenizer, fvt = _vocab_transfer(d, cfg, model, tokenizer, train[0])
-        history = train_classifier(
+        kept: dict[str, Any] = {}
+        with _zeros_kept_after(cfg, model, kept):
+            history = train_classifier(
+                model,
+                tokenizer,
+                train,
+                dev,
+                _settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature, name="distill"),
+                teacher_logits=teacher_logits,
+                on_epoch=_epoch_logger(run),
+            )
+        return _save_model(
+            run,
+            out,
             model,
             tokenizer,
-            train,
-            dev,
-            _settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature),
-            teacher_logits=teacher_logits,
-            on_epoch=_epoch_logger(run),
-        )
-        return _save_model(
-            run, out, model, tokenizer, test, id2label, cfg, {"kept_layers": kept_layers, **fvt, **history}
+            test,
+            id2label,
+            cfg,
+            {"kept_layers": kept_layers, **fvt, **history, **kept},
         )
 
 
@@ -183,16 +217,27 @@ def finetune_amp(
         history: dict[str, Any] = {"epochs_run": 0}
         if a.epochs > 0:
             teacher_logits = _teacher_logits(teacher_dir, train[0]) if a.alpha > 0 else None
-            history = train_classifier(
-                model,
-                tokenizer,
-                train,
-                dev,
-                _settings(a, cfg, tokenizer, alpha=a.alpha, temperature=a.temperature, precision=precision),
-                teacher_logits=teacher_logits,
-                on_epoch=_epoch_logger(run),
-                device=device,
-            )
+            with _zeros_kept_after(cfg, model, history):
+                history.update(
+                    train_classifier(
+                        model,
+                        tokenizer,
+                        train,
+                        dev,
+                        _settings(
+                            a,
+                            cfg,
+                            tokenizer,
+                            alpha=a.alpha,
+                            temperature=a.temperature,
+                            precision=precision,
+                            name="finetune_amp",
+                        ),
+                        teacher_logits=teacher_logits,
+                        on_epoch=_epoch_logger(run),
+                        device=device,
+                    )
+                )
         return _save_model(
             run,
             out,

@@ -46,6 +46,9 @@ class LoopSettings:
     # Epochs before this one neither count as best nor use up patience (a pruning schedule that has
     # not reached its target density yet would otherwise win on dev and be restored).
     first_eligible_epoch: int = 1
+    # The config section these come from (named in resource errors) and its time budget.
+    section: str = ""
+    budget_seconds: float | None = None
 
     @classmethod
     def from_section(
@@ -57,12 +60,16 @@ class LoopSettings:
         alpha: float = 0.0,
         temperature: float = 2.0,
         precision: str = "fp32",
+        name: str = "",
         **extra: Any,
     ) -> LoopSettings:
         """The settings of a training config section (teacher, distill, finetune_amp,
         prune.block_movement): its epochs, batch size, learning rate, weight decay, warm-up and
         patience; the KD weight and temperature (alpha 0 = plain CE) and the precision from the
-        step; `max_length` is the tokenizer's own length (slimnlp.models.max_length_of)."""
+        step; `max_length` is the tokenizer's own length (slimnlp.models.max_length_of). `name` is the
+        section's key (resource errors name its keys); its `budget_minutes`, where it has one, bounds
+        the estimated training time."""
+        budget = getattr(section, "budget_minutes", None)
         return cls(
             epochs=section.epochs,
             batch_size=section.batch_size,
@@ -75,6 +82,8 @@ class LoopSettings:
             precision=precision,
             max_length=max_length,
             seed=seed,
+            section=name,
+            budget_seconds=None if budget is None else budget * 60,
             **extra,
         )
 
@@ -254,7 +263,7 @@ def train_classifier(
 
 def _check_resources(model: nn.Module, ids: list[list[int]], settings: LoopSettings, progress: bool) -> None:
     """Print the estimated time and memory of this training on this machine; fail before the first
-    step when it cannot fit in memory (`slimnlp.mlops.resources`)."""
+    step when it cannot fit in memory or in the section's `budget_minutes` (`slimnlp.mlops.resources`)."""
     from slimnlp.mlops import resources
 
     mean_tokens = sum(len(x) for x in ids) / max(1, len(ids))
@@ -263,7 +272,7 @@ def _check_resources(model: nn.Module, ids: list[list[int]], settings: LoopSetti
     )
     if progress:
         print(f"  estimated: {estimate.describe()}", flush=True)
-    resources.check_affordable(estimate, "")
+    resources.check_affordable(estimate, settings.section, settings.budget_seconds)
 
 
 def _epoch_record(
