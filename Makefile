@@ -74,9 +74,13 @@ bench: setup  ## benchmark figures on ../shared/data/mahanews-shc: best student 
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/bench.py --config $(BENCH_CONFIG) $(BENCH_ARGS)
 
 SCALE_ARGS ?= --shapes teacher,s50,s75,l6,l4,l6-h384,l4-s50 --points 1@128,32@128 --runtimes int8,int8-fused
-.PHONY: scale
+.PHONY: scale scale-run
 scale: setup  ## BERT-base teacher with a 197k vocabulary and its compressed shapes: step memory/time, size, ORT latency (benchmarks/scale.py; random weights; ~30 min)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --out runs/scale $(SCALE_ARGS)
+
+scale-run: setup  ## slimnlp run with a BERT-base-size, 197k-vocabulary local teacher (configs/scale-bert-base.yaml; random weights; ~1 h on 2 cores)
+	test -f runs/scale/teacher-197k/model.safetensors || HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --save-teacher runs/scale/teacher-197k
+	HF_HUB_OFFLINE=1 $(BIN)/slimnlp run --config configs/scale-bert-base.yaml
 
 # --- NAS structural pruning (issue 15): a Pareto front of measured latency, one student picked by budget
 .PHONY: nas-shc nas-study nas-latency

@@ -213,10 +213,17 @@ def main() -> None:
         "--points", default="1@128,32@128,32@real,1@256,32@256", help="batch@tokens (real: test texts)"
     )
     parser.add_argument("--runtimes", default="fp32,fp32-fused,int8,int8-fused")
+    parser.add_argument(
+        "--save-teacher", metavar="DIR", help="only build the 197k teacher's model dir there (for slimnlp run)"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     texts, names = texts_and_labels(600)
+    if args.save_teacher:
+        facts = build_shape("teacher", MURIL_VOCAB, Path(args.save_teacher), texts)
+        print(f"RANDOM WEIGHTS: {facts['params'] / 1e6:.1f}M parameters saved in {args.save_teacher}")
+        return
     labels = [sorted(set(names)).index(n) for n in names]
     print("RANDOM WEIGHTS: speed, size and memory only; no accuracy is claimed.", flush=True)
     results: dict[str, Any] = {"random_weights": True, "steps": {}, "shapes": {}, "vocab_sizes": {}}

@@ -189,7 +189,10 @@ def headline(metrics: dict[str, Any]) -> str:
     if speedups:
         best = max(speedups, key=lambda k: speedups[k])
         parts.append(f"best speed-up x{speedups[best]:.2f} ({best.rsplit('.', 1)[0]}, b32)")
-    return " · ".join(parts[:4])
+    peak = metrics.get("peak_rss_gib")  # every step's own peak memory, after its figures
+    if isinstance(peak, int | float):
+        parts = [*parts[:4], f"peak {peak:.1f} GiB"]
+    return " · ".join(parts[:5])
 
 
 class LiveTable:

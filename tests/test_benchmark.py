@@ -71,6 +71,17 @@ def test_every_row_has_sane_numbers(results: dict) -> None:
     assert all(len(times) == FAST.rounds * FAST.iterations for times in samples.values())
 
 
+def test_length_table_shows_fixed_and_real_lengths(results: dict) -> None:
+    from slimnlp.benchmark.tables import length_table
+
+    header, rows = length_table(results)
+    assert header[-2:] == ["b1 × real lengths", "b32 × real lengths"]
+    teacher = next(r for r in rows if r[0] == "teacher-onnx")
+    row = next(r for r in results["rows"] if r["name"] == "teacher-onnx")
+    assert teacher[-1] == f"{row['latency_b32_sreal_p50_ms']:.2f}"
+    assert "tfidf" not in [r[0] for r in rows]
+
+
 def test_longer_sequences_cost_more_flops_and_time(results: dict) -> None:
     teacher = next(row for row in results["rows"] if row["name"] == "teacher-onnx")
     # 32 tokens is 4x the work of 8 at batch 32; allow noise on a shared machine.

@@ -57,6 +57,8 @@ def test_every_step_writes_its_directory_and_metrics(run):
         written = json.loads((directory / "metrics.json").read_text())  # the step contract
         # written once, at the end, by the step body: the step's own figures and its own time
         assert written["step_duration_s"] > 0, name
+        # ... and its peak memory (torch and the model are in it: well over 100 MB)
+        assert 0.1 < written["step_peak_rss_gib"] < 20, name
         returned = {k: v for k, v in metrics[name].items() if k not in ("rows", "summary")}
         assert {k: written[k] for k in returned} == json.loads(json.dumps(returned)), name
     for name in ("teacher", "pruned", "distilled", "student"):

@@ -50,6 +50,9 @@ def test_headline_picks_the_step_figures():
     )
     line = headline({"test_accuracy": 0.7123, "test_macro_f1": 0.69, "params_total": 1234567})
     assert line == "acc 0.712 · macro-F1 0.690 · params 1,234,567"
+    # A step's peak memory (the component reports it) ends the row, after at most four figures.
+    data = {"train_rows": 357, "dev_rows": 40, "test_rows": 99, "num_labels": 8, "peak_rss_gib": 1.26}
+    assert headline(data) == "train 357 · dev 40 · test 99 · labels 8 · peak 1.3 GiB"
     assert "x3.10 (student.onnx-int8, b32)" in headline(
         {"student.onnx-int8.speedup_vs_teacher_b32": 3.1, "student.pytorch.speedup_vs_teacher_b32": 1.2}
     )

@@ -135,18 +135,24 @@ def main_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def length_table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """p50 ms per batch size and sequence length (empty when only one length was timed)."""
+    """p50 ms per batch size and sequence length, and at the test set's own lengths ("real": length
+    buckets, dynamic padding) where they were timed; empty when only one length was timed."""
     cfg = results["config"]
-    lengths = [cfg["sequence_length"]] + [
+    lengths: list[int | str] = [cfg["sequence_length"]] + [
         n for n in cfg.get("sequence_lengths", []) if n != cfg["sequence_length"]
     ]
+    if any(f"latency_b{b}_sreal_p50_ms" in row for row in results["rows"] for b in cfg["batch_sizes"]):
+        lengths.append("real")
     if len(lengths) < 2:
         return [], []
 
-    def key(batch: int, length: int) -> str:
+    def key(batch: int, length: int | str) -> str:
         return f"latency_b{batch}" + ("" if length == cfg["sequence_length"] else f"_s{length}") + "_p50_ms"
 
-    header = ["Variant"] + [f"b{b} × {n} tok" for n in lengths for b in cfg["batch_sizes"]]
+    def title(batch: int, length: int | str) -> str:
+        return f"b{batch} × real lengths" if length == "real" else f"b{batch} × {length} tok"
+
+    header = ["Variant"] + [title(b, n) for n in lengths for b in cfg["batch_sizes"]]
     rows = [
         [row["name"]] + [cell(row.get(key(b, n)), ".2f") for n in lengths for b in cfg["batch_sizes"]]
         for row in results["rows"]

@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from slimnlp.mlops.resources import peak_rss_gib
+
 log = logging.getLogger(__name__)
 
 MODE_NAMES = {
@@ -86,6 +88,7 @@ def step_energy(country_iso_code: str | None, name: str) -> Iterator[dict[str, A
         yield result
     finally:
         result["duration_s"] = round(time.perf_counter() - start, 3)
+        result["peak_rss_gib"] = peak_rss_gib()
         if tracker is not None:
             try:
                 emissions = tracker.stop() or 0.0

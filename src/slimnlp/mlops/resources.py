@@ -63,6 +63,18 @@ def measured_gflops(seconds: float = 0.2) -> float:
     return 2 * 512**3 * calls / (time.perf_counter() - start) / 1e9
 
 
+def peak_rss_gib() -> float:
+    """The peak resident memory of this process or of any child it waited for (torchrun workers),
+    in GiB: a step runs in its own process (kfp.local, a pod), so this is the step's peak."""
+    import resource
+
+    kib = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return round(kib / 2**20, 3)
+
+
 def available_memory_bytes() -> float:
     """MemAvailable of /proc/meminfo (Linux), else 0 (unknown: memory is then not checked)."""
     try:

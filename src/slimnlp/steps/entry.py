@@ -70,6 +70,7 @@ def run_component(
     back to the MLFLOW_RUN_ID/MLFLOW_TRACKING_URI that KFP's MLflow integration injects.
     """
     from slimnlp.config import config_from_json
+    from slimnlp.mlops.resources import peak_rss_gib
     from slimnlp.mlops.resume import run_or_reuse
     from slimnlp.steps.spec import step_spec
     from slimnlp.training import distributed
@@ -108,4 +109,8 @@ def run_component(
         ),
         values=values,
     )
-    return {**headline_metrics(result), "wall_time_s": round(time.perf_counter() - start, 3)}
+    return {
+        **headline_metrics(result),
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "peak_rss_gib": peak_rss_gib(),
+    }
