@@ -190,3 +190,27 @@ TINY_PIPELINE_SETTINGS = [
     "benchmark.sequence_length=32",
     "export.parity_samples=16",
 ]
+
+
+def tiny_step_config(tmp_path: Path, *extra: str):
+    """A run config for calling steps directly: 48/24 rows of the shipped sample, a 2-layer 32-wide
+    teacher trained one epoch, MLflow on SQLite in `tmp_path`, no CodeCarbon; `extra` --set values."""
+    from slimnlp.config import load_config
+
+    return load_config(
+        overrides=[
+            f"output_dir={tmp_path}",
+            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
+            "tracking.codecarbon=false",
+            "data.max_train_rows=48",
+            "data.max_test_rows=24",
+            "teacher.num_layers=2",
+            "teacher.hidden_size=32",
+            "teacher.num_heads=4",
+            "teacher.intermediate_size=64",
+            "teacher.vocab_size=300",
+            "teacher.max_length=24",
+            "teacher.epochs=1",
+            *extra,
+        ]
+    )

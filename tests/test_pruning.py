@@ -164,29 +164,16 @@ def test_prune_step_with_block_movement_writes_a_smaller_model_dir_that_reloads(
     import mlflow
 
     from slimnlp import steps
-    from slimnlp.config import load_config
     from slimnlp.mlops import tracking
+    from tests.helpers_models import tiny_step_config
 
-    cfg = load_config(
-        overrides=[
-            f"output_dir={tmp_path}",
-            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
-            "tracking.codecarbon=false",
-            "data.max_train_rows=48",
-            "data.max_test_rows=24",
-            "teacher.num_layers=2",
-            "teacher.hidden_size=32",
-            "teacher.num_heads=4",
-            "teacher.intermediate_size=64",
-            "teacher.vocab_size=300",
-            "teacher.max_length=24",
-            "teacher.epochs=1",
-            "prune.method=block_movement",
-            "prune.target_sparsity=0.25",
-            "prune.block_movement.epochs=2",
-            "prune.block_movement.batch_size=16",
-            "prune.block_movement.cooldown_fraction=0.5",
-        ]
+    cfg = tiny_step_config(
+        tmp_path,
+        "prune.method=block_movement",
+        "prune.target_sparsity=0.25",
+        "prune.block_movement.epochs=2",
+        "prune.block_movement.batch_size=16",
+        "prune.block_movement.cooldown_fraction=0.5",
     )
     data, teacher, pruned = tmp_path / "data", tmp_path / "teacher", tmp_path / "pruned"
     with tracking.parent_run(cfg) as parent:

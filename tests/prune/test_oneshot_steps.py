@@ -7,35 +7,22 @@ import mlflow
 import pytest
 
 from slimnlp import models, steps
-from slimnlp.config import load_config
 from slimnlp.mlops import tracking
 from slimnlp.mlops.resources import ResourceError
 from slimnlp.prune.oneshot.recovery import zero_count
 from slimnlp.prune.oneshot.unstructured import layer_linears
+from tests.helpers_models import tiny_step_config
 
 
 def _config(tmp_path, *extra):
-    return load_config(
-        overrides=[
-            f"output_dir={tmp_path}",
-            f"tracking.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
-            "tracking.codecarbon=false",
-            "data.max_train_rows=48",
-            "data.max_test_rows=24",
-            "teacher.num_layers=2",
-            "teacher.hidden_size=32",
-            "teacher.num_heads=4",
-            "teacher.intermediate_size=64",
-            "teacher.vocab_size=300",
-            "teacher.max_length=24",
-            "teacher.epochs=1",
-            "distill.epochs=1",
-            "distill.batch_size=16",
-            "finetune_amp.epochs=1",
-            "finetune_amp.batch_size=16",
-            "prune.calibration.samples=16",
-            *extra,
-        ]
+    return tiny_step_config(
+        tmp_path,
+        "distill.epochs=1",
+        "distill.batch_size=16",
+        "finetune_amp.epochs=1",
+        "finetune_amp.batch_size=16",
+        "prune.calibration.samples=16",
+        *extra,
     )
 
 
