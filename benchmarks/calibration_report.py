@@ -54,6 +54,12 @@ def _structured_table(speed: list[dict[str, Any]]) -> list[str]:
         if r["method"] == "teacher":
             lines.append(f"| teacher | - | - | - | - | {_fmt(r['int8_b1_p50_ms'], 2)} | 1 | 1 | - |")
             continue
+        if r["cut"] is None:  # a trained student (block movement) timed in the same rounds
+            lines.append(
+                f"| {r['method']} (trained) | - | - / {_fmt(r['accuracy'])} | - | - | {_fmt(r['int8_b1_p50_ms'], 2)} | "
+                f"{_fmt(r['int8_speedup_b1'], 2)} | - | {_fmt(r['int8_speedup_b32'], 2)} |"
+            )
+            continue
         lines.append(
             f"| {r['method']} | {r['cut']}% / {r['flops_reduction']:.1%} | {_fmt(r['accuracy'])} / "
             f"{_fmt(r.get('recovered_accuracy'))} | {r['prune_seconds']:.1f} | {'/'.join(map(str, r['heads']))} | "

@@ -1,8 +1,9 @@
 """The structured half of the calibration study: one-shot heads/neurons removal beside importance
 pruning at the same FLOPs, accuracy without and with a one-epoch KD recovery, ONNX int8 speed-up.
 
-Run by benchmarks/calibration_study.py (`--structured 25,50`); block movement at the same speed
-comes from `--block-movement 25,50` (the prune step with prune.method=block_movement: it trains).
+Run by benchmarks/calibration_study.py (`--structured 25,50`); block movement at the same speed: its
+prune step's outputs (prune.method=block_movement trains, with KD) passed as `--models NAME=DIR`
+are scored and timed in the same rounds.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ def flops_cut(teacher_dir: Path, model) -> float:
     return 1 - encoder_flops(model, 48) / encoder_flops(teacher, 48)
 
 
-def _int8(model_dir: Path, env) -> Path:
+def _int8(model_dir: Path, env, out: Path | None = None) -> Path:
     from slimnlp.export.onnx import export_onnx_model
 
-    out = model_dir.parent / f"{model_dir.name}-onnx"
+    out = out or model_dir.parent / f"{model_dir.name}-onnx"
     if not (out / "model.int8.onnx").is_file():
         texts, labels = env["test"]
         export_onnx_model(model_dir, out, texts, ExportConfig(quantize_int8=True), labels, env["max_length"])
@@ -99,8 +100,16 @@ def structured_rows(args, env) -> list[dict[str, Any]]:
             rows.append(row)
             variants[f"{name}"] = _int8(folder / "oneshot", env)
             variants[f"{name}+kd"] = _int8(folder / "recovered", env)
+    for name, folder in args.models.items():  # trained students (block movement) beside
+        model, tokenizer = models.load_model_dir(folder)
+        accuracy = evaluate(model, tokenizer, *env["test"], env["max_length"])["accuracy"]
+        rows.append({"method": name, "cut": None, "accuracy": accuracy, "dir": str(folder)})
+        variants[name] = _int8(Path(folder), env, Path(args.out) / "models" / f"{name}-onnx")
     speed = interleaved_latency(variants, env)
     for row in rows:
+        if row["cut"] is None:
+            row |= speed[row["method"]]
+            continue
         name = f"{row['method']}-{row['cut']}"
         row |= {f"{k}": v for k, v in speed[name].items()}
         row |= {f"recovered_{k}": v for k, v in speed[f"{name}+kd"].items()}

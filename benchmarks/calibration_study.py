@@ -246,7 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--structured", default="25,50", help="structured one-shot FLOPs cuts (%%), '' = none"
     )
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=[],
+        metavar="NAME=DIR",
+        help="trained students timed beside (block movement)",
+    )
     args = parser.parse_args(argv)
+    args.models = dict(spec.split("=", 1) for spec in args.models)
     args.recover = [p for p in args.recover.split(",") if p]
     args.methods, args.levels, args.sources = (
         v.split(",") for v in (args.methods, args.levels, args.sources)

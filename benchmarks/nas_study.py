@@ -9,7 +9,10 @@ and times each in the same runtime as the front (ORT int8 at the benchmark's thr
 and sequence length), interleaved with the teacher; speed-ups are ratios to the teacher measured in
 the same rounds, so they compare with the front's although absolute ms drift between sessions.
 Both sides are compared before distillation (the front's accuracies are the super-network's shared
-weights; the importance models are one-shot). Writes nas_study.{md,json,png} into --out.
+weights; the importance models are one-shot). `--models NAME=DIR ...` adds trained students (the
+run's final NAS student, block movement prune outputs of the same teacher) to the same timing
+rounds, with their dev and test accuracy: the comparison after training. Writes
+nas_study.{md,json,png} into --out.
 """
 
 from __future__ import annotations
@@ -63,11 +66,15 @@ def main() -> None:
     parser.add_argument("--config", default="configs/nas-shc.yaml")
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.25, 0.5, 0.75])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--models", nargs="*", default=[], metavar="NAME=DIR", help="trained students timed and scored beside"
+    )
     args = parser.parse_args()
+    trained = dict(spec.split("=", 1) for spec in args.models)
     pipeline = _latest_pipeline(args.run)
     front = json.loads((pipeline / "prune/model/prune_artifacts/front.json").read_text())
     cfg = load_config(args.config)
-    train, dev, _, _ = _splits(pipeline / "prepare-data/data")
+    train, dev, test, _ = _splits(pipeline / "prepare-data/data")
     teacher, tokenizer = models.load_model_dir(pipeline / "train-teacher/model")
     length = models.max_length_of(tokenizer)
     bench = cfg.benchmark
@@ -86,6 +93,17 @@ def main() -> None:
         runners = {"teacher": build_runner(teacher, tokenizer, target, Path(tmp), "teacher", dev[0])[0]}
         for name, model, _, _ in pruned:
             runners[name] = build_runner(model, tokenizer, target, Path(tmp), name, dev[0])[0]
+        students = []
+        for name, folder in trained.items():
+            model, student_tokenizer = models.load_model_dir(folder)
+            runners[name] = build_runner(model, student_tokenizer, target, Path(tmp), name, dev[0])[0]
+            scores = {
+                split: float(evaluate(model, student_tokenizer, *data, length)["accuracy"])
+                for split, data in (("dev", dev), ("test", test))
+            }
+            students.append(
+                {"name": name, "dir": str(folder), **{f"{k}_accuracy": v for k, v in scores.items()}}
+            )
         medians = time_runners(runners, dev[0], target, progress=True)
     b = front["batch_size"]
     rows = []
@@ -99,12 +117,19 @@ def main() -> None:
         row["nas_dev_accuracy"] = match["dev_accuracy"] if match else None
         row[f"nas_speedup_b{b}"] = match[f"speedup_b{b}"] if match else None
         rows.append(row)
+    for row in students:
+        for batch in target.batch_sizes:
+            row[f"ms_b{batch}"] = medians[batch][row["name"]]
+            row[f"speedup_b{batch}"] = medians[batch]["teacher"] / medians[batch][row["name"]]
+    teacher_test = float(evaluate(teacher, tokenizer, *test, length)["accuracy"])
     out = args.out or args.run / "nas_study"
     out.mkdir(parents=True, exist_ok=True)
     result = {
         "teacher_dev_accuracy": teacher_accuracy,
         "batch_size": b,
+        "teacher_test_accuracy": teacher_test,
         "importance": rows,
+        "trained": students,
         "front": front["points"],
     }
     (out / "nas_study.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -122,12 +147,26 @@ def main() -> None:
             else "none | - | -"
         )
         lines.append(f"| {r['sparsity']:.0%} | {r['dev_accuracy']:.4f} | {r[f'speedup_b{b}']:.2f}x | {nas} |")
+    if students:
+        sizes = target.batch_sizes
+        lines += [
+            "",
+            f"Trained students, timed in the same rounds (teacher: dev {teacher_accuracy:.4f}, test {teacher_test:.4f}):",
+            "",
+            "| student | dev acc | test acc | " + " | ".join(f"speed-up b{x}" for x in sizes) + " |",
+            "|---|---|---|" + "---|" * len(sizes),
+        ]
+        for r in students:
+            speeds = " | ".join(f"{r[f'speedup_b{x}']:.2f}x" for x in sizes)
+            lines.append(f"| {r['name']} | {r['dev_accuracy']:.4f} | {r['test_accuracy']:.4f} | {speeds} |")
     (out / "nas_study.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _plot(out / "nas_study.png", front["points"], rows, teacher_accuracy, b)
+    _plot(out / "nas_study.png", front["points"], rows, teacher_accuracy, b, students)
     print("\n".join(lines))
 
 
-def _plot(path: Path, front: list[dict], rows: list[dict], teacher_accuracy: float, b: int) -> None:
+def _plot(
+    path: Path, front: list[dict], rows: list[dict], teacher_accuracy: float, b: int, students: list[dict]
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,10 +180,12 @@ def _plot(path: Path, front: list[dict], rows: list[dict], teacher_accuracy: flo
         "s--",
         label="importance (one shot)",
     )
+    for r in students:
+        ax.plot(r[f"speedup_b{b}"], r["dev_accuracy"], "^", ms=8, label=f"{r['name']} (trained)")
     ax.axhline(teacher_accuracy, color="black", lw=0.8, label="teacher")
     ax.axhline(teacher_accuracy - 0.01, color="black", lw=0.8, ls=":", label="teacher - 1 point")
     ax.set_xlabel(f"speed-up vs the teacher, batch {b} (measured)")
-    ax.set_ylabel("dev accuracy (before distillation)")
+    ax.set_ylabel("dev accuracy (front and importance: before distillation)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -214,7 +214,9 @@ def main() -> None:
     )
     parser.add_argument("--runtimes", default="fp32,fp32-fused,int8,int8-fused")
     parser.add_argument(
-        "--save-teacher", metavar="DIR", help="only build the 197k teacher's model dir there (for slimnlp run)"
+        "--save-teacher",
+        metavar="DIR",
+        help="only build the 197k teacher's model dir there (for slimnlp run)",
     )
     args = parser.parse_args()
     out = Path(args.out)
