@@ -33,6 +33,7 @@ SEARCHERS = ("nsga2", "random")
 @prune_method("nas")
 @dataclass(frozen=True)
 class NasConfig(PruneMethodConfig):
+    USES_TARGET_SPARSITY: ClassVar[bool] = False
     SUMMARY: ClassVar[str] = (
         "weight-sharing super-network of importance-ordered heads, FFN units and layers, a multi-objective "
         "search of accuracy vs measured latency (Pareto front), then the selected sub-network sliced"

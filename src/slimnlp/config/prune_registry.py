@@ -39,6 +39,8 @@ class PruneMethodConfig:
     # True for methods that zero weights inside dense matrices (unstructured, N:M): the training
     # steps after prune (distill, finetune-amp) then keep those weights at zero.
     KEEPS_ZEROS: ClassVar[bool] = False
+    # False for methods that choose their own size (nas: a budget selects a front point).
+    USES_TARGET_SPARSITY: ClassVar[bool] = True
 
     def check_sparsity(self, name: str, value: float) -> None:
         """Most methods remove something: a sparsity must be in (0, 1)."""

@@ -50,5 +50,8 @@ def prune(
             mlflow_run=run,
         )
         report = pruner.prune(model, tokenizer, train, dev, context)
-        print(f"prune ({p.method}, target {p.target_sparsity:.0%}): {report.summary()}", flush=True)
+        from slimnlp.config.prune_registry import PRUNE_METHODS
+
+        target = f", target {p.target_sparsity:.0%}" if PRUNE_METHODS[p.method].USES_TARGET_SPARSITY else ""
+        print(f"prune ({p.method}{target}): {report.summary()}", flush=True)
         return _save_model(run, out, model, tokenizer, test, id2label, cfg, report.metrics())
