@@ -49,10 +49,18 @@ def test_benchmark_shares_the_cpu_pretraining():
         ("benchmark.batch_sizes=[]", "benchmark.batch_sizes must be a non-empty list"),
         ("data.dev_fraction=0.9", "data.dev_fraction must be in (0, 0.5)"),
         ("nonsense=1", "unknown config key 'nonsense'"),
+        (
+            "benchmark.runtimes=[onnx-int8]",
+            "benchmark.runtimes ['onnx-int8'] lacks 'onnx', which the promote step",
+        ),
+        ("teacher.budget_minutes=0", "teacher.budget_minutes must be > 0 or null, got 0"),
+        ("distill.budget_minutes=-1", "distill.budget_minutes must be > 0 or null"),
         ("noequals", "must look like key.path=value"),
     ],
 )
 def test_bad_values_name_the_key(override, message):
+    # (without the promote step a benchmark of int8 alone is fine)
+    load_config(overrides=["benchmark.runtimes=[onnx-int8]", "registry.enabled=false"])
     with pytest.raises(ConfigError) as err:
         load_config(overrides=[override])
     assert message in str(err.value)

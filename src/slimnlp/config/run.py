@@ -56,6 +56,15 @@ class RunConfig:
         "The paper's experiment grid (slimnlp run with grid.enabled)", factory=GridConfig
     )
 
+    def __post_init__(self) -> None:
+        # Checked here, not after an hour of training: the promote step gates the ONNX model it
+        # registers, so the benchmark must time it.
+        if self.registry.enabled and "onnx" not in self.benchmark.runtimes:
+            raise ConfigError(
+                f"benchmark.runtimes {self.benchmark.runtimes} lacks 'onnx', which the promote step "
+                "compares with the teacher (registry.enabled): add onnx, or set registry.enabled: false"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
