@@ -15,6 +15,7 @@ from slimnlp.mlops.tracking import numeric_metrics
 
 # What a KFP UI shows per step; everything else is in the step's MLflow run and metrics.json.
 HEADLINE_KEYS = (
+    "peak_rss_gib",
     "train_rows",
     "dev_rows",
     "test_rows",
@@ -100,17 +101,16 @@ def run_component(
         step,
         out_dir,
         given,
-        lambda: spec.load()(
-            cfg,
-            out_dir=out_dir,
-            parent_run_id=parent_run_id or None,
-            **{known[name].param: path for name, path in given.items()},
-            **values,
-        ),
+        lambda: {  # the peak is recorded with the metrics: a reused step shows the one it had
+            **spec.load()(
+                cfg,
+                out_dir=out_dir,
+                parent_run_id=parent_run_id or None,
+                **{known[name].param: path for name, path in given.items()},
+                **values,
+            ),
+            "peak_rss_gib": peak_rss_gib(),
+        },
         values=values,
     )
-    return {
-        **headline_metrics(result),
-        "wall_time_s": round(time.perf_counter() - start, 3),
-        "peak_rss_gib": peak_rss_gib(),
-    }
+    return {**headline_metrics(result), "wall_time_s": round(time.perf_counter() - start, 3)}
