@@ -72,7 +72,9 @@ def test_local_run_wires_steps_and_reports(fake_env, tmp_path, tracking_db, caps
     assert report["steps"]["prune"]["metrics"]["test_macro_f1"] == 0.5
     assert "test.macro_f1" not in report["steps"]["prune"]["metrics"]
     assert isinstance(report["steps"]["prune"]["wall_time_s"], float)
-    assert 0.005 < report["steps"]["prune"]["metrics"]["peak_rss_gib"] < 20  # the step process (fake steps: no torch)
+    assert (
+        0.005 < report["steps"]["prune"]["metrics"]["peak_rss_gib"] < 20
+    )  # the step process (fake steps: no torch)
     assert "student" in out and "mlflow ui --backend-store-uri" in out and parent.info.run_id in out
 
 
