@@ -284,7 +284,6 @@ def step_times(pipeline_dir: Path) -> dict[str, dict[str, Any]]:
             for artifact in entry.get("artifacts", []):
                 if output_name == "metrics":
                     info["wall_time_s"] = artifact.get("metadata", {}).get("wall_time_s")
-                    info["peak_rss_gib"] = artifact.get("metadata", {}).get("peak_rss_gib")
                     info["metrics"] = artifact.get("metadata", {})
                 else:
                     info["outputs"][output_name] = artifact.get("uri")
@@ -330,7 +329,7 @@ def steps_table(run: LocalRun) -> str:
     for name, info in run.steps.items():
         wall = info.get("wall_time_s")
         wall_text = f"{wall:8.1f} s" if isinstance(wall, int | float) else "       - s"
-        peak = info.get("peak_rss_gib")
+        peak = info.get("metrics", {}).get("peak_rss_gib")
         peak_text = f"{peak:6.1f} GiB" if isinstance(peak, int | float) else "     - GiB"
         outputs = ", ".join(str(p) for p in info.get("outputs", {}).values())
         lines.append(f"  {name:<14}{wall_text}  {peak_text}   {outputs}")
