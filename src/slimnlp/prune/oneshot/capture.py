@@ -9,13 +9,28 @@ are kept, so a text padded to 10 or to 100 tokens gives the same statistics.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 RowsCallback = Callable[[str, torch.Tensor, torch.Tensor], None]  # (name, input rows, output rows)
+
+
+@contextmanager
+def hooked_eval(model: nn.Module, handles: list) -> Iterator[torch.device]:
+    """The model in eval mode with its hooks registered (`handles`); yields its device. On exit the
+    hooks are removed and the model's training mode restored, whatever happened inside."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield next(model.parameters()).device
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -37,18 +52,11 @@ def run_real_tokens(
         return hook
 
     handles = [module.register_forward_hook(hook_for(name)) for name, module in modules.items()]
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
+    with hooked_eval(model, handles) as device:
         for batch in batches:
             batch = {k: v.to(device) for k, v in batch.items()}
             state["mask"] = batch["attention_mask"].bool()
             model(**batch)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
 
 
 @dataclass

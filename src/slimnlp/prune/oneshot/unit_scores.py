@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from slimnlp.models import encoder_layers, head_dim, layer_modules
-from slimnlp.prune.oneshot.capture import run_real_tokens
+from slimnlp.prune.oneshot.capture import hooked_eval, run_real_tokens
 
 
 def _self_prediction_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -48,10 +48,7 @@ def fisher_scores(model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> t
     for i, m in enumerate(layers):
         handles.append(m.attn_out.register_forward_pre_hook(masking("head", i, dim)))
         handles.append(m.ffn_out.register_forward_pre_hook(masking("neuron", i, 1)))
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
+    with hooked_eval(model, handles) as device:
         for batch in batches:
             batch = {k: v.to(device) for k, v in batch.items()}
             size = batch["input_ids"].shape[0]
@@ -62,10 +59,6 @@ def fisher_scores(model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> t
             for i in range(len(layers)):
                 heads[i] += grads[i].double().pow(2).sum(0).cpu()
                 neurons[i] += grads[len(layers) + i].double().pow(2).sum(0).cpu()
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
     return heads, neurons
 
 
