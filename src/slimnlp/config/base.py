@@ -27,6 +27,20 @@ def _help(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclas
     return field(default=default, metadata={"help": text})
 
 
+def _budget_minutes() -> Any:
+    """The `budget_minutes` field every training section declares (checked by `_check_budget`)."""
+    return _help(
+        "Fail before the first step when the training time estimated on this machine (printed as the "
+        "step starts) exceeds this many minutes; the error says what to reduce. None = no limit.",
+        None,
+    )
+
+
+def _mlm_steps() -> Any:
+    """The `vocab_transfer_mlm_steps` field of the sections that can transfer a vocabulary."""
+    return _help("Masked-LM adaptation steps after vocabulary transfer (0 = none).", 0)
+
+
 def _check_training(section: Any) -> None:
     """The loop settings every training section shares (teacher, distill, finetune_amp, a pruning
     method that trains): epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience."""

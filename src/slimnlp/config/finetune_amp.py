@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _check_training, _help, _require
+from slimnlp.config.base import _budget_minutes, _check_training, _help, _require
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,7 @@ class FinetuneAmpConfig:
     alpha: float = _help("KD weight from the teacher (0 = plain CE).", 0.5)
     temperature: float = _help("KD temperature.", 2.0)
     patience: int = _help("Early-stopping patience.", 2)
-    budget_minutes: float | None = _help(
-        "Fail before the first step when the training time estimated on this machine (printed as the "
-        "step starts) exceeds this many minutes; the error says what to reduce. None = no limit.",
-        None,
-    )
+    budget_minutes: float | None = _budget_minutes()
 
     def __post_init__(self) -> None:
         opts = ("auto", "fp16", "bf16", "fp32")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _check_budget, _check_vocab_transfer, _help, _require
+from slimnlp.config.base import (
+    _budget_minutes,
+    _check_budget,
+    _check_vocab_transfer,
+    _help,
+    _mlm_steps,
+    _require,
+)
 
 
 @dataclass(frozen=True)
@@ -26,20 +33,14 @@ class TeacherConfig:
     weight_decay: float = _help("AdamW weight decay.", 0.01)
     warmup_ratio: float = _help("Fraction of steps for learning-rate warm-up.", 0.1)
     patience: int = _help("Epochs without dev macro-F1 improvement before stopping.", 3)
-    budget_minutes: float | None = _help(
-        "Fail before the first step when the training time estimated on this machine (printed as the "
-        "step starts) exceeds this many minutes; the error says what to reduce. None = no limit.",
-        None,
-    )
+    budget_minutes: float | None = _budget_minutes()
     dropout: float = _help("Hidden and attention dropout of a from-config BERT.", 0.1)
     vocab_transfer: int | None = _help(
         "Fast vocabulary transfer: train an in-domain WordPiece of this size on the training text and "
         "initialise its embeddings from the model's (copy, or mean of the old pieces). None = off.",
         None,
     )
-    vocab_transfer_mlm_steps: int = _help(
-        "Masked-LM adaptation steps after vocabulary transfer (0 = none).", 0
-    )
+    vocab_transfer_mlm_steps: int = _mlm_steps()
 
     def __post_init__(self) -> None:
         _check_vocab_transfer(self)
