@@ -166,7 +166,9 @@ def unknown_rate(tokenizer, texts: list[str], sample: int = 500) -> float:
     """Share of tokens the tokenizer maps to its unknown token, over a sample of texts."""
     unk = tokenizer.unk_token_id
     step = max(1, len(texts) // sample)
-    ids = tokenizer(texts[::step], add_special_tokens=False)["input_ids"]
+    # Whole texts, untruncated: the rate counts every token (verbose=False: no "longer than the
+    # maximum length" warning, nothing here runs through the model).
+    ids = tokenizer(texts[::step], add_special_tokens=False, verbose=False)["input_ids"]
     total = sum(len(x) for x in ids)
     return sum(x.count(unk) for x in ids) / total if total and unk is not None else 0.0
 
