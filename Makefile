@@ -106,6 +106,10 @@ calibration-study: setup  ## magnitude/wanda/sparsegpt x calibration language on
 		--data $(PRETRAINED_DIR)/data --teacher $(STUDY_DIR)/teacher --mlm $(PRETRAINED_DIR)/pretrained \
 		--out $(STUDY_DIR) $(STUDY_ARGS)
 
+.PHONY: sparse24-cuda
+sparse24-cuda: setup  ## 2:4 models dense vs PyTorch's semi-structured sparse kernels (needs a CUDA GPU >= sm80; exits 2 elsewhere)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/sparse24_cuda.py --out runs/sparse24 $(SPARSE24_ARGS)
+
 # --- images and chart (docker/, charts/slimnlp): no engine or cluster needed to lint them
 IMAGE_REPO ?= ghcr.io/slimnlp/slimnlp
 IMAGE_TAG ?= 0.1.0

@@ -8,6 +8,7 @@
 - `onnx.OnnxRunner`: an exported ONNX file, fp32 or int8 (the same class on a different file);
 - `sklearn.TfidfRunner`: the TF-IDF + logistic regression baseline;
 - `inputs`: batching texts and tokenising a batch; `timing`: interleaved latency rounds.
+- `sparse24`: a 2:4-pruned model on PyTorch's semi-structured sparse CUDA kernels (GPUs >= sm80).
 Export's parity check, the benchmark (quality, latency, energy, memory probe) and vocabulary transfer
 all run models through these. Importing this package imports neither torch nor onnxruntime.
 """

@@ -48,6 +48,14 @@ def n_m_mask(scores: torch.Tensor, kept: int, group: int) -> torch.Tensor:
     return mask.reshape(rows, cols)
 
 
+def holds_n_m(weight: torch.Tensor, kept: int, group: int) -> bool:
+    """Whether every group of `group` consecutive inputs of every row has at most `kept` nonzeros."""
+    rows, cols = weight.shape
+    if cols % group:
+        return False
+    return bool(((weight != 0).reshape(rows, cols // group, group).sum(2) <= kept).all())
+
+
 def choose_mask(scores: torch.Tensor, sparsity: float, n_m: tuple[int, int] | None) -> torch.Tensor:
     return row_mask(scores, sparsity) if n_m is None else n_m_mask(scores, *n_m)
 
