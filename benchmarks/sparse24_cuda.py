@@ -24,10 +24,9 @@ from typing import Any
 
 import torch
 
-from slimnlp.config import config_from_dict
 from slimnlp.models import build_bert, encoder_layers, load_model_dir
 from slimnlp.prune.oneshot.masks import holds_n_m
-from slimnlp.prune.oneshot.unstructured import layer_linears, prune_layers
+from slimnlp.prune.oneshot.unstructured import layer_linears, magnitude_2of4
 from slimnlp.runtime.sparse24 import to_semi_structured, unavailable_reason
 from slimnlp.runtime.timing import interleaved_rounds
 
@@ -54,10 +53,7 @@ def ensure_2of4(model: torch.nn.Module) -> bool:
     linears = [linear for layer in encoder_layers(model) for linear in layer_linears(layer).values()]
     if all(holds_n_m(linear.weight, 2, 4) for linear in linears):
         return False
-    section = config_from_dict(
-        {"prune": {"method": "magnitude", "magnitude": {"pattern": "2:4"}}}
-    ).prune.section
-    prune_layers(model, "magnitude", section, 0.5, None, progress=False)
+    magnitude_2of4(model)
     return True
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from slimnlp.config import config_from_dict
 from slimnlp.models import build_bert
 from slimnlp.prune.oneshot.masks import holds_n_m
-from slimnlp.prune.oneshot.unstructured import prune_layers
+from slimnlp.prune.oneshot.unstructured import magnitude_2of4
 from slimnlp.runtime.sparse24 import to_semi_structured, unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +41,7 @@ def pruned_2of4_bert(hidden: int = 128, layers: int = 2) -> torch.nn.Module:
         intermediate_size=4 * hidden,
         max_length=64,
     ).eval()
-    section = config_from_dict(
-        {"prune": {"method": "magnitude", "magnitude": {"pattern": "2:4"}}}
-    ).prune.section
-    prune_layers(model, "magnitude", section, 0.5, None, progress=False)
+    magnitude_2of4(model)
     return model
 
 

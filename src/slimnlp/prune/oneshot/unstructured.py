@@ -99,6 +99,14 @@ def prune_layers(
     return errors
 
 
+def magnitude_2of4(model: nn.Module) -> None:
+    """Prune every encoder matrix to 2:4 by magnitude, no calibration (the CUDA sparse-kernel
+    benchmark and its tests: speed does not depend on which weights are kept)."""
+    from slimnlp.config.oneshot import MagnitudeConfig
+
+    prune_layers(model, "magnitude", MagnitudeConfig(pattern="2:4"), 0.5, None, progress=False)
+
+
 class OneShotUnstructured:
     """One-shot pruning that zeroes weights (rows or N:M groups); the subclasses name the rule."""
 
