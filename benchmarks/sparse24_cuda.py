@@ -27,7 +27,7 @@ import torch
 from slimnlp.models import build_bert, encoder_layers, load_model_dir
 from slimnlp.prune.oneshot.masks import holds_n_m
 from slimnlp.prune.oneshot.unstructured import layer_linears, magnitude_2of4
-from slimnlp.runtime.sparse24 import to_semi_structured, unavailable_reason
+from slimnlp.runtime.sparse24 import SparseReport, to_semi_structured, unavailable_reason
 from slimnlp.runtime.timing import interleaved_rounds
 
 # layers x hidden x FFN: the SHC CPU-preset teacher and BERT-base (MuRIL / MahaBERT).
@@ -57,12 +57,23 @@ def ensure_2of4(model: torch.nn.Module) -> bool:
     return True
 
 
-def compare(
-    name: str, model: torch.nn.Module, batch: int, length: int, rounds: int, calls: int
-) -> dict[str, Any]:
+def dense_and_sparse(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module, SparseReport]:
+    """The model in fp16 on CUDA, and a copy of it on the 2:4 kernels (converted once per model)."""
     dense = model.to("cuda", torch.float16)
     sparse = copy.deepcopy(dense)
-    report = to_semi_structured(sparse)
+    return dense, sparse, to_semi_structured(sparse)
+
+
+def compare(
+    name: str,
+    dense: torch.nn.Module,
+    sparse: torch.nn.Module,
+    report: SparseReport,
+    batch: int,
+    length: int,
+    rounds: int,
+    calls: int,
+) -> dict[str, Any]:
     ids = torch.randint(1000, 30000, (batch, length), device="cuda")
     feed = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
@@ -144,9 +155,10 @@ def main() -> int:
         model = build()
         if ensure_2of4(model):
             print(f"{name}: pruned 2:4 by magnitude (it held no 2:4 pattern)")
+        dense, sparse, report = dense_and_sparse(model)
         for point in args.points.split(","):
             batch, length = (int(v) for v in point.split("x"))
-            rows.append(compare(name, model, batch, length, args.rounds, args.calls))
+            rows.append(compare(name, dense, sparse, report, batch, length, args.rounds, args.calls))
             print(json.dumps(rows[-1]), flush=True)
     device = torch.cuda.get_device_name()
     (args.out / "sparse24.json").write_text(
