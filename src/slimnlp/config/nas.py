@@ -34,6 +34,7 @@ SEARCHERS = ("nsga2", "random")
 @dataclass(frozen=True)
 class NasConfig(PruneMethodConfig):
     USES_TARGET_SPARSITY: ClassVar[bool] = False
+    READS: ClassVar[tuple[str, ...]] = ("benchmark", "export", "registry")
     SUMMARY: ClassVar[str] = (
         "weight-sharing super-network of importance-ordered heads, FFN units and layers, a multi-objective "
         "search of accuracy vs measured latency (Pareto front), then the selected sub-network sliced"

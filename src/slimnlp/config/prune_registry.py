@@ -26,6 +26,12 @@ def prune_method(name: str):
     return register
 
 
+def method_reads(name: str) -> tuple[str, ...]:
+    """The run-config sections the method reads beyond `prune` (nas: benchmark, export, registry)."""
+    cls = PRUNE_METHODS.get(name)
+    return tuple(cls.READS) if cls is not None else ()
+
+
 def prune_methods() -> tuple[str, ...]:
     """The registered method names, in registration order."""
     return tuple(PRUNE_METHODS)
@@ -41,6 +47,8 @@ class PruneMethodConfig:
     KEEPS_ZEROS: ClassVar[bool] = False
     # False for methods that choose their own size (nas: a budget selects a front point).
     USES_TARGET_SPARSITY: ClassVar[bool] = True
+    # Run-config sections the method reads beyond `prune` (the prune step's resume and cache keys).
+    READS: ClassVar[tuple[str, ...]] = ()
 
     def check_sparsity(self, name: str, value: float) -> None:
         """Most methods remove something: a sparsity must be in (0, 1)."""

@@ -4,7 +4,7 @@
     slimnlp run --config C --resume   # a step whose key has a record is copied, not recomputed
 
 A step's key is the SHA-256 of: the step's name, slimnlp's version, the global seed, the step's
-config section (and the sections it also reads, `ALSO_READS`), the content of each input directory
+config it reads (`steps.spec.step_config`: its section, its declared reads and its pruning method's), the content of each input directory
 (`dir_digest`) and of every local file or folder its section names (the data files of prepare-data,
 a local `teacher.checkpoint`). When a step finishes, `<run dir>/resume/<step>/<key>.json` records
 its output directory, that directory's digest and the step's metrics. With `--resume`, a step whose
@@ -38,8 +38,6 @@ NOT_CONTENT = frozenset({"metrics.json"})
 # Above this size a file counts by its size and modification time, not its bytes (hashing a
 # multi-GB corpus on every resume would cost more than it saves).
 HASH_LIMIT_BYTES = 256 * 2**20
-# Sections a step reads beyond its own (src/slimnlp/steps/*.py).
-ALSO_READS: dict[str, tuple[str, ...]] = {"benchmark": ("export",), "train-teacher": ("pretrain",)}
 
 
 def resume_requested() -> bool:
@@ -120,15 +118,12 @@ def _version() -> str:
 
 def step_key(cfg: Any, step: str, inputs: dict[str, str], values: dict[str, Any] | None = None) -> str:
     """The key under which a finished step is recorded (see the module docstring)."""
-    from slimnlp.steps.spec import step_spec
+    from slimnlp.steps.spec import step_config, step_spec
 
-    config = cfg.to_dict()
-    section = step_spec(step).section
-    sections = {name: config.get(name) for name in (section, *ALSO_READS.get(step, ())) if name}
+    sections = step_config(step_spec(step), cfg)  # what the step reads, from the step list
     payload = {
         "step": step,
         "version": _version(),
-        "seed": config.get("seed"),
         "sections": sections,
         "values": values or {},
         "inputs": {name: _input_digest(path) for name, path in sorted(inputs.items()) if path},

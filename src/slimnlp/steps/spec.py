@@ -54,6 +54,10 @@ class Step:
     side_effects: tuple[str, ...] = ()  # outside its output dir: never retried, never cached
     enabled_by: str | None = None  # a boolean config key ("pretrain.enabled"); None = always in the DAG
     values: tuple[str, ...] = ()  # parameters that are values, not directories (grid-row's branch)
+    # Config keys it reads beyond `section`: other sections ("export") or global values ("seed").
+    # With the pruning method's own reads (`step_reads`), this is what its resume key and KFP cache
+    # key hash, and all of the config a KFP task receives.
+    reads: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., dict[str, Any]]:
         """The step function (imports torch and friends)."""
@@ -85,6 +89,7 @@ STEPS: tuple[Step, ...] = (
             ),
         ),
         output="model", output_kind="Model", output_dir="pretrained", gpu=True, enabled_by="pretrain.enabled",
+        reads=("seed", "output_dir"),
     ),
     Step(
         "train-teacher", "train:train_teacher", "teacher", "fine-tune (or build and train) the teacher",
@@ -92,16 +97,17 @@ STEPS: tuple[Step, ...] = (
             _DATA,
             StepInput("pretrained", "pretrain-mlm", "pretrain-mlm output to start from", optional=True),
         ),
-        output="model", output_kind="Model", output_dir="teacher", gpu=True,
+        output="model", output_kind="Model", output_dir="teacher", gpu=True, reads=("pretrain", "seed"),
     ),
     Step(
         "prune", "compress:prune", "prune", "structured pruning by the registered pruner prune.method",
         inputs=(_DATA, _TEACHER), output="model", output_kind="Model", output_dir="pruned", gpu=True,
+        reads=("seed",),
     ),
     Step(
         "distill", "train:distill", "distill", "distil the teacher into the pruned student",
         inputs=(_DATA, _TEACHER, StepInput("student", "prune", "student model directory to distil into")),
-        output="model", output_kind="Model", output_dir="distilled", gpu=True,
+        output="model", output_kind="Model", output_dir="distilled", gpu=True, reads=("seed",),
     ),
     Step(
         "finetune-amp", "train:finetune_amp", "finetune_amp", "mixed-precision fine-tune of the student",
@@ -110,7 +116,7 @@ STEPS: tuple[Step, ...] = (
             StepInput("teacher", "train-teacher", "teacher model directory (KD term)"),
             StepInput("student", "distill", "student model directory to fine-tune"),
         ),
-        output="model", output_kind="Model", output_dir="student", gpu=True,
+        output="model", output_kind="Model", output_dir="student", gpu=True, reads=("seed",),
     ),
     Step(
         "export-onnx", "export:export_onnx", "export", "export the student to ONNX with a parity check",
@@ -128,7 +134,7 @@ STEPS: tuple[Step, ...] = (
             StepInput("student", "finetune-amp", "final student model directory"),
             StepInput("student_onnx", "export-onnx", "student ONNX directory", flag="onnx"),
         ),
-        output="results", output_kind="Artifact", output_dir="benchmark",
+        output="results", output_kind="Artifact", output_dir="benchmark", reads=("export", "tracking", "seed"),
     ),
     Step(
         "promote", "release:promote", "registry",
@@ -174,6 +180,25 @@ def step_spec(name: str) -> Step:
         if step.name == name:
             return step
     raise KeyError(f"no step {name!r}; the steps are {', '.join(STEP_NAMES)}")
+
+
+def step_reads(step: Step, cfg: Any) -> tuple[str, ...]:
+    """Every top-level config key the step reads: its section, its declared reads and, for a step that
+    reads `prune`, the sections the configured pruning method reads (nas: benchmark, export, registry).
+    Sorted, so that a key derived from it does not depend on declaration order."""
+    keys = {key for key in (step.section, *step.reads) if key}
+    if "prune" in keys:
+        from slimnlp.config.prune_registry import method_reads
+
+        keys.update(method_reads(cfg.prune.method))
+    return tuple(sorted(keys))
+
+
+def step_config(step: Step, cfg: Any) -> dict[str, Any]:
+    """The part of the run config the step reads ({key: value} for `step_reads`): what its resume key
+    and KFP cache key hash."""
+    values = cfg.to_dict()
+    return {key: values[key] for key in step_reads(step, cfg)}
 
 
 def dag_steps(cfg: Any) -> list[Step]:
