@@ -1,15 +1,26 @@
-"""The ground floor of the run config: the error type, field help, shared checks, typed building.
+"""The ground floor of the run config: the error type, fields with help and constraints, the
+shared checks, typed building.
 
-Every section module builds on these; `run.py` gathers the sections into one `RunConfig`.
+    @dataclass(frozen=True)
+    class ExportConfig(Section):
+        opset: int = _help("ONNX opset.", 18, ge=11, le=23)
+
+Every section module builds on these; `run.py` gathers the sections into one `RunConfig`. A section
+derives from `Section`, whose one `__post_init__` checks every field against what its `_help`
+declares (see `constraints.Constraint`) and then calls the section's `check` for rules that span
+fields. Errors name the key's full path: `teacher.learning_rate must be > 0, got -1`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import field
 from typing import Any
+
+from slimnlp.config.constraints import Constraint
 
 
 class ConfigError(ValueError):
@@ -21,24 +32,73 @@ def _require(ok: bool, key: str, message: str) -> None:
         raise ConfigError(f"{key} {message}")
 
 
-def _help(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+def _help(
+    text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING, **constraints: Any
+) -> Any:
+    """A field with its help text and what it accepts, as `Constraint` keywords (ge, gt, le, lt,
+    choices, pattern + means, min_items); a `Section` checks them."""
+    metadata: dict[str, Any] = {"help": text}
+    if constraints:
+        metadata["check"] = Constraint(**constraints)
     if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
-def _budget_minutes() -> Any:
-    """The `budget_minutes` field every training section declares (checked by `_check_budget`)."""
-    return _help(
-        "Fail before the first step when the training time estimated on this machine (printed as the "
-        "step starts) exceeds this many minutes; the error says what to reduce. None = no limit.",
-        None,
-    )
+def _override(base: type, name: str, default: Any, text: str | None = None, **constraints: Any) -> Any:
+    """Field `name` of `base` with this section's default; its help text and constraints are kept
+    unless given here (constraints given replace the inherited ones)."""
+    inherited = next(f for f in dataclasses.fields(base) if f.name == name)
+    metadata = dict(inherited.metadata)
+    if text is not None:
+        metadata["help"] = text
+    if constraints:
+        metadata["check"] = Constraint(**constraints)
+    return field(default=default, metadata=metadata)
 
 
-def _mlm_steps() -> Any:
-    """The `vocab_transfer_mlm_steps` field of the sections that can transfer a vocabulary."""
-    return _help("Masked-LM adaptation steps after vocabulary transfer (0 = none).", 0)
+class Section:
+    """Base of a config section (a frozen dataclass): one `__post_init__` checks every field against
+    the constraint declared with it, then `check` runs the rules that span fields."""
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            _check_field(self, item)
+        self.check()
+
+    def check(self) -> None:
+        """Rules across fields (e.g. hidden_size divisible by num_heads); one-field rules belong in `_help`."""
+
+
+def _check_field(section: Any, item: dataclasses.Field) -> None:
+    rule: Constraint | None = item.metadata.get("check")
+    value = getattr(section, item.name)
+    if rule is None or value is None:  # None passed the type check, so the field allows it
+        return
+    if isinstance(value, list):
+        length_ok = rule.min_items is None or len(value) >= rule.min_items
+        _require(length_ok, item.name, f"must be {rule.describe_list()}, got {value}")
+        for i, entry in enumerate(value):
+            problem = rule.problem(entry)
+            _require(problem is None, f"{item.name}[{i}]", problem or "")
+        return
+    problem = rule.problem(value, nullable=is_nullable(type_hints(type(section))[item.name]))
+    _require(problem is None, item.name, problem or "")
+
+
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """The resolved type hints of a section class (its annotations are strings)."""
+    return typing.get_type_hints(cls)
+
+
+def is_nullable(hint: Any) -> bool:
+    """True for `X | None`."""
+    return typing.get_origin(hint) in (types.UnionType, typing.Union) and type(None) in typing.get_args(hint)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared fields and checks of the sections that have not moved onto `Section` yet (prune: `prune.py`)
 
 
 def _check_training(section: Any) -> None:
@@ -57,17 +117,6 @@ def _check_budget(section: Any) -> None:
     """`budget_minutes` of a training section: None or > 0."""
     budget = getattr(section, "budget_minutes", None)
     _require(budget is None or budget > 0, "budget_minutes", f"must be > 0 or null, got {budget}")
-
-
-def _check_vocab_transfer(section: Any) -> None:
-    """Fast vocabulary transfer settings shared by the teacher and distill sections."""
-    size = section.vocab_transfer
-    _require(size is None or size >= 100, "vocab_transfer", f"must be >= 100 or null, got {size}")
-    _require(
-        section.vocab_transfer_mlm_steps >= 0,
-        "vocab_transfer_mlm_steps",
-        f"must be >= 0, got {section.vocab_transfer_mlm_steps}",
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,7 +185,7 @@ def _check_keys(cls: type, values: dict[str, Any], prefix: str) -> None:
 
 def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     _check_keys(cls, values, prefix)
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in values.items()}
     try:
         return cls(**kwargs)

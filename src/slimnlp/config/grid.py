@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import Section, _help, _require
 from slimnlp.config.prune_registry import PRUNE_METHODS, prune_methods
 
 
 @dataclass(frozen=True)
-class GridConfig:
+class GridConfig(Section):
     enabled: bool = _help(
         "Run the paper's experiment grid instead of the compress pipeline: one prepare-data and one "
         "teacher, then a branch per (method, calibration, sparsity, KD, precision) doing prune, "
@@ -17,21 +17,29 @@ class GridConfig:
         False,
     )
     sparsities: list[float] = _help(
-        "Pruning levels of the grid (0 = train without pruning).", factory=lambda: [0.0, 0.25, 0.5, 0.75]
+        "Pruning levels of the grid (0 = train without pruning).",
+        factory=lambda: [0.0, 0.25, 0.5, 0.75],
+        ge=0,
+        lt=1,
+        min_items=1,
     )
     distillation: list[bool] = _help(
         "KD settings of the grid: false = CE only, true = prune.block_movement.alpha KD.",
         factory=lambda: [False, True],
+        min_items=1,
     )
     precisions: list[str] = _help(
         "Fine-tune precisions of the grid: fp32 and auto (AMP: fp16 on CUDA; on CPU what "
         "finetune_amp resolves, reported per row), or fp16/bf16.",
         factory=lambda: ["fp32", "auto"],
+        choices=("auto", "fp16", "bf16", "fp32"),
+        min_items=1,
     )
     methods: list[str] = _help(
         "Pruning methods of the grid (any registered prune.method, e.g. block_movement, wanda, "
         "structured_oneshot); a sparsity a method does not accept (0 for one-shot methods) is skipped.",
         factory=lambda: ["block_movement"],
+        min_items=1,
     )
     calibration: list[list[str]] = _help(
         "Calibration sources of the grid, one list of prune.calibration.sources per point (e.g. "
@@ -40,21 +48,12 @@ class GridConfig:
         factory=list,
     )
     parallelism: int = _help(
-        "Branches run at once (1 locally keeps latency measurements clean on a small machine).", 1
+        "Branches run at once (1 locally keeps latency measurements clean on a small machine).", 1, ge=1
     )
 
-    def __post_init__(self) -> None:
-        _require(len(self.sparsities) > 0, "sparsities", "must not be empty")
-        for value in self.sparsities:
-            _require(0 <= value < 1, "sparsities", f"values must be in [0, 1), got {value}")
-        _require(len(self.distillation) > 0, "distillation", "must not be empty")
-        opts = ("auto", "fp16", "bf16", "fp32")
-        for value in self.precisions:
-            _require(value in opts, "precisions", f"values must be in {opts}, got {value!r}")
-        _require(len(self.precisions) > 0, "precisions", "must not be empty")
-        _require(len(self.methods) > 0, "methods", "must not be empty")
+    def check(self) -> None:
+        # Methods register when their modules load, so their names are checked here, not declared.
         for value in self.methods:
             _require(value in PRUNE_METHODS, "methods", f"values must be in {prune_methods()}, got {value!r}")
         for i, sources in enumerate(self.calibration):
             _require(len(sources) > 0, f"calibration[{i}]", "must name at least one source (e.g. [train])")
-        _require(self.parallelism >= 1, "parallelism", f"must be >= 1, got {self.parallelism}")

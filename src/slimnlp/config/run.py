@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from slimnlp.config.base import ConfigError, _build, _help
+from slimnlp.config.base import ConfigError, Section, _build, _help
 from slimnlp.config.benchmark import BenchmarkConfig
 from slimnlp.config.data import DataConfig
 from slimnlp.config.distill import DistillConfig
@@ -33,10 +33,15 @@ from slimnlp.config.tracking import TrackingConfig
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    name: str = _help("Run name (MLflow parent run name and run directory name).", "marathi-sample")
+class RunConfig(Section):
+    name: str = _help(
+        "Run name (MLflow parent run name and run directory name).",
+        "marathi-sample",
+        pattern=r"[^/]*[^/\s.][^/]*",
+        means="a folder name: no '/', not empty, not only dots",
+    )
     output_dir: str = _help("Where run directories are created.", "runs")
-    seed: int = _help("Global seed.", 13)
+    seed: int = _help("Global seed.", 13, ge=0, lt=2**32)
     data: DataConfig = _help("prepare-data", factory=DataConfig)
     pretrain: PretrainConfig = _help("pretrain-mlm (optional)", factory=PretrainConfig)
     teacher: TeacherConfig = _help("train-teacher", factory=TeacherConfig)
@@ -56,7 +61,7 @@ class RunConfig:
         "The paper's experiment grid (slimnlp run with grid.enabled)", factory=GridConfig
     )
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         # Checked here, not after an hour of training: the promote step gates the ONNX model it
         # registers, so the benchmark must time it.
         if self.registry.enabled and "onnx" not in self.benchmark.runtimes:
@@ -84,7 +89,11 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r} must look like key.path=value")
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw) if raw != "" else None
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({_yaml_problem(err)}); quote it") from None
+    return key.strip().split("."), value
 
 
 def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
@@ -120,7 +129,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist; pass an existing YAML file to --config")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = _read_yaml(path)
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         # A data.dir from SLIMNLP_DATA_DIR or --set is where the data file names point, not this folder.
@@ -130,6 +139,25 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         values = resolve_file_paths(loaded or {}, path.resolve().parent, data_files=not dir_elsewhere)
     # Paths given by --set or SLIMNLP_DATA_DIR are relative to the working directory, like every CLI path.
     return config_from_dict(values, overrides)
+
+
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML; a syntax error becomes one line naming the file, line and column."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {_yaml_problem(err)}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's message without its multi-line excerpt of the file."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return f"{problem} ({context})" if context else problem
 
 
 # Keys holding a local path; in a config file a relative one means "next to this file".
