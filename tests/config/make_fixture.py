@@ -19,8 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).with_name("before.json")
 # Sections whose classes moved onto the shared base; prune (h1) and data (h4) change elsewhere.
 SECTIONS = (
-    "name", "output_dir", "seed", "pretrain", "teacher", "distill", "finetune_amp", "export",
-    "benchmark", "tracking", "registry", "kubernetes", "grid",
+    "name",
+    "output_dir",
+    "seed",
+    "pretrain",
+    "teacher",
+    "distill",
+    "finetune_amp",
+    "export",
+    "benchmark",
+    "tracking",
+    "registry",
+    "kubernetes",
+    "grid",
 )
 
 

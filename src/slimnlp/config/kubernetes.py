@@ -56,7 +56,9 @@ class KubernetesConfig(Section):
     retries: int = _help(
         "Retries of a failed step (pod evicted, node lost); steps with side effects never retry.", 2, ge=0
     )
-    retry_backoff_s: int = _help("Seconds before the first retry (then times retry_backoff_factor).", 60, ge=0)
+    retry_backoff_s: int = _help(
+        "Seconds before the first retry (then times retry_backoff_factor).", 60, ge=0
+    )
     retry_backoff_factor: float = _help("Backoff multiplier between retries.", 2.0, ge=1)
     retry_backoff_max_s: int = _help("Stop retrying this many seconds after the first failure.", 3600, ge=0)
 

@@ -22,7 +22,9 @@ class PretrainConfig(OptimizerSection):
     )
     text_column: str = _help("Column holding the text in CSV corpus files.", "text")
     include_task_text: bool = _help("Also train the tokenizer and the MLM on the task's training text.", True)
-    vocab_size: int = _help("WordPiece vocabulary size of the tokenizer trained on the corpus.", 16000, ge=100)
+    vocab_size: int = _help(
+        "WordPiece vocabulary size of the tokenizer trained on the corpus.", 16000, ge=100
+    )
     num_layers: int = _help("Layers of the BERT.", 4, ge=1)
     hidden_size: int = _help("Hidden size of the BERT.", 256, ge=1)
     num_heads: int = _help("Attention heads of the BERT.", 4, ge=1)
@@ -58,7 +60,10 @@ class PretrainConfig(OptimizerSection):
         False,
     )
     learning_rate: float = _override(
-        OptimizerSection, "learning_rate", 5e-4, "Peak learning rate (linear warm-up, then linear decay to 0)."
+        OptimizerSection,
+        "learning_rate",
+        5e-4,
+        "Peak learning rate (linear warm-up, then linear decay to 0).",
     )
     weight_decay: float = _override(OptimizerSection, "weight_decay", 0.01, "AdamW weight decay.")
     warmup_ratio: float = _override(
@@ -74,7 +79,9 @@ class PretrainConfig(OptimizerSection):
     eval_sentences: int = _help("Sentences held out for perplexity (never trained on).", 1000, ge=0)
     eval_every: int = _help("Steps between held-out perplexity evaluations.", 500, ge=1)
     log_every: int = _help("Steps between training-loss logs.", 50, ge=1)
-    checkpoint_every: int = _help("Steps between checkpoints (model, optimizer, scheduler, RNG, step).", 500, ge=1)
+    checkpoint_every: int = _help(
+        "Steps between checkpoints (model, optimizer, scheduler, RNG, step).", 500, ge=1
+    )
     precision: str = _help(
         "auto (fp16 AMP on CUDA, fp32 on CPU), fp16 or fp32.", "auto", choices=("auto", "fp16", "fp32")
     )

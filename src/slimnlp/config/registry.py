@@ -24,7 +24,10 @@ class RegistryConfig(Section):
         le=1,
     )
     max_drop_vs_champion: float = _help(
-        "Largest test-accuracy drop below the current champion, scored on this run's test set.", 0.01, ge=0, le=1
+        "Largest test-accuracy drop below the current champion, scored on this run's test set.",
+        0.01,
+        ge=0,
+        le=1,
     )
     gate: str = _help(
         "faster: the student must have lower latency than the teacher and the champion; smaller: "

@@ -92,7 +92,9 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw != "" else None
     except yaml.YAMLError as err:
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({_yaml_problem(err)}); quote it") from None
+        raise ConfigError(
+            f"--set {text!r}: the value is not valid YAML ({_yaml_problem(err)}); quote it"
+        ) from None
     return key.strip().split("."), value
 
 

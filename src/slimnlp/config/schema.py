@@ -110,8 +110,12 @@ def key_lines(cls: type, prefix: str = "", width: int = 100) -> list[str]:
         rule: Constraint | None = item.metadata.get("check")
         accepts = ""
         if rule is not None:
-            accepts = rule.describe_list() if typing.get_origin(_without_none(hint)) is list else rule.describe()
-        head = f"  {key}: {type_name(hint)} = {json.dumps(_default(item))}" + (f"; {accepts}" if accepts else "")
+            accepts = (
+                rule.describe_list() if typing.get_origin(_without_none(hint)) is list else rule.describe()
+            )
+        head = f"  {key}: {type_name(hint)} = {json.dumps(_default(item))}" + (
+            f"; {accepts}" if accepts else ""
+        )
         lines.append(head)
         lines += textwrap.wrap(
             item.metadata.get("help", ""), width, initial_indent="      ", subsequent_indent="      "
