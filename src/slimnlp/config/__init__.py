@@ -4,11 +4,14 @@
     cfg = load_config("configs/mahanews-shc.yaml", overrides=["prune.target_sparsity=0.4"])
 
 Torch-free: the CLI, KFP compile and `--help` read it without the training stack. `base` holds the
-error type and typed building, `run` gathers the sections and loads files; every public name is
+error type, `Section` (one `__post_init__` checks every field's declared `Constraint`) and typed
+building; `training` the fields the training sections share; `schema` the JSON Schema and the key
+list of `slimnlp config-schema`; `run` gathers the sections and loads files. Every public name is
 importable from `slimnlp.config`.
 """
 
-from slimnlp.config.base import ConfigError
+from slimnlp.config.base import ConfigError, Section
+from slimnlp.config.constraints import Constraint
 from slimnlp.config.benchmark import BenchmarkConfig
 from slimnlp.config.data import DataConfig
 from slimnlp.config.distill import DistillConfig
@@ -38,6 +41,7 @@ from slimnlp.config.registry import RegistryConfig
 from slimnlp.config.run import RunConfig, config_from_dict, config_from_json, load_config
 from slimnlp.config.teacher import TeacherConfig
 from slimnlp.config.tracking import TrackingConfig
+from slimnlp.config.training import OptimizerSection, TrainingSection
 
 __all__ = [
     "PRUNE_METHODS",
@@ -45,6 +49,7 @@ __all__ = [
     "BlockMovementConfig",
     "CalibrationConfig",
     "ConfigError",
+    "Constraint",
     "DataConfig",
     "DistillConfig",
     "ExportConfig",
@@ -54,15 +59,18 @@ __all__ = [
     "KubernetesConfig",
     "MagnitudeConfig",
     "NasConfig",
+    "OptimizerSection",
     "PretrainConfig",
     "PruneConfig",
     "PruneMethodConfig",
     "RegistryConfig",
     "RunConfig",
+    "Section",
     "SparseGPTConfig",
     "StructuredOneShotConfig",
     "TeacherConfig",
     "TrackingConfig",
+    "TrainingSection",
     "WandaConfig",
     "config_from_dict",
     "config_from_json",
