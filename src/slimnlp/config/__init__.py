@@ -11,8 +11,8 @@ importable from `slimnlp.config`.
 """
 
 from slimnlp.config.base import ConfigError, Section
-from slimnlp.config.constraints import Constraint
 from slimnlp.config.benchmark import BenchmarkConfig
+from slimnlp.config.constraints import Constraint
 from slimnlp.config.data import DataConfig
 from slimnlp.config.distill import DistillConfig
 from slimnlp.config.export import ExportConfig
