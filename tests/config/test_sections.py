@@ -168,3 +168,14 @@ def test_sections_built_directly_check_too():
     with pytest.raises(ConfigError, match="^learning_rate must be > 0, got 0$"):
         TeacherConfig(learning_rate=0)
     assert DistillConfig(epochs=0).epochs == 0  # 0 epochs is fine outside the teacher
+
+
+def test_a_section_cannot_skip_the_field_checks():
+    with pytest.raises(TypeError, match=r"Odd: put cross-field rules in check\(\), not __post_init__"):
+
+        @dataclasses.dataclass(frozen=True)
+        class Odd(Section):
+            size: int = 1
+
+            def __post_init__(self) -> None:
+                pass

@@ -61,6 +61,11 @@ class Section:
     """Base of a config section (a frozen dataclass): one `__post_init__` checks every field against
     the constraint declared with it, then `check` runs the rules that span fields."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__post_init__" in cls.__dict__:  # it would skip the field checks without a word
+            raise TypeError(f"{cls.__name__}: put cross-field rules in check(), not __post_init__")
+
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):  # type: ignore[arg-type]
             _check_field(self, item)
