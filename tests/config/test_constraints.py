@@ -62,3 +62,11 @@ def test_a_list_rule_speaks_of_its_items():
 def test_a_contradictory_declaration_fails_at_import(keywords):
     with pytest.raises(TypeError):
         Constraint(**keywords)
+
+
+def test_choices_from_a_registry_are_read_when_checked():
+    registry = ["a"]
+    rule = Constraint(choices=lambda: tuple(registry))
+    assert rule.problem("b") == "must be one of ('a',), got 'b'"
+    registry.append("b")  # registered after the field was declared
+    assert rule.problem("b") is None and rule.schema() == {"enum": ["a", "b"]}

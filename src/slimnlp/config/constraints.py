@@ -11,6 +11,7 @@ keywords (`minimum`, `enum`, ...). One declaration, so the three never disagree.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +26,15 @@ _BOUNDS = {
 
 @dataclass(frozen=True)
 class Constraint:
-    """Bounds, a fixed set of values or a pattern; on a list field each item must satisfy them and
-    `min_items` bounds the length."""
+    """Bounds, a set of values or a pattern; on a list field each item must satisfy them and
+    `min_items` bounds the length. `choices` may be a function returning the values, for names
+    registered at import time (`choices=prune_methods`)."""
 
     ge: float | None = None
     gt: float | None = None
     le: float | None = None
     lt: float | None = None
-    choices: tuple[Any, ...] | None = None
+    choices: tuple[Any, ...] | Callable[[], tuple[Any, ...]] | None = None
     pattern: str | None = None
     means: str | None = None  # what `pattern` accepts, in words ("a Kubernetes quantity such as 2Gi")
     min_items: int | None = None
@@ -52,6 +54,11 @@ class Constraint:
     def upper(self) -> tuple[str, float] | None:
         return ("le", self.le) if self.le is not None else ("lt", self.lt) if self.lt is not None else None
 
+    @property
+    def allowed(self) -> tuple[Any, ...] | None:
+        """The choices, asked for now (a registry may have grown since the field was declared)."""
+        return self.choices() if callable(self.choices) else self.choices
+
     def describe(self) -> str:
         """What a value must be, in words: '> 0', 'in [0, 1)', "'pruned' or 'layers'"."""
         words = []
@@ -61,11 +68,9 @@ class Constraint:
         elif lower or upper:
             kind, bound = lower or upper
             words.append(f"{_BOUNDS[kind][1]} {bound}")
-        if self.choices is not None:
-            if len(self.choices) == 2:
-                words.append(f"{self.choices[0]!r} or {self.choices[1]!r}")
-            else:
-                words.append(f"one of {self.choices}")
+        allowed = self.allowed
+        if allowed is not None:
+            words.append(f"{allowed[0]!r} or {allowed[1]!r}" if len(allowed) == 2 else f"one of {allowed}")
         if self.pattern is not None:
             words.append(self.means or f"a string matching {self.pattern}")
         return " and ".join(words)
@@ -87,7 +92,7 @@ class Constraint:
         for kind, bound in filter(None, (self.lower, self.upper)):
             if not _compare(kind, value, bound):
                 return False
-        if self.choices is not None and value not in self.choices:
+        if self.allowed is not None and value not in self.allowed:
             return False
         return self.pattern is None or bool(re.fullmatch(self.pattern, str(value)))
 
@@ -96,8 +101,8 @@ class Constraint:
         keywords: dict[str, Any] = {}
         for kind, bound in filter(None, (self.lower, self.upper)):
             keywords[_BOUNDS[kind][0]] = bound
-        if self.choices is not None:
-            keywords["enum"] = list(self.choices)
+        if self.allowed is not None:
+            keywords["enum"] = list(self.allowed)
         if self.pattern is not None:
             keywords["pattern"] = f"^(?:{self.pattern})$"
         return keywords
