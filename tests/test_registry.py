@@ -161,7 +161,10 @@ def test_gate_refuses_a_champion_without_recorded_latency():
         ("registry.gate=fast", "registry.gate must be 'faster' or 'smaller'"),
         ("registry.max_drop_vs_teacher=2", r"registry.max_drop_vs_teacher must be in \[0, 1\]"),
         ("registry.model_name=my model", "registry.model_name must be letters"),
-        ("registry.latency_metric=p50", "registry.latency_metric must be a benchmark latency column such as latency_b1_p50_ms"),
+        (
+            "registry.latency_metric=p50",
+            "registry.latency_metric must be a benchmark latency column such as latency_b1_p50_ms",
+        ),
     ],
 )
 def test_bad_registry_config_fails_at_load(override, message):
