@@ -78,3 +78,33 @@ def test_bad_arguments_say_what_is_wrong(kwargs, message):
         paired_difference([1, 0], [1, 1], **kwargs)
     with pytest.raises(ValueError, match="same rows"):
         paired_difference([1, 0], [1, 1, 0])
+
+
+def test_the_report_verdicts_print_the_paired_difference():
+    from slimnlp.benchmark.compare import verdicts
+
+    rows = [
+        {"name": "teacher-onnx", "role": "teacher", "runtime": "onnx", "accuracy": 0.5},
+        {"name": "student-onnx", "role": "student", "runtime": "onnx", "accuracy": 0.7},
+    ]
+    correct = {"student-onnx": "1110110101", "teacher-onnx": "0001110101"}
+    lines = verdicts(rows, rows[1], correct)
+    assert "paired difference +0.2000 (90% bounds -0.0563 .. +0.4563; 10 rows, 3 won, 1 lost)" in lines[0]
+    assert "paired" not in verdicts(rows, rows[1])[0]  # results written before per-row correctness
+
+
+def test_a_grid_branch_row_carries_the_paired_bounds(tmp_path):
+    import json
+
+    from slimnlp.grid.branches import write_branch_row
+    from tests.pipelines.test_grid import _fake_branch_outputs
+
+    branch = {"id": "s25-kd-fp32", "sparsity": 0.25, "kd": True, "precision": "fp32"}
+    pruned, student, results = _fake_branch_outputs(tmp_path, branch, 5.0, 10.0)
+    payload = json.loads((results / "results.json").read_text())
+    payload["rows"][0]["name"], payload["rows"][1]["name"] = "teacher-onnx", "student-onnx"
+    payload["correct"] = {"student-onnx": "1110110101", "teacher-onnx": "0001110101"}
+    (results / "results.json").write_text(json.dumps(payload))
+    row = write_branch_row(branch, pruned, student, results, tmp_path / "row")["row"]
+    assert row["accuracy_delta_bounds"] == "-0.0563 .. +0.4563 (90%)"
+    assert row["accuracy_delta_low"] == pytest.approx(-0.0563103, abs=1e-6)

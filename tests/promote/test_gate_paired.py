@@ -21,7 +21,9 @@ def _numbers(correct: str, latency_ms: float) -> dict:
 
 
 def test_the_gate_prints_the_paired_interval_of_the_accuracy_difference():
-    decision = decide(_numbers(STUDENT, 1.0), _numbers(TEACHER, 4.0), None, RegistryConfig(max_drop_vs_teacher=0.01))
+    decision = decide(
+        _numbers(STUDENT, 1.0), _numbers(TEACHER, 4.0), None, RegistryConfig(max_drop_vs_teacher=0.01)
+    )
     check = decision.checks[0]
     assert check.name == "accuracy vs teacher" and check.passed and decision.promote
     assert "paired difference +0.2000 (90% bounds -0.0563 .. +0.4563; 10 rows, 3 won, 1 lost)" in check.detail
@@ -30,7 +32,9 @@ def test_the_gate_prints_the_paired_interval_of_the_accuracy_difference():
 
 def test_the_gate_decides_on_the_paired_difference_and_falls_back_without_rows():
     # the other way round: the student loses 0.2 > the 0.01 budget
-    refused = decide(_numbers(TEACHER, 1.0), _numbers(STUDENT, 4.0), None, RegistryConfig(max_drop_vs_teacher=0.01))
+    refused = decide(
+        _numbers(TEACHER, 1.0), _numbers(STUDENT, 4.0), None, RegistryConfig(max_drop_vs_teacher=0.01)
+    )
     assert not refused.checks[0].passed and "paired difference -0.2000" in refused.checks[0].detail
     plain = {k: v for k, v in _numbers(STUDENT, 1.0).items() if k != "correct"}
     check = decide(plain, _numbers(TEACHER, 4.0), None, RegistryConfig(max_drop_vs_teacher=0.01)).checks[0]

@@ -181,7 +181,9 @@ def benchmark_models(
         "step_energy": step_energy or {},
         "skipped": [v.name for v in variants if v not in chosen],
         # per-row correctness ('0'/'1' per test text): the paired statistic of the gate and verdicts
-        "correct": {name: pack_correct(np.asarray(p) == np.asarray(labels)) for name, p in predictions.items()},
+        "correct": {
+            name: pack_correct(np.asarray(p) == np.asarray(labels)) for name, p in predictions.items()
+        },
     }
     results["summary"] = summarise(results)
     results["files"] = write_reports(results, out_dir)

@@ -158,3 +158,16 @@ def unpack_correct(text: str) -> np.ndarray:
     if bad:
         raise ValueError(f"per-row correctness must be a string of 0/1, found {sorted(bad)[:3]}")
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8) == ord("1")
+
+
+def paired_of_packed(
+    candidate: Any, reference: Any, confidence: float = DEFAULT_CONFIDENCE
+) -> PairedDifference | None:
+    """The paired difference from two per-row correctness records ('0'/'1' strings or sequences), or
+    None when either is missing or they cover different numbers of rows (results written before
+    per-row correctness was recorded)."""
+    if candidate is None or reference is None or len(candidate) != len(reference) or not len(candidate):
+        return None
+    a = unpack_correct(candidate) if isinstance(candidate, str) else candidate
+    b = unpack_correct(reference) if isinstance(reference, str) else reference
+    return paired_difference(a, b, confidence=confidence)

@@ -25,12 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from slimnlp.benchmark.paired import (
-    DEFAULT_CONFIDENCE,
-    PairedDifference,
-    paired_difference,
-    unpack_correct,
-)
+from slimnlp.benchmark.paired import DEFAULT_CONFIDENCE, PairedDifference, paired_of_packed
 from slimnlp.config import RegistryConfig
 
 
@@ -118,12 +113,7 @@ def teacher_accuracy_check(candidate: dict[str, Any], teacher: dict[str, Any], b
 
 def paired_test_difference(candidate: dict[str, Any], teacher: dict[str, Any]) -> PairedDifference | None:
     """The paired difference candidate - teacher from their per-row `correct`, or None without them."""
-    ours, theirs = candidate.get("correct"), teacher.get("correct")
-    if ours is None or theirs is None or len(ours) != len(theirs) or not len(ours):
-        return None
-    ours = unpack_correct(ours) if isinstance(ours, str) else ours
-    theirs = unpack_correct(theirs) if isinstance(theirs, str) else theirs
-    return paired_difference(ours, theirs, confidence=DEFAULT_CONFIDENCE)
+    return paired_of_packed(candidate.get("correct"), teacher.get("correct"), DEFAULT_CONFIDENCE)
 
 
 def _margin_check(who: str, candidate: dict[str, Any], other: dict[str, Any], cfg: RegistryConfig) -> Check:
