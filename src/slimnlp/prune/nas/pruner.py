@@ -278,9 +278,7 @@ class _Run:
         for i, point in enumerate(picks):
             sliced = slice_subnetwork(copy.deepcopy(self.model).cpu(), SubNetwork.from_key(point["arch"]))
             save_model_dir(sliced, self.tokenizer, folder / str(i))
-            listed.append(
-                {"index": i, "dir": str(i), **{k: v for k, v in point.items() if not isinstance(v, list)}}
-            )
+            listed.append({"index": i, "dir": str(i), **point})
         payload = {
             "batch_size": self.batch,
             "budget": self.budget,
