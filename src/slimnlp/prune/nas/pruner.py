@@ -28,7 +28,14 @@ from slimnlp.models import load_model_dir, save_model_dir
 from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
 from slimnlp.prune.importance import taylor_importance
 from slimnlp.prune.nas.choose import CANDIDATES_DIR, CANDIDATES_FILE, recovery_candidates
-from slimnlp.prune.nas.front import check_front, latency_model_error, select_point, spread, write_front
+from slimnlp.prune.nas.front import (
+    NasSelectionError,
+    check_front,
+    latency_model_error,
+    select_point,
+    spread,
+    write_front,
+)
 from slimnlp.prune.nas.latency import LatencyTarget, measure_latency_table
 from slimnlp.prune.nas.rows import dev_parts, take
 from slimnlp.prune.nas.search import pareto_front, search
@@ -235,18 +242,32 @@ class _Run:
             self.context.mlflow_run.log_artifacts(self.folder, ARTIFACTS)
 
     def select(self) -> dict[str, Any]:
-        """The point the rule picks (NasSelectionError when none meets it); the front marks it."""
+        """The point the rule picks (NasSelectionError when none meets it); the front marks it. With
+        recovery to come (recover_top_k > 1), a budget no point clears *confidently* before recovery
+        does not fail the step: the point closest to clearing it is the safe candidate, and
+        select-student decides after recovery (the most accurate as challenger when none holds)."""
         section = self.section
         self.budget = accuracy_budget(self.context, section)
-        chosen = select_point(
-            self.points,
-            self.teacher_accuracy,
-            section.select,
-            batch_size=self.batch,
-            max_accuracy_drop=self.budget,
-            max_latency_ms=section.max_latency_ms,
-            min_speedup=section.min_speedup,
-        )
+        self.confident = True
+        try:
+            chosen = select_point(
+                self.points,
+                self.teacher_accuracy,
+                section.select,
+                batch_size=self.batch,
+                max_accuracy_drop=self.budget,
+                max_latency_ms=section.max_latency_ms,
+                min_speedup=section.min_speedup,
+            )
+        except NasSelectionError as error:
+            if section.recover_top_k <= 1 or section.select == "most_accurate_under":
+                raise
+            chosen = max(self.points, key=lambda p: p.get("delta_low", p["dev_accuracy"]))
+            self.confident = False
+            print(
+                f"prune (nas): {error} Recovering candidates anyway; the safe one is {chosen['arch']}.",
+                flush=True,
+            )
         paths = write_front(
             self.folder,
             self.points,
@@ -304,6 +325,7 @@ class _Run:
             "nas_accuracy_budget": self.budget,
             "nas_teacher_dev_accuracy": self.teacher_accuracy,
             "nas_confidence": self.section.confidence,
+            "nas_selection_confident": self.confident,
             "nas_search_rows": len(self.search_dev[0]),
             "nas_selection_rows": len(self.selection_dev[0]),
             **{
