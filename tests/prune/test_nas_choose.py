@@ -153,3 +153,31 @@ def test_dev_rows_split_one_job_each():
     assert labels == search and texts == [list("abcdefghij")[i] for i in search]
     with pytest.raises(ValueError, match="data.dev_fraction"):
         split_dev(1, 0.5, seed=1)
+
+
+def _pruner_run(tmp_path, recover_top_k: int):
+    """The selection stage of a nas run on the NOISY front (no model: the stages before are done)."""
+    from types import SimpleNamespace
+
+    from slimnlp.config import config_from_dict
+    from slimnlp.prune import PruneContext
+    from slimnlp.prune.nas.pruner import _Run
+
+    nas = {"recover_top_k": recover_top_k, "max_accuracy_drop": 0.005}
+    config = config_from_dict({"prune": {"method": "nas", "nas": nas}}).prune
+    run = object.__new__(_Run)
+    run.context = PruneContext(config=config, max_length=32, seed=13, progress=False)
+    run.folder, run.batch, run.teacher_accuracy = tmp_path, 32, TEACHER
+    run.target = SimpleNamespace(batch_sizes=(32,))
+    extra = {"predicted_ms_b32": 1.0, "latency_error_b32": 0.0, "encoder_params": 1, "search_accuracy": 0.8}
+    run.points = [{**p, **extra} for p in NOISY[:3]]  # without the full network: nothing clears 0.005
+    run.teacher = {"arch": "t", "measured_ms_b32": 10.0, "predicted_ms_b32": 10.0, "size_bytes": 2000}
+    return run
+
+
+def test_a_budget_no_point_clears_before_recovery_nominates_the_closest_point(tmp_path):
+    with pytest.raises(NasSelectionError):
+        _pruner_run(tmp_path, recover_top_k=1).select()
+    run = _pruner_run(tmp_path, recover_top_k=3)
+    chosen = run.select()
+    assert chosen["arch"] == "1x64|-|-|2x384" and run.confident is False  # the highest lower bound
