@@ -40,7 +40,9 @@ def promise_rows(run: Path) -> list[list[str]]:
             ])  # fmt: skip
     student = _latest(run, "select-student", "model")
     if student is not None:
-        choice = json.loads((student / "candidates_artifacts" / "candidates.json").read_text(encoding="utf-8"))
+        choice = json.loads(
+            (student / "candidates_artifacts" / "candidates.json").read_text(encoding="utf-8")
+        )
         for r in sorted(choice["candidates"], key=lambda r: r["latency_ms"]):
             p = r["paired"]
             mark = " = student" if r["index"] == choice["student"] else ""
