@@ -134,3 +134,15 @@ def test_a_config_without_nas_compiles_the_step_list_unchanged(tmp_path):
 
     _, root = _tasks(compile_pipeline(load_config(overrides=[]), tmp_path / "p.yaml"))
     assert "select-student" not in root and {"distill", "finetune-amp"} <= set(root)
+
+
+def test_the_candidate_components_take_what_the_step_list_says():
+    import inspect
+
+    from slimnlp.steps.spec import CANDIDATE_STEPS, GPU_STEPS
+    from slimnlp_components import candidate_steps
+
+    for spec in CANDIDATE_STEPS:
+        params = set(inspect.signature(getattr(candidate_steps, spec.name.replace("-", "_"))).parameters)
+        assert {i.name for i in spec.inputs} | set(spec.values) | {spec.output} <= params, spec.name
+        assert steps.step_spec(spec.name) is spec and (spec.name in GPU_STEPS) is spec.gpu
