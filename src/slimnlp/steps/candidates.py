@@ -1,8 +1,9 @@
 """Choose after recovery (NAS, `prune.nas.recover_top_k` > 1): recover each candidate the prune step
 wrote, then choose the student among the recovered ones.
 
-    slimnlp recover-candidate --config C --data D --teacher T --pruned P --candidate 1 --out R1
-    slimnlp select-student --config C --data D --teacher T --recovered R0 R1 R2 --out S
+    slimnlp run --config configs/nas-mahasent.yaml       # the pipeline runs them (pipelines/candidates.py)
+    steps.recover_candidate(cfg, data_dir, teacher_dir, pruned_dir, out_dir, candidate=1)
+    steps.select_student(cfg, data_dir, teacher_dir, pruned_dir, [r0, r1, r2], out_dir)
 
 The prune step writes `candidates/<i>/` (model directories) and `candidates/candidates.json` in its
 output. `recover-candidate` runs distill then finetune-amp on candidate i (their sections, the one
