@@ -19,6 +19,7 @@ from kfp.dsl import Artifact
 
 from slimnlp.steps.spec import GPU_STEPS, STEP_NAMES, dag_steps
 from slimnlp_components import make_components
+from slimnlp_pipelines.candidates import REPLACED, add_candidate_recovery, candidate_components, recover_top_k
 from slimnlp_pipelines.tasks import configure_task
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
     """
     components = make_components(cfg.kubernetes)
     k8s = cfg.kubernetes
+    recovery = recover_top_k(cfg) > 1  # NAS choose-after-recovery (pipelines/candidates.py)
+    if recovery:
+        components |= candidate_components(k8s)
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
@@ -66,8 +70,12 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
         # its optional consumers' inputs out.
         outputs: dict[str, object] = {}
         for spec in dag_steps(cfg):
+            if recovery and spec.name in REPLACED:
+                continue
             inputs = {i.name: outputs[i.producer] for i in spec.inputs if i.producer in outputs}
             outputs[spec.name] = step(spec.name, **inputs).outputs[spec.output]
+            if recovery and spec.name == "prune":
+                add_candidate_recovery(cfg, step, outputs)
         return outputs["benchmark"]
 
     return compress

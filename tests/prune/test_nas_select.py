@@ -155,3 +155,25 @@ def test_an_unreachable_target_fails_the_pruner_but_keeps_the_front(tmp_path):
     history = run.client.get_metric_history(run.run_id, "supernet_dev_accuracy_smallest")
     assert [m.step for m in history] == [2, 4]  # the curve: one point per eval_every steps
     assert run.client.get_run(run.run_id).data.metrics["nas_seconds_search"] > 0
+
+
+@pytest.mark.slow  # ~1 min: the whole pruner on a tiny model
+def test_the_pruner_chooses_on_selection_rows_and_writes_the_recovery_candidates(tmp_path):
+    teacher_dir = build_tiny_model_dir(tmp_path / "teacher")
+    model, tokenizer = models.load_model_dir(teacher_dir)
+    section = {**FAST, "select": "fastest_within", "max_accuracy_drop": 1.0, "recover_top_k": 2}
+    config = config_from_dict({"prune": {"method": "nas", "nas": section}}).prune
+    context = PruneContext(config=config, max_length=32, seed=13, progress=False, out_dir=tmp_path / "out")
+    dev = (TINY_TEXTS, TINY_LABELS)
+    report = get_pruner("nas").prune(model, tokenizer, dev, dev, context)
+    extras = report.metrics()
+    assert extras["nas_selection_rows"] + extras["nas_search_rows"] == len(TINY_TEXTS)
+    assert extras["nas_selected_delta_low"] <= extras["nas_selected_delta_vs_teacher"]
+    assert extras["nas_recovery_candidates"] == 2
+    listing = json.loads((tmp_path / "out" / "candidates" / "candidates.json").read_text())
+    assert listing["budget"] == 1.0 and listing["selected"] in [c["arch"] for c in listing["candidates"]]
+    for c in listing["candidates"]:
+        sliced, _ = models.load_model_dir(tmp_path / "out" / "candidates" / c["dir"])
+        assert models.model_layout(sliced)["heads_per_layer"] == c["heads_per_layer"]
+    front = json.loads((tmp_path / "out" / "prune_artifacts" / "front.json").read_text())
+    assert all("delta_low" in p for p in front["points"])

@@ -108,7 +108,9 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
                 best.get("compression_kwh"), other.get("energy_kwh_per_1k"), best.get("energy_kwh_per_1k")
             ),
         }
-    summary["verdicts"] = verdicts(rows, best) + busy_machine(results.get("environment", {}))
+    summary["verdicts"] = verdicts(rows, best, results.get("correct")) + busy_machine(
+        results.get("environment", {})
+    )
     return summary
 
 
@@ -128,8 +130,24 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def verdicts(rows: list[dict[str, Any]], best: dict[str, Any] | None) -> list[str]:
-    """Sentences for the top of the report; the first says whether the cheap baseline wins."""
+def _paired(
+    correct: dict[str, str] | None, ours: dict[str, Any] | None, theirs: dict[str, Any] | None
+) -> str:
+    """', paired difference +0.0040 (90% bounds ...)' of `ours` - `theirs` on the same test rows (the
+    statistic of the NAS selection and the gate), or '' without per-row correctness."""
+    if not correct or ours is None or theirs is None:
+        return ""
+    from slimnlp.benchmark.paired import paired_of_packed
+
+    paired = paired_of_packed(correct.get(ours["name"]), correct.get(theirs["name"]))
+    return f", paired difference {paired.describe()}" if paired is not None else ""
+
+
+def verdicts(
+    rows: list[dict[str, Any]], best: dict[str, Any] | None, correct: dict[str, str] | None = None
+) -> list[str]:
+    """Sentences for the top of the report; the first says whether the cheap baseline wins. With the
+    rows' per-row correctness, each comparison prints the paired difference and its bounds."""
     lines = []
     cheap = [row for row in rows if row["role"] == "baseline"]
     strongest = max(cheap, key=lambda r: r["accuracy"]) if cheap else None
@@ -146,14 +164,16 @@ def verdicts(rows: list[dict[str, Any]], best: dict[str, Any] | None) -> list[st
         else:
             lines.append(
                 f"The transformer beats the cheap baseline: {strongest['name']} reaches "
-                f"{strongest['accuracy']:.3f}, the best student {best['accuracy']:.3f}."
+                f"{strongest['accuracy']:.3f}, the best student {best['accuracy']:.3f}"
+                f"{_paired(correct, best, strongest)}."
                 if best
                 else f"{strongest['name']} reaches {strongest['accuracy']:.3f}; no student was benchmarked."
             )
     if best is not None and teacher is not None:
         lines.append(
             f"Best student: {best['name']} (accuracy {best['accuracy']:.3f} vs teacher "
-            f"{teacher['accuracy']:.3f}, agreement with the teacher {best.get('agreement_with_teacher', 0):.3f})."
+            f"{teacher['accuracy']:.3f}{_paired(correct, best, teacher)}, agreement with the teacher "
+            f"{best.get('agreement_with_teacher', 0):.3f})."
         )
     measured = {row.get("energy_measured") for row in rows if "energy_measured" in row}
     if measured == {False}:

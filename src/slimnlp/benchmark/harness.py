@@ -40,6 +40,7 @@ from slimnlp.benchmark.energy import measure_energy
 from slimnlp.benchmark.facts import disk_size, environment, model_facts
 from slimnlp.benchmark.latency import latency_batch, latency_stats, time_interleaved
 from slimnlp.benchmark.memory import peak_memory
+from slimnlp.benchmark.paired import pack_correct
 from slimnlp.benchmark.report import format_table, write_reports
 from slimnlp.benchmark.variants import ROLES, Variant, make_runner
 from slimnlp.config import BenchmarkConfig
@@ -179,6 +180,10 @@ def benchmark_models(
         "latency_samples_ms": samples,
         "step_energy": step_energy or {},
         "skipped": [v.name for v in variants if v not in chosen],
+        # per-row correctness ('0'/'1' per test text): the paired statistic of the gate and verdicts
+        "correct": {
+            name: pack_correct(np.asarray(p) == np.asarray(labels)) for name, p in predictions.items()
+        },
     }
     results["summary"] = summarise(results)
     results["files"] = write_reports(results, out_dir)

@@ -116,6 +116,23 @@ class NasConfig(PruneMethodConfig):
         "registry.max_drop_vs_teacher, the budget the promotion gate uses.",
         None,
     )
+    confidence: float = _help(
+        "fastest_within / smallest_within: a point is within max_accuracy_drop when the lower bound of its "
+        "paired accuracy difference to the teacher on the selection rows clears it, at this one-sided "
+        "confidence (slimnlp.benchmark.paired; 0.5 < confidence < 1).",
+        0.9,
+    )
+    selection_fraction: float = _help(
+        "Share of dev that only selects (front points, recovered candidates); the rest scores the search "
+        "and stops training early. 0 = all of dev does everything (the old behaviour).",
+        0.5,
+    )
+    recover_top_k: int = _help(
+        "The fastest front points that could meet the budget (upper bound clears it) recovered by distill "
+        "and finetune-amp before the student is chosen (the confident pick always among them); 1 = the "
+        "selected point only.",
+        3,
+    )
     max_latency_ms: float | None = _help(
         "most_accurate_under: latency target (ms per call at latency_batch_size, measured).", None
     )
@@ -175,6 +192,13 @@ class NasConfig(PruneMethodConfig):
         _require(
             drop is None or 0 <= drop <= 1, "max_accuracy_drop", f"must be in [0, 1] or null, got {drop}"
         )
+        _require(0.5 < self.confidence < 1, "confidence", f"must be in (0.5, 1), got {self.confidence}")
+        _require(
+            0 <= self.selection_fraction < 1,
+            "selection_fraction",
+            f"must be in [0, 1), got {self.selection_fraction}",
+        )
+        _require(self.recover_top_k >= 1, "recover_top_k", f"must be >= 1, got {self.recover_top_k}")
         for name in ("max_latency_ms", "min_speedup"):
             value = getattr(self, name)
             _require(value is None or value > 0, name, f"must be > 0 or null, got {value}")

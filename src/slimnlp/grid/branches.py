@@ -34,6 +34,7 @@ COLUMNS = (
     "accuracy",
     "macro_f1",
     "accuracy_delta_vs_teacher",
+    "accuracy_delta_bounds",  # the paired difference's bounds on the same test rows (benchmark.paired)
     "latency_b1_p50_ms",
     "latency_b32_p50_ms",
     "speedup_vs_teacher_b1",
@@ -179,8 +180,27 @@ def branch_row(
         "heads_per_layer": pruned.get("heads_per_layer_after"),
         "neurons_per_layer": pruned.get("neurons_per_layer_after"),
         "layers_clamped_to_min_heads": pruned.get("layers_clamped_to_min_heads", []),
+        **_paired_bounds(results_dir, student.get("name"), teacher.get("name")),
     }
     return row, {k: teacher.get(k) for k in COLUMNS if k in teacher} | {"branch": "teacher"}
+
+
+def _paired_bounds(results_dir: str | Path, student: str, teacher: str) -> dict[str, Any]:
+    """The branch's paired difference to the teacher on the same test rows (the statistic of the gate
+    and the NAS selection): {"accuracy_delta_low", "accuracy_delta_high", "accuracy_delta_bounds"}."""
+    from slimnlp.benchmark.paired import paired_of_packed
+
+    correct = (
+        json.loads((Path(results_dir) / "results.json").read_text(encoding="utf-8")).get("correct") or {}
+    )
+    paired = paired_of_packed(correct.get(student), correct.get(teacher))
+    if paired is None:
+        return {}
+    return {
+        "accuracy_delta_low": paired.low,
+        "accuracy_delta_high": paired.high,
+        "accuracy_delta_bounds": f"{paired.low:+.4f} .. {paired.high:+.4f} ({paired.confidence:.0%})",
+    }
 
 
 def write_branch_row(branch: dict[str, Any], pruned_dir, student_dir, results_dir, out_dir) -> dict[str, Any]:

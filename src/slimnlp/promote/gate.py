@@ -3,7 +3,9 @@
     decision = decide(candidate, teacher, champion, cfg.registry)
     print("\n".join(decision.reasons))
 
-1. test accuracy within `max_drop_vs_teacher` of the teacher's (same test set, same runtime);
+1. test accuracy within `max_drop_vs_teacher` of the teacher's (same test set, same runtime); with
+   both models' per-row correctness (the benchmark's `correct`), the paired difference and its
+   bounds (`slimnlp.benchmark.paired`, the statistic the NAS selection chose by) are printed;
 2. test accuracy within `max_drop_vs_champion` of the champion's, the champion being scored again
    on *this* run's test set through its own registered pyfunc;
 3. faster (or smaller) than the teacher, and than the champion, by a margin: the other's figure
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from slimnlp.benchmark.paired import DEFAULT_CONFIDENCE, PairedDifference, paired_of_packed
 from slimnlp.config import RegistryConfig
 
 
@@ -68,7 +71,7 @@ def decide(
     Returns:
         The decision with one check per rule, passed or not.
     """
-    checks = [_accuracy_check("teacher", candidate["accuracy"], teacher, cfg.max_drop_vs_teacher)]
+    checks = [teacher_accuracy_check(candidate, teacher, cfg.max_drop_vs_teacher)]
     if champion is not None:
         ours = candidate.get("served_accuracy", candidate["accuracy"])
         checks.append(_accuracy_check("champion", ours, champion, cfg.max_drop_vs_champion))
@@ -84,6 +87,33 @@ def _accuracy_check(who: str, ours: float, other: dict[str, float], budget: floa
         f"accuracy {ours:.4f} vs the {who}'s {other['accuracy']:.4f} (drop {drop:+.4f}, budget {budget:.4f})"
     )
     return Check(f"accuracy vs {who}", drop <= budget + 1e-12, detail)
+
+
+# --------------------------------------------------------------------------------------------------
+# The paired statistic (slimnlp.benchmark.paired): the same "within budget" as the NAS selection
+
+
+def teacher_accuracy_check(candidate: dict[str, Any], teacher: dict[str, Any], budget: float) -> Check:
+    """Accuracy vs the teacher; paired on the same test rows when both carry `correct` (a 0/1 string
+    or list per row). The decision reads the difference (it equals the accuracy difference); the
+    detail prints its bounds at the default confidence and whether the lower bound clears the budget
+    too, i.e. whether the promise the NAS selection made would have been kept with that confidence."""
+    paired = paired_test_difference(candidate, teacher)
+    if paired is None:
+        return _accuracy_check("teacher", candidate["accuracy"], teacher, budget)
+    drop = -paired.difference
+    confident = "clears" if paired.within(budget) else "does not clear"
+    detail = (
+        f"accuracy {candidate['accuracy']:.4f} vs the teacher's {teacher['accuracy']:.4f} on the same "
+        f"{paired.rows} rows: paired difference {paired.describe()}, budget {budget:.4f}; the lower "
+        f"bound {confident} -{budget:.4f}"
+    )
+    return Check("accuracy vs teacher", drop <= budget + 1e-12, detail)
+
+
+def paired_test_difference(candidate: dict[str, Any], teacher: dict[str, Any]) -> PairedDifference | None:
+    """The paired difference candidate - teacher from their per-row `correct`, or None without them."""
+    return paired_of_packed(candidate.get("correct"), teacher.get("correct"), DEFAULT_CONFIDENCE)
 
 
 def _margin_check(who: str, candidate: dict[str, Any], other: dict[str, Any], cfg: RegistryConfig) -> Check:

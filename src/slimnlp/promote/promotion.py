@@ -246,6 +246,7 @@ def _benchmark_rows(results_dir: Path, latency_metric: str) -> tuple[dict[str, A
                 "size_bytes": float(row["size_bytes"]),
                 "params_total": row.get("params_total"),
                 "latency_spread": spread_from_results(results, f"{role}-onnx", latency_metric),
+                "correct": (results.get("correct") or {}).get(f"{role}-onnx"),  # the gate's paired test
             }
         )
     return picked[0], picked[1]

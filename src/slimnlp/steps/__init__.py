@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from slimnlp.steps.spec import (
+    CANDIDATE_STEPS,
     GPU_STEPS,
     GRID_STEPS,
     SIDE_EFFECT_STEPS,
@@ -31,7 +32,7 @@ _EXTRA = {"grid_branch_config": "grid:grid_branch_config"}
 def __getattr__(name: str) -> Any:
     import importlib
 
-    for step in STEPS + GRID_STEPS:
+    for step in STEPS + GRID_STEPS + CANDIDATE_STEPS:
         if step.function.partition(":")[2] == name:
             return step.load()
     if name in _EXTRA:
@@ -41,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CANDIDATE_STEPS",
     "GPU_STEPS",
     "GRID_STEPS",
     "SIDE_EFFECT_STEPS",

@@ -168,15 +168,37 @@ GRID_STEPS: tuple[Step, ...] = (
     ),
 )  # fmt: skip
 
+# NAS choose-after-recovery (prune.nas.recover_top_k > 1; pipelines/candidates.py): they stand in for
+# distill and finetune-amp, one recover-candidate per candidate the prune step wrote, then one
+# select-student whose output (a model directory, "student" like finetune-amp's) export-onnx reads.
+_PRUNED = StepInput("pruned", "prune", "prune output (candidates/<i>/ and candidates/candidates.json)")
+CANDIDATE_STEPS: tuple[Step, ...] = (
+    Step(
+        "recover-candidate", "candidates:recover_candidate", "distill",
+        "distill then finetune-amp one NAS candidate; keep the stage better on the selection rows",
+        inputs=(_DATA, _TEACHER, _PRUNED), output="model", output_kind="Model", output_dir="recovered",
+        gpu=True, values=("candidate",), reads=("finetune_amp", "prune", "seed"),
+    ),
+    Step(
+        "select-student", "candidates:select_student", "prune",
+        "the fastest recovered NAS candidate within the budget on the selection rows (else the most accurate)",
+        inputs=(
+            _DATA, _TEACHER, _PRUNED,
+            StepInput("recovered", "recover-candidate", "the recover-candidate outputs", keyword="recovered_dirs"),
+        ),
+        output="model", output_kind="Model", output_dir="student", reads=("seed",),
+    ),
+)  # fmt: skip
+
 # The steps in DAG order: CLI verbs, KFP task names and MLflow step-run names are the same words.
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
-GPU_STEPS: tuple[str, ...] = tuple(step.name for step in STEPS if step.gpu)
+GPU_STEPS: tuple[str, ...] = tuple(step.name for step in STEPS + CANDIDATE_STEPS if step.gpu)
 SIDE_EFFECT_STEPS: tuple[str, ...] = tuple(step.name for step in STEPS if step.side_effects)
 
 
 def step_spec(name: str) -> Step:
     """The step called `name` (a CLI verb); a KeyError names the known ones."""
-    for step in STEPS + GRID_STEPS:
+    for step in STEPS + GRID_STEPS + CANDIDATE_STEPS:
         if step.name == name:
             return step
     raise KeyError(f"no step {name!r}; the steps are {', '.join(STEP_NAMES)}")

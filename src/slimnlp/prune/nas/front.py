@@ -6,7 +6,10 @@
 
 Each checked point is sliced, exported and timed in the target runtime interleaved with the teacher
 (the full sub-network), so its speed-up is a ratio measured in the same rounds, and the latency
-model's prediction is compared with what was measured.
+model's prediction is compared with what was measured. Each point is scored on the selection rows
+(dev rows the search never saw) and compared with the teacher on the same rows by the paired
+difference (`slimnlp.benchmark.paired`): `fastest_within` keeps the fastest point whose lower bound
+clears the budget, so a point the search's rows flattered is not chosen on their word.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 from torch import nn
 
+from slimnlp.benchmark.paired import DEFAULT_CONFIDENCE, correct, paired_difference
 from slimnlp.prune.nas.latency import LatencyTable, LatencyTarget, build_runner, time_runners
-from slimnlp.prune.nas.search import Candidate, subnetwork_accuracy
+from slimnlp.prune.nas.search import Candidate, subnetwork_predictions
 from slimnlp.prune.nas.space import SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
 
@@ -53,9 +57,13 @@ def check_front(
     workdir: Path,
     *,
     teacher_arch: SubNetwork,
+    teacher_correct: Any = None,
+    confidence: float = DEFAULT_CONFIDENCE,
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Measure each front point (and the teacher's shape) end to end; score each on the whole dev set.
+    """Measure each front point (and the teacher's shape) end to end; score each on `dev` (the
+    selection rows) and, given the teacher's per-row correctness there, its paired difference to
+    the teacher (`delta_vs_teacher`, `delta_low`, `delta_high`: one-sided bounds at `confidence`).
 
     Returns:
         (points, teacher): one dict per point (arch, accuracy, parameters, size, predicted and
@@ -78,10 +86,14 @@ def check_front(
             "heads_per_layer": [h for h, _ in point.arch.layers if h],
             "ffn_per_layer": [u for h, u in point.arch.layers if h],
             "search_accuracy": point.accuracy,
-            "dev_accuracy": subnetwork_accuracy(model, tokenizer, point.arch, dev, max_length),
             "encoder_params": point.params,
             "size_bytes": sizes[f"p{i}"],
         }
+        right = correct(subnetwork_predictions(model, tokenizer, point.arch, dev[0], max_length), dev[1])
+        row["dev_accuracy"] = float(right.mean())
+        if teacher_correct is not None:
+            paired = paired_difference(right, teacher_correct, confidence=confidence)
+            row |= {"delta_vs_teacher": paired.difference, "delta_low": paired.low, "delta_high": paired.high}
         for b in target.batch_sizes:
             predicted, measured = table.predict(point.arch, b), medians[b][f"p{i}"]
             row[f"predicted_ms_b{b}"] = predicted
@@ -114,10 +126,29 @@ def latency_model_error(points: list[dict[str, Any]], batch_sizes) -> dict[str, 
 
 
 def _describe(point: dict[str, Any], teacher_accuracy: float, b: int) -> str:
+    bounds = (
+        f", paired bounds {point['delta_low']:+.4f} .. {point['delta_high']:+.4f}"
+        if "delta_low" in point
+        else ""
+    )
     return (
         f"{point['arch']} (dev accuracy {point['dev_accuracy']:.4f}, {teacher_accuracy - point['dev_accuracy']:+.4f} "
-        f"below the teacher; {point[f'measured_ms_b{b}']:.2f} ms at batch {b}, {point[f'speedup_b{b}']:.2f}x)"
+        f"below the teacher{bounds}; {point[f'measured_ms_b{b}']:.2f} ms at batch {b}, "
+        f"{point[f'speedup_b{b}']:.2f}x)"
     )
+
+
+def within_budget(point: dict[str, Any], teacher_accuracy: float, budget: float) -> bool:
+    """The paired lower bound clears -budget (points scored against the teacher row by row), else
+    the point estimate does (points without per-row scores)."""
+    if "delta_low" in point:
+        return point["delta_low"] >= -budget - 1e-12
+    return teacher_accuracy - point["dev_accuracy"] <= budget + 1e-12
+
+
+def worst_case_drop(point: dict[str, Any], teacher_accuracy: float) -> float:
+    """The drop a budget must allow for `point` to be within it (see `within_budget`)."""
+    return -point["delta_low"] if "delta_low" in point else teacher_accuracy - point["dev_accuracy"]
 
 
 def select_point(
@@ -134,7 +165,7 @@ def select_point(
     reachable point and what to relax when none meets the target."""
     b = batch_size
     if rule in ("fastest_within", "smallest_within"):
-        ok = [p for p in points if teacher_accuracy - p["dev_accuracy"] <= max_accuracy_drop + 1e-12]
+        ok = [p for p in points if within_budget(p, teacher_accuracy, max_accuracy_drop)]
         if ok:
             key = (
                 (lambda p: p[f"measured_ms_b{b}"])
@@ -142,11 +173,14 @@ def select_point(
                 else (lambda p: p["size_bytes"])
             )
             return min(ok, key=key)
-        best = max(points, key=lambda p: p["dev_accuracy"])
+        best = min(points, key=lambda p: worst_case_drop(p, teacher_accuracy))
+        paired = (
+            " (lower bound of the paired difference, prune.nas.confidence)" if "delta_low" in best else ""
+        )
         raise NasSelectionError(
             f"prune.nas.select={rule}: no front point is within {max_accuracy_drop:.4f} dev accuracy of the "
-            f"teacher ({teacher_accuracy:.4f}); the most accurate is {_describe(best, teacher_accuracy, b)}. "
-            f"Relax prune.nas.max_accuracy_drop to >= {teacher_accuracy - best['dev_accuracy']:.4f}, or train "
+            f"teacher ({teacher_accuracy:.4f}){paired}; the closest is {_describe(best, teacher_accuracy, b)}. "
+            f"Relax prune.nas.max_accuracy_drop to >= {worst_case_drop(best, teacher_accuracy):.4f}, or train "
             "the super-network longer (prune.nas.steps, prune.nas.max_minutes)."
         )
     if rule == "most_accurate_under":
@@ -177,7 +211,16 @@ def select_point(
 # Writing
 
 
-COLUMNS = ("arch", "dev_accuracy", "search_accuracy", "encoder_params", "size_bytes")
+COLUMNS = (
+    "arch",
+    "dev_accuracy",
+    "delta_vs_teacher",
+    "delta_low",
+    "delta_high",
+    "search_accuracy",
+    "encoder_params",
+    "size_bytes",
+)
 
 
 def _columns(batch_sizes) -> list[str]:
@@ -225,7 +268,7 @@ def write_front(
 
 def front_rows(points, teacher, batch_sizes, selected: str | None) -> tuple[list[str], list[list[str]]]:
     """The front as table cells (layers as heads x FFN units, '-' = dropped), fastest first."""
-    head = ["sub-network", "dev acc", "encoder params", "size MB"] + [
+    head = ["sub-network", "dev acc", "vs teacher (bounds)", "encoder params", "size MB"] + [
         f"b{b} {name}" for b in batch_sizes for name in ("ms", "predicted", "speed-up")
     ]
     rows = []
@@ -233,6 +276,11 @@ def front_rows(points, teacher, batch_sizes, selected: str | None) -> tuple[list
         cells = [
             p["arch"] + (" (selected)" if p["arch"] == selected else ""),
             f"{p['dev_accuracy']:.4f}",
+            (
+                f"{p['delta_vs_teacher']:+.4f} ({p['delta_low']:+.4f} .. {p['delta_high']:+.4f})"
+                if "delta_low" in p
+                else ""
+            ),
             f"{p['encoder_params']:,}",
             f"{p['size_bytes'] / 1e6:.2f}",
         ]

@@ -11,6 +11,7 @@ point meets fails the step without losing the front.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import tempfile
@@ -20,19 +21,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slimnlp.benchmark.paired import correct
 from slimnlp.config import PruneConfig
 from slimnlp.config.nas import NasConfig
 from slimnlp.models import load_model_dir, save_model_dir
 from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
 from slimnlp.prune.importance import taylor_importance
-from slimnlp.prune.nas.front import check_front, latency_model_error, select_point, spread, write_front
+from slimnlp.prune.nas.choose import CANDIDATES_DIR, CANDIDATES_FILE, recovery_candidates
+from slimnlp.prune.nas.front import (
+    NasSelectionError,
+    check_front,
+    latency_model_error,
+    select_point,
+    spread,
+    write_front,
+)
 from slimnlp.prune.nas.latency import LatencyTarget, measure_latency_table
+from slimnlp.prune.nas.rows import dev_parts, take
 from slimnlp.prune.nas.search import pareto_front, search
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import order_by_importance, slice_subnetwork
 from slimnlp.prune.nas.training import train_supernet
 from slimnlp.prune.removal import build_report, measure
-from slimnlp.training.batches import evaluate, predict_logits
+from slimnlp.training.batches import predict_logits
 
 ARTIFACTS = "prune_artifacts"
 SUPERNET_DIR = "supernet"
@@ -119,7 +130,16 @@ class _Run:
         """Teacher accuracy, importance order, search space, latency table."""
         model, tokenizer, section, length = self.model, self.tokenizer, self.section, self.context.max_length
         self.before = measure(model)
-        self.teacher_accuracy = float(evaluate(model, tokenizer, *self.dev, length)["accuracy"])
+        # Rows with one job each: the search (and the super-network's curves) read the search part,
+        # the choice reads the selection part, scored against the teacher row by row.
+        self.search_dev, self.selection_dev = dev_parts(
+            self.dev, section.selection_fraction, self.context.seed
+        )
+        teacher_predictions = (
+            predict_logits(model, tokenizer, self.selection_dev[0], length).argmax(-1).numpy()
+        )
+        self.teacher_correct = correct(teacher_predictions, self.selection_dev[1])
+        self.teacher_accuracy = float(self.teacher_correct.mean())
         with self.stages("order"):
             importance = taylor_importance(
                 model,
@@ -158,7 +178,7 @@ class _Run:
                 self.model,
                 self.tokenizer,
                 self.train,
-                self.dev,
+                self.search_dev,
                 self.space,
                 self.section,
                 max_length=self.context.max_length,
@@ -174,7 +194,11 @@ class _Run:
     def search_front(self) -> None:
         """Search, the Pareto front, its end-to-end checks; written and logged before any selection."""
         section, rows = self.section, self.section.search_dev_rows
-        search_dev = self.dev if rows is None else (self.dev[0][:rows], self.dev[1][:rows])
+        search_dev = (
+            self.search_dev
+            if rows is None
+            else take(self.search_dev, list(range(min(rows, len(self.search_dev[0])))))
+        )
         with self.stages("search"):
             self.candidates = search(
                 self.model,
@@ -197,10 +221,12 @@ class _Run:
                 self.table,
                 self.target,
                 self.dev[0],
-                self.dev,
+                self.selection_dev,
                 self.context.max_length,
                 self.workdir / "front",
                 teacher_arch=self.space.largest(),
+                teacher_correct=self.teacher_correct,
+                confidence=section.confidence,
                 progress=self.context.progress,
             )
         self.teacher["dev_accuracy"] = self.teacher_accuracy
@@ -216,18 +242,32 @@ class _Run:
             self.context.mlflow_run.log_artifacts(self.folder, ARTIFACTS)
 
     def select(self) -> dict[str, Any]:
-        """The point the rule picks (NasSelectionError when none meets it); the front marks it."""
+        """The point the rule picks (NasSelectionError when none meets it); the front marks it. With
+        recovery to come (recover_top_k > 1), a budget no point clears *confidently* before recovery
+        does not fail the step: the point closest to clearing it is the safe candidate, and
+        select-student decides after recovery (the most accurate as challenger when none holds)."""
         section = self.section
         self.budget = accuracy_budget(self.context, section)
-        chosen = select_point(
-            self.points,
-            self.teacher_accuracy,
-            section.select,
-            batch_size=self.batch,
-            max_accuracy_drop=self.budget,
-            max_latency_ms=section.max_latency_ms,
-            min_speedup=section.min_speedup,
-        )
+        self.confident = True
+        try:
+            chosen = select_point(
+                self.points,
+                self.teacher_accuracy,
+                section.select,
+                batch_size=self.batch,
+                max_accuracy_drop=self.budget,
+                max_latency_ms=section.max_latency_ms,
+                min_speedup=section.min_speedup,
+            )
+        except NasSelectionError as error:
+            if section.recover_top_k <= 1 or section.select == "most_accurate_under":
+                raise
+            chosen = max(self.points, key=lambda p: p.get("delta_low", p["dev_accuracy"]))
+            self.confident = False
+            print(
+                f"prune (nas): {error} Recovering candidates anyway; the safe one is {chosen['arch']}.",
+                flush=True,
+            )
         paths = write_front(
             self.folder,
             self.points,
@@ -241,6 +281,38 @@ class _Run:
                 self.context.mlflow_run.log_artifact(path, ARTIFACTS)
         return chosen
 
+    def write_candidates(self, chosen: dict[str, Any], out: Path) -> list[dict[str, Any]]:
+        """The fastest `recover_top_k` points that could meet the budget, each sliced into
+        out/candidates/<i>/ (a model directory), listed in out/candidates/candidates.json; recovered
+        one by one (or side by side on a cluster), then select-student chooses."""
+        section = self.section
+        picks = recovery_candidates(
+            self.points,
+            chosen,
+            self.teacher_accuracy,
+            budget=self.budget,
+            k=section.recover_top_k,
+            batch_size=self.batch,
+        )
+        folder = out / CANDIDATES_DIR
+        listed = []
+        for i, point in enumerate(picks):
+            sliced = slice_subnetwork(copy.deepcopy(self.model).cpu(), SubNetwork.from_key(point["arch"]))
+            save_model_dir(sliced, self.tokenizer, folder / str(i))
+            listed.append({"index": i, "dir": str(i), **point})
+        payload = {
+            "batch_size": self.batch,
+            "budget": self.budget,
+            "confidence": section.confidence,
+            "selection_fraction": section.selection_fraction,
+            "seed": self.context.seed,
+            "teacher_selection_accuracy": self.teacher_accuracy,
+            "selected": chosen["arch"],
+            "candidates": listed,
+        }
+        (folder / CANDIDATES_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        return listed
+
     def extras(self, chosen: dict[str, Any], arch: SubNetwork) -> dict[str, Any]:
         measured = {
             f"nas_selected_{k}": v
@@ -252,6 +324,15 @@ class _Run:
             "nas_select": self.section.select,
             "nas_accuracy_budget": self.budget,
             "nas_teacher_dev_accuracy": self.teacher_accuracy,
+            "nas_confidence": self.section.confidence,
+            "nas_selection_confident": self.confident,
+            "nas_search_rows": len(self.search_dev[0]),
+            "nas_selection_rows": len(self.selection_dev[0]),
+            **{
+                f"nas_selected_{k}": chosen[k]
+                for k in ("delta_vs_teacher", "delta_low", "delta_high")
+                if k in chosen
+            },
             "nas_kept_layers": arch.kept_layers,
             "dev_accuracy": chosen["dev_accuracy"],
             "nas_supernet_steps": self.history.steps,
@@ -284,8 +365,10 @@ class NasPruner:
             run.train_supernet()
             run.search_front()
             chosen = run.select()
+            recovered = []
+            if context.config.nas.recover_top_k > 1 and context.out_dir is not None:
+                recovered = run.write_candidates(chosen, context.out_dir)
         arch = SubNetwork.from_key(chosen["arch"])
         slice_subnetwork(model, arch)
-        return build_report(
-            "nas", model, run.before, run.order.kept_heads(arch), [], run.extras(chosen, arch)
-        )
+        extras = run.extras(chosen, arch) | {"nas_recovery_candidates": len(recovered)}
+        return build_report("nas", model, run.before, run.order.kept_heads(arch), [], extras)

@@ -23,7 +23,7 @@ from slimnlp.models import head_dim
 from slimnlp.prune.nas.latency import LatencyTable
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
-from slimnlp.training.batches import evaluate
+from slimnlp.training.batches import evaluate, predict_logits
 
 
 @dataclass
@@ -39,6 +39,14 @@ def subnetwork_accuracy(model: nn.Module, tokenizer: Any, arch: SubNetwork, dev,
     sub-network's work is done)."""
     sliced = slice_subnetwork(copy.deepcopy(model).eval(), arch)
     return float(evaluate(sliced, tokenizer, dev[0], dev[1], max_length)["accuracy"])
+
+
+def subnetwork_predictions(
+    model: nn.Module, tokenizer: Any, arch: SubNetwork, texts: list[str], max_length: int
+):
+    """Predicted label ids of `arch` with the super-network's weights (a sliced copy), one per text."""
+    sliced = slice_subnetwork(copy.deepcopy(model).eval(), arch)
+    return predict_logits(sliced, tokenizer, texts, max_length).argmax(-1).numpy()
 
 
 def _sampler(section: NasConfig, seed: int):
