@@ -131,3 +131,11 @@ lint-chart: setup  ## render charts/slimnlp offline for every values file and va
 
 clean:  ## remove run outputs (keeps .venv)
 	rm -rf runs local_outputs pipeline.yaml .pytest_cache
+
+# --- peers (issue 27): slimnlp beside Torch-Pruning, Optimum, Model2Vec, fastText, TextPruner on one teacher and harness
+PEERS_CONFIG ?= configs/mahasent-mr.yaml
+PEERS_RUN ?= runs/mahasent-mr
+PEERS_ARGS ?=
+.PHONY: peers
+peers: setup  ## peer tools on PEERS_CONFIG's teacher and data (PEERS_RUN), timed with slimnlp's harness: benchmarks/peers.py (own venvs under runs/peers/venvs)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/peers.py --config $(PEERS_CONFIG) --run $(PEERS_RUN) $(PEERS_ARGS)

@@ -1,0 +1,295 @@
+"""Each peer's model, made the way that peer's documentation makes it. Runs inside the peer's venv:
+
+    <venv>/bin/python benchmarks/peers/builders.py <peer> '<json: teacher, data, out, ...>'
+
+and writes `<out>/peer.json`: {"runtime": "onnx-int8" | "fasttext" | "model2vec", "path", "tokenizer_dir",
+"settings": what was chosen and why}. Nothing here imports another peer's package.
+- optimum: `ORTModelForSequenceClassification.from_pretrained(teacher, export=True)`, `ORTOptimizer`
+  (OptimizationConfig level 2, the level the Optimum docs use for BERT on CPU), `ORTQuantizer` with
+  `AutoQuantizationConfig.<isa>(is_static=False)` (dynamic int8; avx512_vnni / avx512 / avx2 after
+  the CPU's flags).
+- model2vec: `model2vec.distill.distill(teacher)` (its defaults: PCA to 256 dims, Zipf weighting),
+  then `model2vec.train.StaticModelForClassification` fitted on the train split, saved as a pipeline.
+- fasttext: `fasttext.train_supervised` with autotune on the dev split (the documented way to get
+  its best model), then the model as trained (.bin).
+- torch-pruning: `tp.pruner.MetaPruner` with `GroupMagnitudeImportance` (the docs' default),
+  whole heads (`prune_num_heads`) and FFN channels, the hidden size kept; the pruned model is saved
+  as a slimnlp model dir and recovered by slimnlp's own distill + finetune-amp (same epochs as
+  slimnlp's student), then export-onnx (int8).
+- textpruner: `TransformerPruner` (heads + FFN, iterative, its documented config), the same recovery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def read_jsonl(path: Path) -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            texts.append(str(record["text"]))
+            labels.append(int(record["label"]))
+    return texts, labels
+
+
+def write_peer(out: Path, info: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "peer.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def _isa() -> str:
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    return "avx512" if "avx512f" in flags else "avx2"
+
+
+def build_optimum(args: dict[str, Any]) -> None:
+    from optimum.onnxruntime import ORTModelForSequenceClassification, ORTOptimizer, ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig, OptimizationConfig
+
+    out = Path(args["out"])
+    exported = out / "exported"
+    model = ORTModelForSequenceClassification.from_pretrained(args["teacher"], export=True)
+    model.save_pretrained(exported)
+    optimizer = ORTOptimizer.from_pretrained(model)
+    optimizer.optimize(
+        save_dir=out / "optimized", optimization_config=OptimizationConfig(optimization_level=2)
+    )
+    isa = _isa()
+    quantizer = ORTQuantizer.from_pretrained(out / "optimized", file_name="model_optimized.onnx")
+    qconfig = getattr(AutoQuantizationConfig, isa)(is_static=False, per_channel=False)
+    quantizer.quantize(save_dir=out / "int8", quantization_config=qconfig)
+    path = next((out / "int8").glob("*.onnx"))
+    write_peer(
+        out,
+        {
+            "runtime": "onnx-int8",
+            "path": str(path),
+            "tokenizer_dir": args["teacher"],
+            "settings": {
+                "optimization_level": 2,
+                "quantization": f"AutoQuantizationConfig.{isa}(is_static=False)",
+            },
+        },
+    )
+
+
+def build_model2vec(args: dict[str, Any]) -> None:
+    from model2vec.distill import distill
+    from model2vec.train import StaticModelForClassification
+
+    out = Path(args["out"])
+    static = distill(model_name=args["teacher"])
+    static.save_pretrained(str(out / "static"))
+    texts, labels = read_jsonl(Path(args["data"]) / "train.jsonl")
+    dev_texts, dev_labels = read_jsonl(Path(args["data"]) / "dev.jsonl")
+    classifier = StaticModelForClassification.from_pretrained(model_name=str(out / "static"))
+    names = args["id2label"]
+    classifier.fit(texts + dev_texts, [names[str(y)] for y in labels + dev_labels])
+    pipeline = classifier.to_pipeline()
+    pipeline.save_pretrained(str(out / "pipeline"))
+    write_peer(
+        out,
+        {
+            "runtime": "model2vec",
+            "path": str(out / "pipeline"),
+            "tokenizer_dir": str(out / "pipeline"),
+            "settings": {
+                "distill": "defaults (pca_dims 256)",
+                "classifier": "StaticModelForClassification.fit defaults",
+            },
+        },
+    )
+
+
+def build_fasttext(args: dict[str, Any]) -> None:
+    import fasttext
+
+    out = Path(args["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    names = args["id2label"]
+    for split in ("train", "dev"):
+        texts, labels = read_jsonl(Path(args["data"]) / f"{split}.jsonl")
+        lines = [f"__label__{y} {' '.join(t.split())}" for t, y in zip(texts, labels, strict=True)]
+        (out / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    seconds = int(args.get("fasttext_autotune_s", 300))
+    model = fasttext.train_supervised(
+        input=str(out / "train.txt"),
+        autotuneValidationFile=str(out / "dev.txt"),
+        autotuneDuration=seconds,
+        thread=int(args.get("threads", 2)),
+    )
+    model.save_model(str(out / "model.bin"))
+    write_peer(
+        out,
+        {
+            "runtime": "fasttext",
+            "path": str(out / "model.bin"),
+            "tokenizer_dir": str(out),
+            "labels": {f"__label__{i}": int(i) for i in names},
+            "settings": {"autotune_s": seconds, "autotune_on": "dev split"},
+        },
+    )
+
+
+def _heads_ffn_ratios(teacher_layout: dict[str, Any], student_layout: dict[str, Any]) -> tuple[float, float]:
+    """Fractions of heads and FFN units the slimnlp student removed (dropped layers count as removed)."""
+    heads = 1 - sum(student_layout["heads_per_layer"]) / sum(teacher_layout["heads_per_layer"])
+    ffn = 1 - sum(student_layout["intermediate_sizes"]) / sum(teacher_layout["intermediate_sizes"])
+    return heads, ffn
+
+
+def build_torch_pruning(args: dict[str, Any]) -> None:
+    import torch
+    import torch_pruning as tp
+
+    from slimnlp import models
+
+    out = Path(args["out"])
+    model, tokenizer = models.load_model_dir(args["teacher"])
+    model.eval()
+    head_ratio, ffn_ratio = args["head_ratio"], args["ffn_ratio"]
+    texts, _ = read_jsonl(Path(args["data"]) / "train.jsonl")
+    example = tokenizer(texts[:4], padding="max_length", truncation=True, max_length=32, return_tensors="pt")
+    example = {k: v for k, v in example.items()}
+    base = getattr(model, model.base_model_prefix)
+    num_heads = {}
+    for layer in models.encoder_layers(model):
+        attn = layer.attention.self
+        heads = attn.query.out_features // models.head_dim(model)
+        for linear in (attn.query, attn.key, attn.value):
+            num_heads[linear] = heads
+    ignored = [base.embeddings, model.classifier] + ([base.pooler] if getattr(base, "pooler", None) else [])
+    # The hidden size (residual stream) stays: slimnlp's layout keeps it, and so do the students compared.
+    ignored += [layer.attention.output.dense for layer in models.encoder_layers(model)]
+    ignored += [layer.output.dense for layer in models.encoder_layers(model)]
+    pruner = tp.pruner.MetaPruner(
+        model,
+        example,
+        importance=tp.importance.GroupMagnitudeImportance(p=2),
+        pruning_ratio=ffn_ratio,
+        ignored_layers=ignored,
+        num_heads=num_heads,
+        prune_num_heads=True,
+        prune_head_dims=False,
+        head_pruning_ratio=head_ratio,
+        output_transform=lambda output: output.logits.sum(),
+    )
+    started = time.perf_counter()
+    for group in pruner.step(interactive=True):
+        group.prune()
+    for layer in models.encoder_layers(model):
+        attn = layer.attention.self
+        attn.num_attention_heads = pruner.num_heads[attn.query]
+        attn.all_head_size = attn.query.out_features
+    pruned = out / "pruned"
+    models.save_model_dir(model, tokenizer, pruned, metrics={"prune_seconds": time.perf_counter() - started})
+    with torch.no_grad():  # the saved dir loads and runs (shapes consistent)
+        reloaded, _ = models.load_model_dir(pruned)
+        reloaded(**example)
+    _recover(args, pruned, out, "torch-pruning")
+
+
+def build_textpruner(args: dict[str, Any]) -> None:
+    import textpruner  # noqa: F401  (its import is the usual point of failure beside transformers 5)
+    from textpruner import TransformerPruner, TransformerPruningConfig
+
+    from slimnlp import models
+
+    out = Path(args["out"])
+    model, tokenizer = models.load_model_dir(args["teacher"])
+    layout = models.model_layout(model)
+    heads = max(1, round(layout["heads_per_layer"][0] * (1 - args["head_ratio"])))
+    ffn = max(1, round(layout["intermediate_sizes"][0] * (1 - args["ffn_ratio"])))
+    texts, labels = read_jsonl(Path(args["data"]) / "train.jsonl")
+    import torch
+
+    enc = tokenizer(texts[:512], padding=True, truncation=True, max_length=64, return_tensors="pt")
+    dataset = torch.utils.data.TensorDataset(
+        enc["input_ids"], enc["attention_mask"], torch.tensor(labels[:512])
+    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32)
+
+    def adaptor(model_outputs):
+        return {"logits": model_outputs.logits}
+
+    config = TransformerPruningConfig(
+        target_ffn_size=ffn, target_num_of_heads=heads, pruning_method="iterative", n_iters=4
+    )
+    pruner = TransformerPruner(model, transformer_pruning_config=config)
+    pruner.prune(dataloader=loader, save_model=False, adaptor=adaptor)
+    pruned = out / "pruned"
+    models.save_model_dir(model, tokenizer, pruned)
+    _recover(args, pruned, out, "textpruner")
+
+
+def _recover(args: dict[str, Any], pruned: Path, out: Path, peer: str) -> None:
+    """slimnlp's own distill + finetune-amp (the student's epochs) and export-onnx, in slimnlp's env."""
+    slimnlp = [args["slimnlp"]]
+    common = ["--config", args["config"], "--data", args["data"]]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    steps = [
+        [
+            "distill",
+            *common,
+            "--teacher",
+            args["teacher"],
+            "--student",
+            str(pruned),
+            "--out",
+            str(out / "distilled"),
+        ],
+        [
+            "finetune-amp",
+            *common,
+            "--teacher",
+            args["teacher"],
+            "--student",
+            str(out / "distilled"),
+            "--out",
+            str(out / "student"),
+        ],
+        ["export-onnx", *common, "--model", str(out / "student"), "--out", str(out / "onnx")],
+    ]
+    for step in steps:
+        subprocess.run([*slimnlp, *step, *args.get("sets", [])], check=True, env=env)
+    write_peer(
+        out,
+        {
+            "runtime": "onnx-int8",
+            "path": str(out / "onnx" / "model.int8.onnx"),
+            "tokenizer_dir": str(out / "onnx"),
+            "model_dir": str(out / "student"),
+            "settings": {
+                "head_ratio": args["head_ratio"],
+                "ffn_ratio": args["ffn_ratio"],
+                "recovery": "slimnlp distill + finetune-amp",
+            },
+            "peer": peer,
+        },
+    )
+
+
+BUILDERS = {
+    "optimum": build_optimum,
+    "model2vec": build_model2vec,
+    "fasttext": build_fasttext,
+    "torch-pruning": build_torch_pruning,
+    "textpruner": build_textpruner,
+}
+
+if __name__ == "__main__":
+    BUILDERS[sys.argv[1]](json.loads(sys.argv[2]))
