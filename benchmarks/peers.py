@@ -133,8 +133,8 @@ def ratios(teacher: Path, student: Path | None, fallback: float) -> tuple[float,
     )
 
 
-def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str]) -> dict[str, Any]:
-    """Install (venv) and build one peer; a row-to-be with its variant, or its error."""
+def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str]) -> list[dict[str, Any]]:
+    """Install (venv) and build one peer; its rows-to-be, each with its variant, or one with its error."""
     venv_name, requirements, constrained = PEERS[name]
     out = args.out / "models" / name
     row: dict[str, Any] = {"tool": name, "group": "peer"}
@@ -143,7 +143,7 @@ def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str
             args.venvs, venv_name, requirements, args.venvs / f"{venv_name}.log", constrained
         )
     except (PeerInstallError, subprocess.SubprocessError, OSError) as err:
-        return row | {"error": f"install failed: {err}"}
+        return [row | {"error": f"install failed: {err}"}]
     installed = versions(args.venvs, venv_name)
     row["versions"] = {
         k: v for k, v in installed.items() if k.lower() in {p.lower() for p in PEER_PACKAGES[name]}
@@ -178,7 +178,7 @@ def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str
         seconds = time.perf_counter() - started
         if done.returncode != 0:
             tail = (out / "build.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
-            return row | {"error": f"build failed (exit {done.returncode}): " + " / ".join(tail)}
+            return [row | {"error": f"build failed (exit {done.returncode}): " + " / ".join(tail)}]
         info = json.loads(info_file.read_text(encoding="utf-8"))
         info["compression_s"] = seconds
         info_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
@@ -191,13 +191,19 @@ def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str
         "model_dir": info.get("model_dir", str(args.teacher)),
         "labels": info.get("labels"),
     }
-    return row | {
+    row |= {
         "name": variant["name"],
         "runtime": info["runtime"],
         "compression_s": info.get("compression_s"),
         "settings": info.get("settings"),
-        "variant": variant,
+        "variants": [variant],
     }
+    rows = [row]
+    for extra in info.get("extra", []):  # a second point of the same tool (e.g. fastText quantized)
+        more = variant | {"name": f"{variant['name']}-{extra['suffix']}", "path": extra["path"]}
+        same = {k: v for k, v in row.items() if k != "variants"}
+        rows.append(same | {"name": more["name"], "variants": [more]})
+    return rows
 
 
 def read_front(pruned: Path | None, batch_size: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -319,11 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     for name in args.peers.split(","):
         print(f"peers: building {name}", flush=True)
-        row = build_peer(name, args, cfg, id2label)
-        print(f"peers: {name}: {row.get('error') or 'built'}", flush=True)
-        if "variant" in row:
-            variants.append(row.pop("variant"))
-        rows.append(row)
+        built = build_peer(name, args, cfg, id2label)
+        print(f"peers: {name}: {built[0].get('error') or 'built'}", flush=True)
+        for row in built:
+            variants.extend(row.pop("variants", []))
+            rows.append(row)
     try:
         runtime_python = ensure_venv(
             args.venvs, *RUNTIME_VENV[:2], args.venvs / "runtime.log", RUNTIME_VENV[2]

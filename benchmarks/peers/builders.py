@@ -69,9 +69,18 @@ def build_optimum(args: dict[str, Any]) -> None:
         save_dir=out / "optimized", optimization_config=OptimizationConfig(optimization_level=2)
     )
     isa = _isa()
-    quantizer = ORTQuantizer.from_pretrained(out / "optimized", file_name="model_optimized.onnx")
     qconfig = getattr(AutoQuantizationConfig, isa)(is_static=False, per_channel=False)
-    quantizer.quantize(save_dir=out / "int8", quantization_config=qconfig)
+    source = "optimized"
+    try:
+        quantizer = ORTQuantizer.from_pretrained(out / "optimized", file_name="model_optimized.onnx")
+        quantizer.quantize(save_dir=out / "int8", quantization_config=qconfig)
+    except RuntimeError as err:
+        # ORT's quantizer cannot type the fused (com.microsoft) nodes of the optimised graph: quantize
+        # the exported graph instead; ORT applies the same fusions when it loads the session.
+        print(f"quantizing the optimised graph failed ({err}); quantizing the exported graph", flush=True)
+        source = f"exported (optimised graph not quantizable: {str(err)[:160]})"
+        quantizer = ORTQuantizer.from_pretrained(exported, file_name="model.onnx")
+        quantizer.quantize(save_dir=out / "int8", quantization_config=qconfig)
     path = next((out / "int8").glob("*.onnx"))
     write_peer(
         out,
@@ -81,6 +90,7 @@ def build_optimum(args: dict[str, Any]) -> None:
             "tokenizer_dir": args["teacher"],
             "settings": {
                 "optimization_level": 2,
+                "quantized_graph": source,
                 "quantization": f"AutoQuantizationConfig.{isa}(is_static=False)",
             },
         },
@@ -98,7 +108,10 @@ def build_model2vec(args: dict[str, Any]) -> None:
     dev_texts, dev_labels = read_jsonl(Path(args["data"]) / "dev.jsonl")
     classifier = StaticModelForClassification.from_pretrained(model_name=str(out / "static"))
     names = args["id2label"]
-    classifier.fit(texts + dev_texts, [names[str(y)] for y in labels + dev_labels])
+    # The dev split validates (early stopping), as it does for slimnlp's teacher and students.
+    classifier.fit(
+        texts, [names[str(y)] for y in labels], X_val=dev_texts, y_val=[names[str(y)] for y in dev_labels]
+    )
     pipeline = classifier.to_pipeline()
     pipeline.save_pretrained(str(out / "pipeline"))
     write_peer(
@@ -109,7 +122,7 @@ def build_model2vec(args: dict[str, Any]) -> None:
             "tokenizer_dir": str(out / "pipeline"),
             "settings": {
                 "distill": "defaults (pca_dims 256)",
-                "classifier": "StaticModelForClassification.fit defaults",
+                "classifier": "StaticModelForClassification.fit defaults, dev split as validation",
             },
         },
     )
@@ -133,6 +146,11 @@ def build_fasttext(args: dict[str, Any]) -> None:
         thread=int(args.get("threads", 2)),
     )
     model.save_model(str(out / "model.bin"))
+    # The docs' way to a small model: quantize with retraining (product quantisation, .ftz).
+    started = time.perf_counter()
+    model.quantize(input=str(out / "train.txt"), qnorm=True, retrain=True, cutoff=100000)
+    model.save_model(str(out / "model.ftz"))
+    quantize_s = time.perf_counter() - started
     write_peer(
         out,
         {
@@ -141,6 +159,7 @@ def build_fasttext(args: dict[str, Any]) -> None:
             "tokenizer_dir": str(out),
             "labels": {f"__label__{i}": int(i) for i in names},
             "settings": {"autotune_s": seconds, "autotune_on": "dev split"},
+            "extra": [{"suffix": "ftz", "path": str(out / "model.ftz"), "extra_s": quantize_s}],
         },
     )
 
@@ -292,4 +311,7 @@ BUILDERS = {
 }
 
 if __name__ == "__main__":
+    # `kernels` (Hugging Face hub kernels) leaks in from slimnlp's layered packages and is newer than
+    # a peer's pinned transformers can read; no peer needs it, so it is hidden (ImportError).
+    sys.modules["kernels"] = None
     BUILDERS[sys.argv[1]](json.loads(sys.argv[2]))

@@ -140,6 +140,9 @@ def probe_memory(request: dict[str, Any]) -> dict[str, float | None]:
             __import__(optional)
         except ImportError:
             pass
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     gc.collect()
     reset = _reset_high_water()
     baseline = _proc_status_mb("VmRSS") if reset else _ru_maxrss_mb()
@@ -155,6 +158,8 @@ def probe_memory(request: dict[str, Any]) -> dict[str, float | None]:
 def measure(request: dict[str, Any]) -> dict[str, Any]:
     import subprocess
 
+    from threadpoolctl import threadpool_limits
+
     from slimnlp.benchmark.harness import quality
     from slimnlp.benchmark.latency import latency_batch, latency_stats, time_interleaved
     from slimnlp.config import BenchmarkConfig
@@ -162,6 +167,9 @@ def measure(request: dict[str, Any]) -> dict[str, Any]:
     from slimnlp.runtime import predict_logits
     from slimnlp.training.metrics import distinct_text_scores
 
+    # NumPy's BLAS (Model2Vec's head) on one thread: its small matrix products only wait for a second
+    # thread, badly so on a loaded machine (2 threads: 50 ms for a 32x32 @ 32x512 product here, 1: 0.3).
+    threadpool_limits(limits=1, user_api="blas")
     cfg = BenchmarkConfig(**request["benchmark"])
     texts, labels = read_split(request["data"], "test")
     id2label = read_label_map(request["data"])
