@@ -42,14 +42,20 @@ PEERS: dict[str, tuple[str, list[str], bool]] = {
     "model2vec": ("model2vec", ["model2vec[distill,train]"], False),
     "fasttext": RUNTIME_VENV,
     # textpruner pins numpy==1.21.1, which has no wheel for Python >= 3.11 (nor builds there): wheels only.
-    "textpruner": ("textpruner", ["textpruner", "--only-binary", "numpy"], False),
+    # sentencepiece < 0.2.1: newer wheels' generated protobuf code needs a newer protobuf than slimnlp's.
+    # transformers < 5: TextPruner calls PreTrainedModel.prune_heads, which transformers 5 removed.
+    "textpruner": (
+        "textpruner",
+        ["textpruner", "sentencepiece<0.2.1", "transformers<5", "--only-binary", "numpy"],
+        False,
+    ),
 }
 PEER_PACKAGES = {
     "torch-pruning": ["torch-pruning"],
     "optimum": ["optimum", "optimum-onnx", "transformers"],
     "model2vec": ["model2vec", "transformers"],
     "fasttext": ["fasttext-wheel"],
-    "textpruner": ["textpruner", "numpy", "transformers"],
+    "textpruner": ["textpruner", "sentencepiece", "transformers"],
 }
 
 
@@ -248,6 +254,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--fasttext-autotune-s", type=int, default=300, help="fastText autotune budget (its default, 300 s)"
     )
     p.add_argument("--reuse", action="store_true", help="reuse peers already built in --out")
+    p.add_argument(
+        "--slimnlp-compression-s",
+        type=float,
+        help="wall seconds of slimnlp's prune + distill + finetune-amp + export-onnx (default: the KFP run's records)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI to log the table, JSON and plot to")
     p.add_argument("--title", help="table and plot title (default: the config's name)")
     args = p.parse_args(argv)
@@ -320,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                 "group": "slimnlp",
                 "name": "slimnlp-student-int8",
                 "runtime": "onnx-int8",
-                "compression_s": sum(w for w in walls if w) or None,
+                "compression_s": args.slimnlp_compression_s or sum(w for w in walls if w) or None,
             }
         )
     for name in args.peers.split(","):

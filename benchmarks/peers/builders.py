@@ -223,35 +223,45 @@ def build_torch_pruning(args: dict[str, Any]) -> None:
 
 
 def build_textpruner(args: dict[str, Any]) -> None:
-    import textpruner  # noqa: F401  (its import is the usual point of failure beside transformers 5)
+    """TextPruner's TransformerPruner (iterative, gradient importance of heads and FFN units) in its
+    venv's transformers 4 (it calls `prune_heads`, which transformers 5 removed); the pruned model
+    is saved with a slimnlp layout file so slimnlp's own recovery can load it."""
+    import torch
     from textpruner import TransformerPruner, TransformerPruningConfig
-
-    from slimnlp import models
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     out = Path(args["out"])
-    model, tokenizer = models.load_model_dir(args["teacher"])
-    layout = models.model_layout(model)
-    heads = max(1, round(layout["heads_per_layer"][0] * (1 - args["head_ratio"])))
-    ffn = max(1, round(layout["intermediate_sizes"][0] * (1 - args["ffn_ratio"])))
+    model = AutoModelForSequenceClassification.from_pretrained(args["teacher"])
+    tokenizer = AutoTokenizer.from_pretrained(args["teacher"])
+    config = model.config
+    heads = max(1, round(config.num_attention_heads * (1 - args["head_ratio"])))
+    ffn = max(1, round(config.intermediate_size * (1 - args["ffn_ratio"])))
     texts, labels = read_jsonl(Path(args["data"]) / "train.jsonl")
-    import torch
-
     enc = tokenizer(texts[:512], padding=True, truncation=True, max_length=64, return_tensors="pt")
-    dataset = torch.utils.data.TensorDataset(
-        enc["input_ids"], enc["attention_mask"], torch.tensor(labels[:512])
-    )
-    loader = torch.utils.data.DataLoader(dataset, batch_size=32)
-
-    def adaptor(model_outputs):
-        return {"logits": model_outputs.logits}
-
-    config = TransformerPruningConfig(
+    batches = [
+        {
+            "input_ids": enc["input_ids"][k : k + 32],
+            "attention_mask": enc["attention_mask"][k : k + 32],
+            "labels": torch.tensor(labels[k : k + 32]),
+        }
+        for k in range(0, len(enc["input_ids"]), 32)
+    ]
+    pruning = TransformerPruningConfig(
         target_ffn_size=ffn, target_num_of_heads=heads, pruning_method="iterative", n_iters=4
     )
-    pruner = TransformerPruner(model, transformer_pruning_config=config)
-    pruner.prune(dataloader=loader, save_model=False, adaptor=adaptor)
+    pruner = TransformerPruner(model, transformer_pruning_config=pruning)
+    pruner.prune(dataloader=batches, save_model=False)  # adaptor None: the loss is outputs.loss
     pruned = out / "pruned"
-    models.save_model_dir(model, tokenizer, pruned)
+    model.save_pretrained(pruned)
+    tokenizer.save_pretrained(pruned)
+    head_dim = config.hidden_size // config.num_attention_heads
+    layers = model.base_model.encoder.layer
+    layout = {
+        "head_dim": head_dim,
+        "heads_per_layer": [layer.attention.self.query.out_features // head_dim for layer in layers],
+        "intermediate_sizes": [layer.intermediate.dense.out_features for layer in layers],
+    }
+    (pruned / "slimnlp_layout.json").write_text(json.dumps(layout, indent=2), encoding="utf-8")
     _recover(args, pruned, out, "textpruner")
 
 
