@@ -226,25 +226,34 @@ def build_textpruner(args: dict[str, Any]) -> None:
     """TextPruner's TransformerPruner (iterative, gradient importance of heads and FFN units) in its
     venv's transformers 4 (it calls `prune_heads`, which transformers 5 removed); the pruned model
     is saved with a slimnlp layout file so slimnlp's own recovery can load it."""
+    import shutil
+
     import torch
     from textpruner import TransformerPruner, TransformerPruningConfig
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForSequenceClassification
 
     out = Path(args["out"])
     model = AutoModelForSequenceClassification.from_pretrained(args["teacher"])
-    tokenizer = AutoTokenizer.from_pretrained(args["teacher"])
     config = model.config
     heads = max(1, round(config.num_attention_heads * (1 - args["head_ratio"])))
     ffn = max(1, round(config.intermediate_size * (1 - args["ffn_ratio"])))
     texts, labels = read_jsonl(Path(args["data"]) / "train.jsonl")
-    enc = tokenizer(texts[:512], padding=True, truncation=True, max_length=64, return_tensors="pt")
+    # The teacher's tokenizer was saved by transformers 5 (class TokenizersBackend, unknown to 4):
+    # its tokenizer.json is read with `tokenizers` directly, and copied unchanged to the pruned model.
+    tokenizer = Tokenizer.from_file(str(Path(args["teacher"]) / "tokenizer.json"))
+    tokenizer.enable_truncation(64)
+    tokenizer.enable_padding(pad_id=config.pad_token_id or 0)
+    encodings = tokenizer.encode_batch(texts[:512])
+    input_ids = torch.tensor([e.ids for e in encodings])
+    attention = torch.tensor([e.attention_mask for e in encodings])
     batches = [
         {
-            "input_ids": enc["input_ids"][k : k + 32],
-            "attention_mask": enc["attention_mask"][k : k + 32],
+            "input_ids": input_ids[k : k + 32],
+            "attention_mask": attention[k : k + 32],
             "labels": torch.tensor(labels[k : k + 32]),
         }
-        for k in range(0, len(enc["input_ids"]), 32)
+        for k in range(0, len(input_ids), 32)
     ]
     pruning = TransformerPruningConfig(
         target_ffn_size=ffn, target_num_of_heads=heads, pruning_method="iterative", n_iters=4
@@ -253,13 +262,16 @@ def build_textpruner(args: dict[str, Any]) -> None:
     pruner.prune(dataloader=batches, save_model=False)  # adaptor None: the loss is outputs.loss
     pruned = out / "pruned"
     model.save_pretrained(pruned)
-    tokenizer.save_pretrained(pruned)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (Path(args["teacher"]) / name).is_file():
+            shutil.copy(Path(args["teacher"]) / name, pruned / name)
     head_dim = config.hidden_size // config.num_attention_heads
     layers = model.base_model.encoder.layer
     layout = {
         "head_dim": head_dim,
-        "heads_per_layer": [layer.attention.self.query.out_features // head_dim for layer in layers],
-        "intermediate_sizes": [layer.intermediate.dense.out_features for layer in layers],
+        # from the weights: TextPruner slices them in place and leaves Linear.out_features as it was
+        "heads_per_layer": [layer.attention.self.query.weight.shape[0] // head_dim for layer in layers],
+        "intermediate_sizes": [layer.intermediate.dense.weight.shape[0] for layer in layers],
     }
     (pruned / "slimnlp_layout.json").write_text(json.dumps(layout, indent=2), encoding="utf-8")
     _recover(args, pruned, out, "textpruner")

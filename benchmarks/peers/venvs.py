@@ -75,7 +75,6 @@ def ensure_venv(root: Path, name: str, requirements: list[str], log: Path, const
         venv.EnvBuilder(with_pip=True).create(home)
         lines = [f"import site; site.addsitedir({d!r})" for d in _parent_dirs()]
         (_site_packages(home) / "_slimnlp_parent.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    before = _installed(python)
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *requirements]
     if constrained:
         command += ["-c", str(constraints_file(root))]
@@ -87,8 +86,8 @@ def ensure_venv(root: Path, name: str, requirements: list[str], log: Path, const
     if done.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
         raise PeerInstallError(f"pip install {' '.join(requirements)} failed:\n" + "\n".join(tail))
-    added = {k: v for k, v in _installed(python).items() if before.get(k) != v}
-    (home / VERSIONS_FILE).write_text(json.dumps(added, indent=2, sort_keys=True), encoding="utf-8")
+    own = _installed(python)  # everything the venv holds itself (over the layered parent's)
+    (home / VERSIONS_FILE).write_text(json.dumps(own, indent=2, sort_keys=True), encoding="utf-8")
     stamp.write_text(json.dumps(wanted), encoding="utf-8")
     return python
 
