@@ -192,3 +192,32 @@ def test_find_run_dirs_reads_step_outputs_and_kfp_runs(tmp_path: Path) -> None:
     (folder / "front.json").write_text(json.dumps({"points": points, "selected": "1x64"}), encoding="utf-8")
     front, selected = script.read_front(tmp_path / "pruned", 32)
     assert front == [{"arch": "1x64", "accuracy": 0.7, "latency_ms": 1.5}] and selected == "1x64"
+
+
+def test_a_peer_that_does_not_install_becomes_a_row_saying_why(tmp_path: Path, monkeypatch) -> None:
+    import argparse
+    import importlib.util
+
+    from peers.venvs import PeerInstallError
+
+    spec = importlib.util.spec_from_file_location("peers_script", BENCHMARKS / "peers.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def no_install(root, name, requirements, log, constrained=False):
+        raise PeerInstallError(
+            "pip install textpruner failed:\nERROR: No matching distribution found for numpy==1.21.1"
+        )
+
+    monkeypatch.setattr(script, "ensure_venv", no_install)
+    args = argparse.Namespace(out=tmp_path, venvs=tmp_path / "venvs")
+    rows = script.build_peer("textpruner", args, cfg=None, id2label={0: "a"})
+    assert rows == [
+        {
+            "tool": "textpruner",
+            "group": "peer",
+            "error": "install failed: pip install textpruner failed:\nERROR: No matching distribution found for numpy==1.21.1",
+        }
+    ]
+    table = markdown_table({"title": "t", "batch_size": 32, "rows": rows, "comparisons": []})
+    assert "not run: install failed: pip install textpruner failed: ERROR: No matching distribution" in table
