@@ -184,7 +184,12 @@ def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str
         seconds = time.perf_counter() - started
         if done.returncode != 0:
             tail = (out / "build.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
-            return [row | {"error": f"build failed (exit {done.returncode}): " + " / ".join(tail)}]
+            how = f"exit {done.returncode}"
+            if done.returncode < 0:
+                how = f"killed by signal {-done.returncode}" + (
+                    " (SIGKILL: the out-of-memory killer?)" if done.returncode == -9 else ""
+                )
+            return [row | {"error": f"build failed ({how}): " + " / ".join(tail)}]
         info = json.loads(info_file.read_text(encoding="utf-8"))
         info["compression_s"] = seconds
         info_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
