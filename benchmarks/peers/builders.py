@@ -258,7 +258,7 @@ def build_textpruner(args: dict[str, Any]) -> None:
     pruning = TransformerPruningConfig(
         target_ffn_size=ffn, target_num_of_heads=heads, pruning_method="iterative", n_iters=4
     )
-    general = GeneralConfig(device="cpu", output_dir=str(out / "textpruner"))  # not ./pruned_models
+    general = GeneralConfig(use_device="cpu", output_dir=str(out / "textpruner"))  # not ./pruned_models
     pruner = TransformerPruner(model, general_config=general, transformer_pruning_config=pruning)
     pruner.prune(dataloader=batches, save_model=False)  # adaptor None: the loss is outputs.loss
     pruned = out / "pruned"
