@@ -126,7 +126,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("test accuracy")
     ax.set_title(result["title"])
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
