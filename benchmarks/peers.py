@@ -65,22 +65,23 @@ def _newest(pattern: str, root: Path) -> Path | None:
 
 
 def find_run_dirs(run: Path) -> dict[str, Path | None]:
-    """data, teacher, pruned, student, onnx of a run made by the step verbs (<run>/<name>) or by
+    """data, teacher, pruned, distilled, student, onnx of a run made by the step verbs (<run>/<name>) or by
     `slimnlp run` (<run>/kfp/<pipeline run>/<step>/<artifact>, the newest)."""
-    direct = {name: run / name for name in ("data", "teacher", "pruned", "student", "onnx")}
+    direct = {name: run / name for name in ("data", "teacher", "pruned", "distilled", "student", "onnx")}
     if direct["teacher"].is_dir():
         return {k: (v if v.exists() else None) for k, v in direct.items()}
     steps = {
         "data": "prepare-data/*",
         "teacher": "train-teacher/*",
         "pruned": "prune/*",
+        "distilled": "distill/*",
         "student": "finetune-amp/*",
         "onnx": "export-onnx/*",
     }
     kfp = _newest("kfp/*", run)
     found = {}
     for name, pattern in steps.items():
-        hits = [p for p in (kfp.glob(pattern) if kfp else []) if p.is_dir()]
+        hits = [p for p in (kfp.glob(pattern) if kfp else []) if p.is_dir() and p.name != "metrics"]
         found[name] = hits[0] if hits else None
     return found
 
@@ -267,6 +268,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tracking-uri", help="MLflow tracking URI to log the table, JSON and plot to")
     p.add_argument("--title", help="table and plot title (default: the config's name)")
     args = p.parse_args(argv)
+    args.distilled = None  # the distill output, only for its wall time (found with --run)
     if args.run:
         for name, path in find_run_dirs(args.run).items():
             if getattr(args, name) is None:
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             step_wall_s(d)
             for d in (
                 args.pruned,
-                args.student and args.student.parent.parent / "distill",
+                args.distilled,
                 args.student,
                 args.onnx,
             )

@@ -178,10 +178,17 @@ def test_find_run_dirs_reads_step_outputs_and_kfp_runs(tmp_path: Path) -> None:
     found = script.find_run_dirs(direct)
     assert found["teacher"] == direct / "teacher" and found["onnx"] is None
     kfp = tmp_path / "kfp-run"
-    for step, artifact in (("prepare-data", "data"), ("train-teacher", "model"), ("export-onnx", "onnx")):
+    steps = (
+        ("prepare-data", "data"),
+        ("train-teacher", "metrics"),
+        ("train-teacher", "model"),
+        ("export-onnx", "onnx"),
+    )
+    for step, artifact in steps:
         (kfp / "kfp" / "slimnlp-compress-1" / step / artifact).mkdir(parents=True)
     found = script.find_run_dirs(kfp)
     assert found["teacher"].name == "model" and found["onnx"].name == "onnx" and found["student"] is None
+    assert found["distilled"] is None
     # The NAS front of a prune output, at the reference batch size.
     folder = tmp_path / "pruned" / "prune_artifacts"
     folder.mkdir(parents=True)
