@@ -62,3 +62,11 @@ calibration-study: setup  ## magnitude/wanda/sparsegpt x calibration language on
 .PHONY: sparse24-cuda
 sparse24-cuda: setup  ## 2:4 models dense vs PyTorch's semi-structured sparse kernels (needs a CUDA GPU >= sm80; exits 2 elsewhere)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/sparse24_cuda.py --out runs/sparse24 $(SPARSE24_ARGS)
+
+# --- peers (issue 27): slimnlp beside Torch-Pruning, Optimum, Model2Vec, fastText, TextPruner on one teacher and harness
+PEERS_CONFIG ?= configs/mahasent-mr.yaml
+PEERS_RUN ?= runs/mahasent-mr
+PEERS_ARGS ?=
+.PHONY: peers
+peers: setup  ## peer tools on PEERS_CONFIG's teacher and data (PEERS_RUN), timed with slimnlp's harness: benchmarks/peers.py (own venvs under runs/peers/venvs)
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/peers.py --config $(PEERS_CONFIG) --run $(PEERS_RUN) $(PEERS_ARGS)
