@@ -39,7 +39,11 @@ def write_split(out_dir: Path, split: str, table: Any, label2id: dict[str, int])
         table = datasets.Dataset.from_dict({"text": list(table["text"]), "label": list(table["label"])})
     path = out_dir / SPLIT_FILES[split]
     features = datasets.Features(
-        {"text": datasets.Value("string"), "label": datasets.Value("int64"), "label_name": datasets.Value("string")}
+        {
+            "text": datasets.Value("string"),
+            "label": datasets.Value("int64"),
+            "label_name": datasets.Value("string"),
+        }
     )
     table.select_columns(["text", "label"]).map(
         lambda batch: {

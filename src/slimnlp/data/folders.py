@@ -46,7 +46,9 @@ def find_split_files(
     if config is not None:
         if not (folder / config).is_dir():
             subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-            raise DataError(f"{name}: no config {config!r} (data.config); the dataset's folders are {subfolders}")
+            raise DataError(
+                f"{name}: no config {config!r} (data.config); the dataset's folders are {subfolders}"
+            )
         folder, name = folder / config, f"{name.rstrip('/')}/{config}"
     files = sorted(p for p in folder.rglob("*") if is_data_file(p) and ".cache" not in p.parts)
     if not files:
@@ -90,7 +92,9 @@ def _group_by_split_name(folder: Path, files: list[Path]) -> dict[str, list[Path
     return groups
 
 
-def _ours(by_dataset_split: dict[str, list[Path]], name: str, mapping: dict[str, str] | None) -> dict[str, list[Path]]:
+def _ours(
+    by_dataset_split: dict[str, list[Path]], name: str, mapping: dict[str, str] | None
+) -> dict[str, list[Path]]:
     """Our splits from the dataset's split names, by `data.splits` or by name."""
     lower = {split.lower(): split for split in by_dataset_split}
     if mapping:
@@ -163,7 +167,9 @@ def _readme_configs(folder: Path) -> list[str]:
     return [str(c.get("config_name", "default")) for c in configs or [] if isinstance(c, dict)]
 
 
-def _files_from_readme(folder: Path, name: str, config: str | None, configs: list[str]) -> dict[str, list[Path]]:
+def _files_from_readme(
+    folder: Path, name: str, config: str | None, configs: list[str]
+) -> dict[str, list[Path]]:
     """`datasets` resolves the config's data files per split, as the Hub does."""
     import datasets
 

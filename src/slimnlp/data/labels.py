@@ -62,7 +62,10 @@ def normalize_labels(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.Data
     """
     counts = {split: table["label"].value_counts(sort=False).to_dict() for split, table in tables.items()}
     relabel, report = normalize_label_counts(counts)
-    out = {split: table.assign(label=table["label"].map(lambda s: relabel.get(s, s))) for split, table in tables.items()}
+    out = {
+        split: table.assign(label=table["label"].map(lambda s: relabel.get(s, s)))
+        for split, table in tables.items()
+    }
     return out, report
 
 
@@ -78,7 +81,8 @@ def normalize_label_counts(counts: dict[str, dict[str, int]]) -> tuple[dict[str,
             if new != raw:
                 relabel[raw] = new
     changed = {
-        split: sum(int(n) for raw, n in per_label.items() if raw in relabel) for split, per_label in counts.items()
+        split: sum(int(n) for raw, n in per_label.items() if raw in relabel)
+        for split, per_label in counts.items()
     }
     merged = {mapping[key]: dict(sorted(s.items())) for key, s in sorted(groups.items()) if len(s) > 1}
     return relabel, {"merged": merged, "rows_changed": changed, "mapping": mapping}

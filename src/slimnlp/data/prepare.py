@@ -233,7 +233,9 @@ def _handle_overlap(clean: dict[str, Rows], drop: bool, report: dict[str, Any]) 
         _, found["train_dev"] = overlap(clean["train"], dev_texts, drop=False)
     for pair in ("train_test", "dev_test", "train_dev"):
         report[f"{pair}_overlap"] = found.get(pair, {}).get("rows", 0)
-    report["dropped_overlap"] = sum(found.get(pair, {}).get("dropped", 0) for pair in ("train_test", "dev_test"))
+    report["dropped_overlap"] = sum(
+        found.get(pair, {}).get("dropped", 0) for pair in ("train_test", "dev_test")
+    )
     for split in ("train", "dev"):
         if split in clean and not len(clean[split]):
             raise DataError(

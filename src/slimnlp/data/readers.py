@@ -3,6 +3,7 @@
     ds = read_dataset([Path("train-00000-of-00002.parquet"), ...], "parquet", "text", "label",
                       source="hub:owner/name", cache_dir=Path("/tmp/x"))
     ds.column_names   # ["text", "label"], both strings; shards joined in file order
+    table = read_table(Path("SHC_Test.csv"), "csv", "Text", "Label")   # pandas, with row numbers (tests)
 
 The result is memory-mapped from an Arrow file under `cache_dir` (CSV and JSON are read in chunks),
 so a file larger than memory is fine. Excel workbooks (.xlsx through openpyxl) are read by pandas:
@@ -199,3 +200,23 @@ def _bad_json_line(paths: list[Path]) -> str | None:
                 if not isinstance(record, dict):
                     return f"line {number}: expected a JSON object, got {type(record).__name__}"
     return None
+
+
+def read_table(
+    path: Path,
+    fmt: str,
+    text_column: str,
+    label_column: str,
+    source: str | None = None,
+    sheet: str | None = None,
+) -> Any:
+    """One file as a DataFrame with string columns `text`, `label` and int column `row` (1-based,
+    header not counted): the `datasets` reader's output, for small files and tests."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="slimnlp-table-") as cache:
+        dataset = read_dataset(
+            [path], fmt, text_column, label_column, source or str(path), Path(cache), sheet
+        )
+        frame = dataset.to_pandas()
+    return frame.assign(row=range(1, len(frame) + 1))

@@ -23,13 +23,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slimnlp.data.cleaning import EXAMPLES, _short, drop_empty, drop_header_rows, fix_mojibake, normalize_unicode
+from slimnlp.data.cleaning import (
+    EXAMPLES,
+    _short,
+    drop_empty,
+    drop_header_rows,
+    fix_mojibake,
+    normalize_unicode,
+)
 
 BATCH = 10_000
 
 
 def text_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+    return int.from_bytes(
+        hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True
+    )
 
 
 class Rows:
@@ -177,7 +186,11 @@ def _conflicting(rows: Rows) -> Rows:
         group = rows.kept[np.flatnonzero(texts == text)]
         sel = rows.ds.select(group.tolist())
         examples.append(
-            {"text": _short(sel[0]["text"]), "labels": sorted(sel["label"]), "rows": [int(r) for r in sel["row"]]}
+            {
+                "text": _short(sel[0]["text"]),
+                "labels": sorted(sel["label"]),
+                "rows": [int(r) for r in sel["row"]],
+            }
         )
     rows.report["conflicting_labels"] = {
         "dropped": int(conflicting.sum()),

@@ -77,7 +77,10 @@ def resolve_sources(cfg: DataConfig, work_dir: Path, progress: bool = False) -> 
             for split, paths in find_split_files(folder, cfg.dir, cfg.config, cfg.splits).items():
                 located[split] = (_uri_of(cfg.dir, folder, paths), paths)
     for split, uri in explicit.items():
-        located[split] = (uri, [_localize(uri, work_dir / split, progress, f"data.{split}_file", cfg.revision)])
+        located[split] = (
+            uri,
+            [_localize(uri, work_dir / split, progress, f"data.{split}_file", cfg.revision)],
+        )
     train_uri, (train_path, *_) = located["train"]
     if train_path.is_dir():  # train_file named a folder: a hub dataset, an s3:// prefix, a local dir
         for split, paths in find_split_files(train_path, train_uri, cfg.config, cfg.splits).items():

@@ -2,7 +2,6 @@
 
     fmt = detect_format("SHC_Test.csv")                                   # "csv"
     layout = sniff_text_file(Path("a.csv"), "csv", ["Text", "Label"], source="a.csv")
-    table = read_table(Path("SHC_Test.csv"), "csv", "Text", "Label")      # a pandas view (tests, small files)
 
 The reading itself goes through the `datasets` library (readers.py). Every value is read as a
 string (`"-1"` stays `"-1"`, `"NA"` stays `"NA"`), so labels and texts arrive exactly as written.
@@ -105,7 +104,9 @@ def sniff_text_file(path: Path, fmt: str, wanted: list[str], source: str) -> Tex
     return TextLayout(encoding, sep, columns)
 
 
-def check_columns(columns: list[str], source: str, text_column: str, label_column: str, sep: str = "") -> None:
+def check_columns(
+    columns: list[str], source: str, text_column: str, label_column: str, sep: str = ""
+) -> None:
     """Stop when the text or label column is missing, naming the file's columns (and, for a
     delimited file whose header holds one column with tabs in it, data.file_format: tsv)."""
     for key, column in (("text_column", text_column), ("label_column", label_column)):
@@ -124,23 +125,3 @@ def _not_utf8(source: str, err: UnicodeDecodeError) -> DataError:
         f"{source}: not valid UTF-8 at byte {err.start} ({err.reason}); re-save the file "
         "as UTF-8 (or set data.file_format if this is not a text format)"
     )
-
-
-def read_table(
-    path: Path,
-    fmt: str,
-    text_column: str,
-    label_column: str,
-    source: str | None = None,
-    sheet: str | None = None,
-) -> pd.DataFrame:
-    """One file as a DataFrame with string columns `text`, `label` and int column `row` (1-based,
-    header not counted): the `datasets` reader's output, for small files and tests."""
-    import tempfile
-
-    from slimnlp.data.readers import read_dataset
-
-    with tempfile.TemporaryDirectory(prefix="slimnlp-table-") as cache:
-        dataset = read_dataset([path], fmt, text_column, label_column, source or str(path), Path(cache), sheet)
-        frame = dataset.to_pandas()
-    return frame.assign(row=range(1, len(frame) + 1))
