@@ -11,9 +11,16 @@ import torch
 from slimnlp.config import DataConfig
 from slimnlp.data import load_splits, prepare_data_files
 from slimnlp.data.tokenise import TOKENISATIONS, cached_token_ids
+from slimnlp.mlops import resume
 from slimnlp.models import build_bert, train_wordpiece
 from slimnlp.training.batches import encode, predict_logits
 from slimnlp.training.loop import LoopSettings, train_classifier
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("SLIMNLP_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +52,11 @@ def run_steps(data: Path, tokenizer, model, steps: int) -> None:
         predict_logits(model, tokenizer, test[0], 32)
 
 
-def test_each_split_is_tokenised_once_per_tokenizer(prepared: Path, tmp_path: Path, capsys) -> None:
+def test_each_split_is_tokenised_once_per_tokenizer(
+    prepared: Path, tmp_path: Path, cache_dir: Path, capsys
+) -> None:
     data = Path(shutil.copytree(prepared, tmp_path / "data"))
+    before = resume.dir_digest(data)
     train, _, _, _ = load_splits(data)
     model, tokenizer = tiny(list(train[0]))
     TOKENISATIONS.clear()
@@ -64,7 +74,8 @@ def test_each_split_is_tokenised_once_per_tokenizer(prepared: Path, tmp_path: Pa
     TOKENISATIONS.clear()
     run_steps(data, other, model, steps=2)
     assert TOKENISATIONS[("tokenised", "train")] == 1 and TOKENISATIONS[("reused", "train")] == 1
-    assert len(list((data / "tokenized").glob("train-*.arrow"))) == 2
+    assert len(list((cache_dir / "tokenized").glob("train-*.arrow"))) == 2
+    assert resume.dir_digest(data) == before  # the step's input is untouched (resume keys on it)
 
 
 def test_cached_ids_equal_the_tokenizer_s_own(prepared: Path, tmp_path: Path) -> None:
@@ -80,11 +91,14 @@ def test_cached_ids_equal_the_tokenizer_s_own(prepared: Path, tmp_path: Path) ->
     assert cached_token_ids(tokenizer, train[0][:10], 16) is None  # a slice is a plain list
 
 
-def test_an_unwritable_data_dir_caches_under_slimnlp_cache_dir(prepared, tmp_path, monkeypatch) -> None:
+def test_the_cache_is_keyed_by_the_data_too(prepared: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """Another prepared dataset (other rows) with the same tokenizer is tokenised, not reused."""
     data = Path(shutil.copytree(prepared, tmp_path / "data"))
-    (data / "tokenized").write_text("not a folder")  # as if the data dir could not be written (root ignores chmod)
-    monkeypatch.setenv("SLIMNLP_CACHE_DIR", str(tmp_path / "cache"))
     train, _, _, _ = load_splits(data)
     _, tokenizer = tiny(list(train[0]))
+    other = tmp_path / "other"
+    prepare_data_files(DataConfig(max_train_rows=100), other, progress=False)
+    TOKENISATIONS.clear()
     cached_token_ids(tokenizer, train[0], 16)
-    assert len(list((tmp_path / "cache" / "tokenized").glob("train-*.arrow"))) == 1
+    assert len(cached_token_ids(tokenizer, load_splits(other)[0][0], 16)) == 100
+    assert TOKENISATIONS[("tokenised", "train")] == 2

@@ -92,7 +92,7 @@ class Rows:
 
     def dataset(self):
         """The kept rows (text, label, row), in order."""
-        return self.ds.select(self.kept.tolist()) if len(self.kept) != len(self.ds) else self.ds
+        return self.ds.select(self.kept) if len(self.kept) != len(self.ds) else self.ds
 
 
 def clean_rows(

@@ -6,8 +6,8 @@
     ids.lengths                                                  # tokens per row (numpy)
 
 Tokenisation is a `Dataset.map` over the memory-mapped split, written to
-`<data dir>/tokenized/<split>-<key>.arrow` (or, when the data directory is read-only, under
-$SLIMNLP_CACHE_DIR or ~/.cache/slimnlp/tokenized). The key hashes the tokenizer (its serialised
+`$SLIMNLP_CACHE_DIR/tokenized/<split>-<key>.arrow` (default ~/.cache/slimnlp; the data directory
+itself stays untouched, as resume compares its digest). The key hashes the tokenizer (its serialised
 vocabulary, normaliser and post-processor, or its vocabulary and settings for a slow tokenizer), the
 maximum length and the prepared data (data_report.json's data_sha256). So train-teacher, prune,
 distill and finetune-amp tokenise each split once per tokenizer; each prints whether it tokenised
@@ -104,18 +104,30 @@ def cached_token_ids(tokenizer: Any, texts: Any, max_length: int, progress: bool
     ds = load_split(texts.data_dir, texts.split)
     if len(ds) != len(texts):  # the list was changed after loading: not the split any more
         return None
+    return split_token_ids(texts.data_dir, texts.split, tokenizer, max_length, progress, ds)
+
+
+def split_token_ids(
+    data_dir: str | Path, split: str, tokenizer: Any, max_length: int, progress: bool = True, ds=None
+) -> TokenIds:
+    """Token ids of one split of a prepared-data directory, from the cache or tokenised into it,
+    without reading its texts into Python (a split larger than memory is fine)."""
+    data_dir = Path(data_dir)
+    ds = ds if ds is not None else load_split(data_dir, split)
     fingerprint = tokenizer_fingerprint(tokenizer)
-    identity = _data_identity(texts.data_dir, texts.split)
+    identity = _data_identity(data_dir, split)
     key = hashlib.sha256(f"{fingerprint}|{max_length}|{identity}".encode()).hexdigest()[:16]
-    path = _cache_dir(texts.data_dir) / f"{texts.split}-{key}.arrow"
-    tag = f"{texts.split} ({len(texts):,} rows) for tokenizer {fingerprint[:8]}, max_length {max_length}"
+    path = _cache_dir() / f"{split}-{key}.arrow"
+    tag = f"{split} ({len(ds):,} rows) for tokenizer {fingerprint[:8]}, max_length {max_length}"
     if path.is_file():
         import datasets
 
-        TOKENISATIONS["reused", texts.split] += 1
-        print(f"tokens: reused {tag}", flush=True)
-        return TokenIds(datasets.Dataset.from_file(str(path)))
-    TOKENISATIONS["tokenised", texts.split] += 1
+        cached = TokenIds(datasets.Dataset.from_file(str(path)))
+        if len(cached) == len(ds):  # else the split changed after its report was written: tokenise again
+            TOKENISATIONS["reused", split] += 1
+            print(f"tokens: reused {tag}", flush=True)
+            return cached
+    TOKENISATIONS["tokenised", split] += 1
     print(f"tokens: tokenising {tag} -> {path}", flush=True)
     return TokenIds(_tokenise(ds, tokenizer, max_length, path, key, progress))
 
@@ -160,15 +172,8 @@ def _data_identity(data_dir: Path, split: str) -> str:
         return f"{split_path(data_dir, split).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def _cache_dir(data_dir: Path) -> Path:
-    """<data dir>/tokenized when it can be written; else $SLIMNLP_CACHE_DIR or ~/.cache/slimnlp."""
-    beside = Path(data_dir) / "tokenized"
-    try:
-        beside.mkdir(exist_ok=True)
-        probe = beside / f".probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-        return beside
-    except OSError:
-        root = os.environ.get("SLIMNLP_CACHE_DIR") or Path.home() / ".cache" / "slimnlp"
-        return Path(root) / "tokenized"
+def _cache_dir() -> Path:
+    """$SLIMNLP_CACHE_DIR/tokenized, else ~/.cache/slimnlp/tokenized. Not the data directory: a
+    step's inputs must stay as they were (resume compares their digests)."""
+    root = os.environ.get("SLIMNLP_CACHE_DIR") or Path.home() / ".cache" / "slimnlp"
+    return Path(root).expanduser() / "tokenized"
