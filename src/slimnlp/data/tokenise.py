@@ -28,6 +28,7 @@ import numpy as np
 from slimnlp.data.artifacts import REPORT, load_split, read_label_map, split_path
 
 TOKENISATIONS: Counter = Counter()  # ("tokenised" | "reused", split) -> count in this process
+_LAST_PRINTED: list[str] = [""]  # dev scored after every epoch: say "reused" once, not every epoch
 
 
 class SplitTexts(list):
@@ -125,10 +126,13 @@ def split_token_ids(
         cached = TokenIds(datasets.Dataset.from_file(str(path)))
         if len(cached) == len(ds):  # else the split changed after its report was written: tokenise again
             TOKENISATIONS["reused", split] += 1
-            print(f"tokens: reused {tag}", flush=True)
+            if _LAST_PRINTED[0] != path.name:
+                print(f"tokens: reused {tag}", flush=True)
+            _LAST_PRINTED[0] = path.name
             return cached
     TOKENISATIONS["tokenised", split] += 1
     print(f"tokens: tokenising {tag} -> {path}", flush=True)
+    _LAST_PRINTED[0] = path.name
     return TokenIds(_tokenise(ds, tokenizer, max_length, path, key, progress))
 
 
