@@ -10,8 +10,9 @@ For each size, one generated CSV (Marathi-like words, 5 labels, ~2% repeated row
 - after: this checkout: prepare-data on `datasets`/Arrow, the train split's token ids through the
   Arrow cache (`split_token_ids`, tokenised once), then the same pass with `take` + `collate`.
 Each runs in its own subprocess (so its peak RSS is its own, from getrusage) with the same WordPiece
-tokenizer (max_length 64, batch 32); no model. Prints a markdown table: seconds for prepare-data,
-for tokenising + the loader pass, and peak RSS in MiB, with after/before ratios.
+tokenizer (max_length 64, batch 32); no model. Prints a markdown table: wall seconds (and CPU
+seconds of the process, all threads: the fairer figure on a shared machine) for prepare-data and for
+tokenising + the loader pass, and peak RSS in MiB, with after/before ratios.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ def worker(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     cfg = DataConfig(train_file=str(csv), text_column="Text", label_column="Label")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     report = prepare_data_files(cfg, out, progress=False)
-    prepared = time.perf_counter()
+    prepared, prepared_cpu = time.perf_counter(), time.process_time()
     if mode == "before":
         from slimnlp.data import read_split
         from slimnlp.training.batches import encode
@@ -106,10 +107,12 @@ def worker(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
     for begin in range(0, n, BATCH):
         batch = collate(take(order[begin : begin + BATCH]), pad_id_of(tokenizer), "cpu")
         tokens += int(batch["attention_mask"].sum())
-    done = time.perf_counter()
+    done, done_cpu = time.perf_counter(), time.process_time()
     return {
         "prepare_s": prepared - start,
         "loader_s": done - prepared,
+        "prepare_cpu_s": prepared_cpu - start_cpu,
+        "loader_cpu_s": done_cpu - prepared_cpu,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "train_rows": report["train_rows"],
         "dropped_duplicates": report["dropped_duplicates"],
@@ -140,6 +143,7 @@ def main() -> None:
     parser.add_argument("--tokenizer", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--paths", default="before,after", help="which to run (default: before,after)")
     args = parser.parse_args()
     if args.worker:
         import contextlib
@@ -162,7 +166,9 @@ def main() -> None:
             f"# before = commit {BEFORE_COMMIT} (pandas), after = this checkout; {os.cpu_count()} CPUs",
             flush=True,
         )
-        print("| rows | path | prepare-data s | tokenise + loader pass s | peak RSS MiB | train rows |")
+        print(
+            "| rows | path | prepare-data s (CPU s) | tokenise + loader pass s (CPU s) | peak RSS MiB | train rows |"
+        )
         print("|---:|---|---:|---:|---:|---:|", flush=True)
         for rows in sizes:
             csv = work / f"rows-{rows}.csv"
@@ -171,18 +177,20 @@ def main() -> None:
             if not tokenizer_dir.exists():
                 make_tokenizer(csv, tokenizer_dir)
             results = {}
-            for mode in ("before", "after"):
+            for mode in args.paths.split(","):
                 results[mode] = run(mode, csv, tokenizer_dir, work / f"{rows}", before_src / "src")
                 r = results[mode]
                 if "error" in r:
                     print(f"| {rows:,} | {mode} | failed: {r['error'][:80]} | | | |", flush=True)
                     continue
-                print(f"| {rows:,} | {mode} | {r['prepare_s']:.1f} | {r['loader_s']:.1f} | "
+                print(f"| {rows:,} | {mode} | {r['prepare_s']:.1f} ({r['prepare_cpu_s']:.1f}) | "
+                      f"{r['loader_s']:.1f} ({r['loader_cpu_s']:.1f}) | "
                       f"{r['peak_rss_mib']:.0f} | {r['train_rows']:,} |", flush=True)  # fmt: skip
-            b, a = results["before"], results["after"]
+            b, a = results.get("before", {"error": ""}), results.get("after", {"error": ""})
             if "error" not in a and "error" not in b:
-                print(f"| {rows:,} | after/before | {a['prepare_s'] / b['prepare_s']:.2f}x | "
-                      f"{a['loader_s'] / b['loader_s']:.2f}x | {a['peak_rss_mib'] / b['peak_rss_mib']:.2f}x | "
+                print(f"| {rows:,} | after/before | {a['prepare_s'] / b['prepare_s']:.2f}x "
+                      f"({a['prepare_cpu_s'] / b['prepare_cpu_s']:.2f}x) | {a['loader_s'] / b['loader_s']:.2f}x "
+                      f"({a['loader_cpu_s'] / b['loader_cpu_s']:.2f}x) | {a['peak_rss_mib'] / b['peak_rss_mib']:.2f}x | "
                       f"{'same' if a['train_rows'] == b['train_rows'] else 'DIFFERENT'} |", flush=True)  # fmt: skip
             rows_out.append({"rows": rows, **results})
             csv.unlink()

@@ -59,22 +59,33 @@ def load_splits(data_dir: str | Path) -> tuple[Split, Split, Split, dict[int, st
 
 
 class TokenIds:
-    """Token ids of a split, read from the memory-mapped cache: `take(rows)` gives lists of ids."""
+    """Token ids of a split, read from the memory-mapped cache: `take(rows)` gives lists of ids.
+
+    Rows are sliced out of each Arrow chunk's offsets and values as numpy views of the mapped file
+    (no copy of the column, no per-call concatenation of chunks)."""
 
     def __init__(self, ds) -> None:
         self.column = ds.data.column("input_ids")
         self.lengths = ds.data.column("length").to_numpy()
+        chunks = self.column.chunks
+        self._starts = np.cumsum([0] + [len(c) for c in chunks])
+        self._parts = [(c.offsets.to_numpy(), c.values.to_numpy()) for c in chunks]
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __getitem__(self, row: int) -> list[int]:
-        return self.column[int(row)].as_py()
+        return self.take([row])[0]
 
     def take(self, rows) -> list[list[int]]:
-        import pyarrow as pa
-
-        return self.column.take(pa.array(np.asarray(rows, dtype=np.int64))).to_pylist()
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk_of = np.searchsorted(self._starts, rows, side="right") - 1
+        out = []
+        for row, chunk in zip(rows.tolist(), chunk_of.tolist(), strict=True):
+            offsets, values = self._parts[chunk]
+            local = row - int(self._starts[chunk])
+            out.append(values[offsets[local] : offsets[local + 1]].tolist())
+        return out
 
     def tolist(self) -> list[list[int]]:
         return self.column.to_pylist()
