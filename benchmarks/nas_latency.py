@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from slimnlp.config import load_config
+from slimnlp.data import load_splits
 from slimnlp.prune.nas.latency import LatencyTarget, build_runner, measure_latency_table, time_runners
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
-from slimnlp.steps.common import _splits
 
 # Uniform shapes (the SMALL space) and shapes with dropped layers (LAYER / LARGE), teacher first.
 SHAPES = [
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config)
     bench, nas = cfg.benchmark, cfg.prune.nas
-    _, dev, _, id2label = _splits(args.data)
+    _, dev, _, id2label = load_splits(args.data)
     model, tokenizer = _model(args.model, len(id2label), bench.sequence_length)
     space = SearchSpace.of_model(4, 4, 1024, nas, cfg.prune.min_heads_per_layer)
     target = LatencyTarget(

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from slimnlp import models
 from slimnlp.config import load_config
+from slimnlp.data import load_splits
 from slimnlp.prune.importance import prune_model, taylor_importance
 from slimnlp.prune.nas.latency import LatencyTarget, build_runner, time_runners
-from slimnlp.steps.common import _splits
 from slimnlp.training.batches import evaluate
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     pipeline = _latest_pipeline(args.run)
     front = json.loads((pipeline / "prune/model/prune_artifacts/front.json").read_text())
     cfg = load_config(args.config)
-    train, dev, test, _ = _splits(pipeline / "prepare-data/data")
+    train, dev, test, _ = load_splits(pipeline / "prepare-data/data")
     teacher, tokenizer = models.load_model_dir(pipeline / "train-teacher/model")
     length = models.max_length_of(tokenizer)
     bench = cfg.benchmark

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from slimnlp.data.errors import DataError
-from slimnlp.data.tables import detect_format, read_table
+from slimnlp.data.readers import read_table
+from slimnlp.data.tables import detect_format
 
 ROWS = [("नमस्कार, जग", "-1"), ('"उद्धृत" मजकूर', "0"), ("NA", "1"), ("tab\tinside? no", "1")]
 

@@ -105,7 +105,7 @@ def test_disk_full_while_exporting(small_fs: Path, tmp_path: Path, monkeypatch):
     run_component("prepare-data", cfg.to_json(), "", "", str(again))
     assert resume.dir_digest(again) == data_before
     assert (
-        os.stat(again / "train.jsonl").st_ino == os.stat(data_dir / "train.jsonl").st_ino
+        os.stat(again / "train.arrow").st_ino == os.stat(data_dir / "train.arrow").st_ino
     )  # linked, not rerun
 
 

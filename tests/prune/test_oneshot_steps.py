@@ -72,4 +72,4 @@ def test_a_training_step_over_its_time_budget_fails_before_its_first_step(tmp_pa
     }
     assert runs["train-teacher"].info.status == "FAILED"
     assert runs["prepare-data"].info.status == "FINISHED"
-    assert (tmp_path / "data" / "train.jsonl").is_file()  # nothing earlier lost
+    assert (tmp_path / "data" / "train.arrow").is_file()  # nothing earlier lost

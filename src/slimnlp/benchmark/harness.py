@@ -76,7 +76,7 @@ def _check_inputs(
     if not texts or len(texts) != len(labels):
         raise ValueError(
             f"benchmark needs test texts with one label each; got {len(texts)} texts, {len(labels)} "
-            "labels (is the test split empty? check the prepared data's test.jsonl)"
+            "labels (is the test split empty? check the prepared data's test split)"
         )
     unknown = sorted(set(labels) - set(id2label))
     if unknown:

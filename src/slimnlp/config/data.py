@@ -15,11 +15,24 @@ class DataConfig:
         None,
     )
     train_file: str | None = _help("Training file (path, s3://, http(s):// or hf://dataset).", None)
+    config: str | None = _help(
+        "The dataset's config (subset) when data.dir is a Hub dataset (hub:owner/name) or a folder in the "
+        "Hub's layout: the README's `configs:` entry, or the folder of that name (default/train/0000.parquet).",
+        None,
+    )
+    revision: str | None = _help("Hub dataset revision: a branch, tag or commit (None = main).", None)
+    splits: dict[str, str] | None = _help(
+        "Which of the dataset's splits is our train/dev/test, e.g. {train: train, dev: validation, test: "
+        "test}; a split left out is held out of train (stratified). None = found by name (train; "
+        "validation/valid/val/dev; test).",
+        None,
+    )
+    sheet: str | None = _help("Excel workbooks: the sheet to read (None = the first).", None)
     dev_file: str | None = _help("Dev file; split off train (stratified) when absent.", None)
     test_file: str | None = _help("Test file; split off train (stratified) when absent.", None)
     text_column: str = _help("Column holding the text.", "text")
     label_column: str = _help("Column holding the label.", "label")
-    file_format: str = _help("auto, csv, tsv, jsonl or parquet.", "auto")
+    file_format: str = _help("auto, csv, tsv, jsonl (json), parquet, arrow, xlsx or xls.", "auto")
     dev_fraction: float = _help("Fraction of train held out as dev when no dev file is given.", 0.1)
     test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2)
     drop_test_overlap: bool = _help("Drop train/dev rows whose text is also in test.", True)
@@ -59,12 +72,18 @@ class DataConfig:
         _require(
             0 < self.test_fraction < 0.5, "test_fraction", f"must be in (0, 0.5), got {self.test_fraction}"
         )
-        fmts = ("auto", "csv", "tsv", "jsonl", "parquet")
+        fmts = ("auto", "csv", "tsv", "jsonl", "json", "parquet", "arrow", "xlsx", "xls")
         _require(self.file_format in fmts, "file_format", f"must be one of {fmts}, got {self.file_format!r}")
         _require(
             self.unseen_labels in ("error", "drop"),
             "unseen_labels",
             f"must be 'error' or 'drop', got {self.unseen_labels!r}",
+        )
+        ours = ("train", "dev", "test")
+        _require(
+            self.splits is None or (set(self.splits) <= set(ours) and "train" in self.splits),
+            "splits",
+            f"keys must be among {list(ours)} and include train, got {self.splits}",
         )
         _require(self.min_examples_per_label >= 1, "min_examples_per_label", "must be >= 1")
         for name in ("max_train_rows", "max_dev_rows", "max_test_rows"):

@@ -37,11 +37,12 @@ def label_key(label: str) -> str:
     return repr(value) if math.isfinite(value) else written.casefold()
 
 
-def _groups(tables: dict[str, pd.DataFrame]) -> dict[str, Counter]:
-    """label key -> Counter of its spellings over every file."""
+def _groups(counts: dict[str, dict[str, int]]) -> dict[str, Counter]:
+    """label key -> Counter of its spellings over every file ({split: {raw label: rows}})."""
     groups: dict[str, Counter] = {}
-    for table in tables.values():
-        for label, rows in table["label"].map(spelling).value_counts(sort=False).items():
+    for per_label in counts.values():
+        for raw, rows in per_label.items():
+            label = spelling(raw)
             if label:
                 groups.setdefault(label_key(label), Counter())[label] += int(rows)
     return groups
@@ -59,15 +60,32 @@ def normalize_labels(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.Data
         The tables, and a report: `merged` (chosen spelling -> rows per spelling it absorbed, only
         for groups of more than one spelling) and `rows_changed` per split.
     """
-    groups = _groups(tables)
+    counts = {split: table["label"].value_counts(sort=False).to_dict() for split, table in tables.items()}
+    relabel, report = normalize_label_counts(counts)
+    out = {
+        split: table.assign(label=table["label"].map(lambda s: relabel.get(s, s)))
+        for split, table in tables.items()
+    }
+    return out, report
+
+
+def normalize_label_counts(counts: dict[str, dict[str, int]]) -> tuple[dict[str, str], dict[str, Any]]:
+    """normalize_labels from {split: {raw label: rows}}: returns {raw label: label} for the labels
+    that change, and the report."""
+    groups = _groups(counts)
     mapping = {key: _chosen(spellings) for key, spellings in groups.items()}
-    out, changed = {}, {}
-    for split, table in tables.items():
-        labels = table["label"].map(lambda s: mapping.get(label_key(s), s) if spelling(s) else s)
-        changed[split] = int((labels != table["label"]).sum())
-        out[split] = table.assign(label=labels)
+    relabel = {}
+    for per_label in counts.values():
+        for raw in per_label:
+            new = mapping.get(label_key(raw), raw) if spelling(raw) else raw
+            if new != raw:
+                relabel[raw] = new
+    changed = {
+        split: sum(int(n) for raw, n in per_label.items() if raw in relabel)
+        for split, per_label in counts.items()
+    }
     merged = {mapping[key]: dict(sorted(s.items())) for key, s in sorted(groups.items()) if len(s) > 1}
-    return out, {"merged": merged, "rows_changed": changed, "mapping": mapping}
+    return relabel, {"merged": merged, "rows_changed": changed, "mapping": mapping}
 
 
 def canonical(labels: list[str], report: dict[str, Any] | None) -> list[str]:

@@ -3,13 +3,18 @@
     report = prepare_data_files(cfg.data, "runs/x/data")
     slimnlp prepare-data --config configs/mahanews-shc.yaml --out runs/x/data
 
-1. resolve and download one file per split (sources.py); read them all and check their columns
-   before any cleaning, so a wrong path or column name stops the run at once
-2. clean each file (cleaning.py), remove data.drop_labels, and stop if a file has no rows left
+1. resolve and download the files of each split (sources.py, folders.py); read them all through
+   `datasets` into Arrow (readers.py) and check their columns before any cleaning, so a wrong
+   path or column name stops the run at once
+2. clean each split (cleaning.py rules in Arrow batches, rows.py), remove data.drop_labels, and
+   stop if a split has no rows left or the training data has a single label
 3. train/test overlap: report it; drop it from train and dev when data.drop_test_overlap
 4. check every label has data.min_examples_per_label training rows (labels emptied by step 3 too)
 5. hold out stratified test and dev splits when no file gives them; optional stratified subsets
-6. write train/dev/test.jsonl, label_map.json and data_report.json (artifacts.py)
+6. write train/dev/test.arrow, label_map.json and data_report.json (artifacts.py)
+
+Texts stay in memory-mapped Arrow files throughout; the whole-file rules work on hashes and label
+codes, so a file of millions of rows needs little memory.
 
 The report says what every rule did, with examples; its flat numeric keys (`train_rows`,
 `dropped_duplicates`, ...) are the step's metrics.
@@ -22,14 +27,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from tqdm.auto import tqdm
 
 from slimnlp.config import DataConfig
 from slimnlp.data import artifacts
-from slimnlp.data.cleaning import clean_table, drop_labels, drop_overlap
 from slimnlp.data.errors import DataError
-from slimnlp.data.labels import canonical, check_label_spellings, drop_unseen_labels, normalize_labels
+from slimnlp.data.labels import canonical, check_label_spellings, drop_unseen_labels, normalize_label_counts
+from slimnlp.data.readers import read_dataset
+from slimnlp.data.rows import Rows, clean_rows, drop_label_rows, label_value_counts, overlap
 from slimnlp.data.sources import SPLITS, Source, resolve_sources
 from slimnlp.data.splits import (
     check_known_labels,
@@ -38,7 +44,6 @@ from slimnlp.data.splits import (
     split_off,
     stratified_subset,
 )
-from slimnlp.data.tables import read_table
 
 # Flat report keys summed over files: (metric name, cleaning rule, count in that rule's report).
 _RULE_METRICS = [
@@ -55,7 +60,7 @@ _RULE_METRICS = [
 
 
 def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Write train/dev/test.jsonl, label_map.json and data_report.json into out_dir; return the report.
+    """Write train/dev/test.arrow, label_map.json and data_report.json into out_dir; return the report.
 
     Args:
         cfg: the data section of the run config.
@@ -64,30 +69,50 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
     Raises:
         DataError: a missing file or column, an empty dataset, a label with too few examples, ...
     """
-    out_dir = Path(out_dir)
-    with tqdm(total=5, desc="prepare-data", unit="stage", disable=not progress) as stages:
+    import datasets
+
+    quiet = not datasets.is_progress_bar_enabled()
+    if not progress:
+        datasets.disable_progress_bars()
+    try:
+        return _prepare(cfg, Path(out_dir), progress)
+    finally:
+        if not progress and not quiet:
+            datasets.enable_progress_bars()
+
+
+def _prepare(cfg: DataConfig, out_dir: Path, progress: bool) -> dict[str, Any]:
+    with (
+        tqdm(total=5, desc="prepare-data", unit="stage", disable=not progress) as stages,
+        tempfile.TemporaryDirectory(prefix="slimnlp-data-") as work_dir,
+    ):
+        work = Path(work_dir)
         stages.set_postfix_str("reading")
-        with tempfile.TemporaryDirectory(prefix="slimnlp-data-") as work:
-            sources = resolve_sources(cfg, Path(work), progress)
-            tables = {
-                split: read_table(s.path, s.fmt, s.text_column, s.label_column, s.uri)
-                for split, s in sources.items()
-            }
+        sources = resolve_sources(cfg, work / "files", progress)
+        tables = {
+            split: read_dataset(
+                list(s.paths), s.fmt, s.text_column, s.label_column, s.uri, work / "cache" / split, s.sheet
+            )
+            for split, s in sources.items()
+        }
         report = _new_report(cfg, sources, tables)
+        relabel = None
         if cfg.normalize_labels:
-            tables, report["labels_normalized"] = normalize_labels(tables)
+            counts = {split: label_value_counts(ds) for split, ds in tables.items()}
+            relabel, report["labels_normalized"] = normalize_label_counts(counts)
             report["normalized_label_rows"] = sum(report["labels_normalized"]["rows_changed"].values())
         stages.update()
         stages.set_postfix_str("cleaning")
-        clean = _clean_all(tables, sources, cfg, report)
+        clean = _clean_all(tables, sources, cfg, report, work, relabel)
         if not cfg.normalize_labels:
-            check_label_spellings(clean, sources)
+            check_label_spellings({split: rows.frame() for split, rows in clean.items()}, sources)
+        _check_several_labels(clean["train"], sources["train"].uri)
         stages.update()
         stages.set_postfix_str("overlap")
-        train_labels = set(clean["train"]["label"])
+        train_labels = set(clean["train"].categories[np.unique(clean["train"].codes[clean["train"].kept])])
         clean = _handle_overlap(clean, cfg.drop_test_overlap, report)
         check_min_examples(
-            clean["train"],
+            clean["train"].frame(),
             cfg.min_examples_per_label,
             sources["train"].uri,
             train_labels,
@@ -104,15 +129,25 @@ def prepare_data_files(cfg: DataConfig, out_dir: str | Path, progress: bool = Tr
     return report
 
 
-def _new_report(
-    cfg: DataConfig, sources: dict[str, Source], tables: dict[str, pd.DataFrame]
-) -> dict[str, Any]:
+def _check_several_labels(train: Rows, source: str) -> None:
+    """A classifier needs two labels: one label left (in the file, or after cleaning) is an error."""
+    labels = np.unique(train.codes[train.kept])
+    if len(labels) == 1:
+        raise DataError(
+            f"{source}: every training row ({len(train)} after cleaning) has the label "
+            f"{train.categories[labels[0]]!r}; a classifier needs at least two labels. Check "
+            "data.label_column, or point data at a file with more than one label"
+        )
+
+
+def _new_report(cfg: DataConfig, sources: dict[str, Source], tables: dict[str, Any]) -> dict[str, Any]:
     files = {
         split: {
             "uri": s.uri,
             "format": s.fmt,
             "text_column": s.text_column,
             "label_column": s.label_column,
+            "files": len(s.paths),
             "rows_read": len(tables[split]),
         }
         for split, s in sources.items()
@@ -129,16 +164,28 @@ def _new_report(
 
 
 def _clean_all(
-    tables: dict[str, pd.DataFrame], sources: dict[str, Source], cfg: DataConfig, report: dict[str, Any]
-) -> dict[str, pd.DataFrame]:
-    """Clean every file; sum each rule's counts into the report's flat keys."""
+    tables: dict[str, Any],
+    sources: dict[str, Source],
+    cfg: DataConfig,
+    report: dict[str, Any],
+    work: Path,
+    relabel: dict[str, str] | None,
+) -> dict[str, Rows]:
+    """Clean every split; sum each rule's counts into the report's flat keys."""
     clean = {}
     for split, table in tables.items():
         source = sources[split]
-        clean[split], report["cleaning"][split] = clean_table(
-            table, source.text_column, source.label_column, cfg.repair_mojibake, cfg.drop_duplicates
+        clean[split] = clean_rows(
+            table,
+            source.text_column,
+            source.label_column,
+            cfg.repair_mojibake,
+            cfg.drop_duplicates,
+            work / "clean" / split,
+            relabel,
         )
-        if clean[split].empty:
+        report["cleaning"][split] = clean[split].report
+        if not len(clean[split]):
             raise DataError(
                 f"{source.uri}: no rows left after cleaning ({_what_was_dropped(report['cleaning'][split])}); "
                 f"check that data.text_column ({source.text_column!r}) holds the texts"
@@ -149,10 +196,10 @@ def _clean_all(
 
 
 def _drop_labels(
-    clean: dict[str, pd.DataFrame], labels: list[str], sources: dict[str, Source], report: dict[str, Any]
-) -> dict[str, pd.DataFrame]:
+    clean: dict[str, Rows], labels: list[str], sources: dict[str, Source], report: dict[str, Any]
+) -> dict[str, Rows]:
     """Apply data.drop_labels; a listed label that no file has is a typo worth stopping for."""
-    present = set().union(*(set(table["label"]) for table in clean.values()))
+    present = set().union(*(set(rows.labels()) for rows in clean.values()))
     unknown = sorted(set(labels) - present)
     if unknown:
         raise DataError(
@@ -160,8 +207,8 @@ def _drop_labels(
             f"are {sorted(present)}"
         )
     for split in clean:
-        clean[split], report["cleaning"][split]["drop_labels"] = drop_labels(clean[split], labels)
-        if clean[split].empty:
+        clean[split], report["cleaning"][split]["drop_labels"] = drop_label_rows(clean[split], labels)
+        if not len(clean[split]):
             raise DataError(f"{sources[split].uri}: data.drop_labels removed every row; drop fewer labels")
     report["dropped_by_drop_labels"] = sum(r["drop_labels"]["dropped"] for r in report["cleaning"].values())
     return clean
@@ -172,26 +219,25 @@ def _what_was_dropped(rules: dict[str, Any]) -> str:
     return ", ".join(f"{rule}: {n} dropped" for rule, n in dropped.items()) or "nothing was dropped"
 
 
-def _handle_overlap(
-    clean: dict[str, pd.DataFrame], drop: bool, report: dict[str, Any]
-) -> dict[str, pd.DataFrame]:
+def _handle_overlap(clean: dict[str, Rows], drop: bool, report: dict[str, Any]) -> dict[str, Rows]:
     """Report texts shared by the given files; drop test texts from train and dev when `drop`."""
-    overlap = report["overlap"]
-    overlap["drop_test_overlap"] = drop
+    found = report["overlap"]
+    found["drop_test_overlap"] = drop
     if "test" in clean:
-        test_texts = set(clean["test"]["text"])
+        test_texts = np.unique(clean["test"].h_text[clean["test"].kept])
         for split in ("train", "dev"):
             if split in clean:
-                clean[split], overlap[f"{split}_test"] = drop_overlap(clean[split], test_texts, drop)
+                clean[split], found[f"{split}_test"] = overlap(clean[split], test_texts, drop)
     if "dev" in clean:  # reported only: dev is for early stopping, a shared text there costs little
-        _, overlap["train_dev"] = drop_overlap(clean["train"], set(clean["dev"]["text"]), drop=False)
+        dev_texts = np.unique(clean["dev"].h_text[clean["dev"].kept])
+        _, found["train_dev"] = overlap(clean["train"], dev_texts, drop=False)
     for pair in ("train_test", "dev_test", "train_dev"):
-        report[f"{pair}_overlap"] = overlap.get(pair, {}).get("rows", 0)
+        report[f"{pair}_overlap"] = found.get(pair, {}).get("rows", 0)
     report["dropped_overlap"] = sum(
-        overlap.get(pair, {}).get("dropped", 0) for pair in ("train_test", "dev_test")
+        found.get(pair, {}).get("dropped", 0) for pair in ("train_test", "dev_test")
     )
     for split in ("train", "dev"):
-        if split in clean and clean[split].empty:
+        if split in clean and not len(clean[split]):
             raise DataError(
                 f"every {split} row also appears in the test file; the files look identical: "
                 "check data.train_file / data.test_file"
@@ -200,69 +246,66 @@ def _handle_overlap(
 
 
 def _complete_splits(
-    clean: dict[str, pd.DataFrame], cfg: DataConfig, train_source: str, report: dict[str, Any]
-) -> dict[str, pd.DataFrame]:
+    clean: dict[str, Rows], cfg: DataConfig, train_source: str, report: dict[str, Any]
+) -> dict[str, Rows]:
     """Hold out missing test/dev splits from train (stratified), then apply the row limits."""
     splits = dict(clean)
     origin = {split: "file" for split in clean}
-    if "test" not in splits:
-        splits["train"], splits["test"] = split_off(
-            splits["train"], cfg.test_fraction, cfg.seed, "test", train_source
-        )
-        origin["test"] = f"held out of train (test_fraction={cfg.test_fraction})"
-    if "dev" not in splits:
-        splits["train"], splits["dev"] = split_off(
-            splits["train"], cfg.dev_fraction, cfg.seed, "dev", train_source
-        )
-        origin["dev"] = f"held out of train (dev_fraction={cfg.dev_fraction})"
+    for split, fraction in (("test", cfg.test_fraction), ("dev", cfg.dev_fraction)):
+        if split not in splits:
+            train = splits["train"]
+            rest, held = split_off(train.frame(), fraction, cfg.seed, split, train_source)
+            splits["train"], splits[split] = train.narrowed(rest), train.narrowed(held)
+            origin[split] = f"held out of train ({split}_fraction={fraction})"
     limits = {"train": cfg.max_train_rows, "dev": cfg.max_dev_rows, "test": cfg.max_test_rows}
     report["dropped_by_row_limits"] = 0
     for split in SPLITS:
         before = len(splits[split])
-        splits[split] = stratified_subset(splits[split], limits[split], cfg.seed, f"data.max_{split}_rows")
+        kept = stratified_subset(splits[split].frame(), limits[split], cfg.seed, f"data.max_{split}_rows")
+        splits[split] = splits[split].narrowed(kept)
         report["dropped_by_row_limits"] += before - len(splits[split])
         report["splits"][split] = {
             "rows": len(splits[split]),
             "from": origin[split],
             "row_limit": limits[split],
             "rows_before_limit": before,
-            "label_counts": label_counts(splits[split]),
+            "label_counts": label_counts(kept),
         }
     return splits
 
 
 def _check_split_labels(
-    splits: dict[str, pd.DataFrame], sources: dict[str, Source], unseen: str, report: dict[str, Any]
-) -> dict[str, pd.DataFrame]:
+    splits: dict[str, Rows], sources: dict[str, Source], unseen: str, report: dict[str, Any]
+) -> dict[str, Rows]:
     """Dev/test labels the training split lacks: an error, or (data.unseen_labels: drop) dropped and counted."""
-    known = set(splits["train"]["label"])
+    known = set(splits["train"].labels())
     train_source = sources["train"].uri
     report["unseen_labels"], report["dropped_unseen_labels"] = {}, 0
     for split in ("dev", "test"):
         source = sources[split].uri if split in sources else train_source
+        frame = splits[split].frame()
         if unseen == "drop":
-            splits[split], dropped = drop_unseen_labels(splits[split], known)
+            frame, dropped = drop_unseen_labels(frame, known)
+            splits[split] = splits[split].narrowed(frame)
             report["unseen_labels"][split] = dropped
             report["dropped_unseen_labels"] += sum(dropped.values())
             report["splits"][split].update(
-                rows=len(splits[split]),
-                label_counts=label_counts(splits[split]),
-                dropped_unseen_labels=dropped,
+                rows=len(frame), label_counts=label_counts(frame), dropped_unseen_labels=dropped
             )
-            if splits[split].empty:
+            if frame.empty:
                 raise DataError(
                     f"{source}: every {split} row has a label the training data lacks "
                     f"(training labels: {sorted(known)[:20]})"
                 )
-        check_known_labels(splits[split], known, split, source, train_source)
+        check_known_labels(frame, known, split, source, train_source)
     return splits
 
 
-def _write_outputs(out_dir: Path, splits: dict[str, pd.DataFrame], report: dict[str, Any]) -> None:
+def _write_outputs(out_dir: Path, splits: dict[str, Rows], report: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    label2id = artifacts.write_label_map(out_dir, sorted(set(splits["train"]["label"])))
+    label2id = artifacts.write_label_map(out_dir, sorted(set(splits["train"].labels())))
     for split in SPLITS:
-        artifacts.write_split(out_dir, split, splits[split], label2id)
+        artifacts.write_split(out_dir, split, splits[split].dataset(), label2id)
         report[f"{split}_rows"] = len(splits[split])
     report["num_labels"] = len(label2id)
     report["labels"] = list(label2id)

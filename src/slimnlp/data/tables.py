@@ -1,24 +1,24 @@
-"""Read one labelled data file (CSV, TSV, JSONL or Parquet) into a text/label table of strings.
+"""Which format a data file is in, and how a delimited text file is written (encoding, delimiter).
 
-    table = read_table(Path("SHC_Test.csv"), "csv", "Text", "Label", source="s3://data/SHC_Test.csv")
+    fmt = detect_format("SHC_Test.csv")                                   # "csv"
+    layout = sniff_text_file(Path("a.csv"), "csv", ["Text", "Label"], source="a.csv")
 
-Every value is read as a string (`"-1"` stays `"-1"`, `"NA"` stays `"NA"`), so labels and texts
-arrive exactly as written. The table keeps each row's 1-based position in the file (header not
-counted) so the cleaning report can point at it.
+The reading itself goes through the `datasets` library (readers.py). Every value is read as a
+string (`"-1"` stays `"-1"`, `"NA"` stays `"NA"`), so labels and texts arrive exactly as written.
+A UTF-8 or UTF-16 byte-order mark (Excel's "CSV UTF-8" and "Unicode text" exports) picks the
+encoding; a ".csv" file whose header is separated by tabs or semicolons is read with that delimiter.
 """
 
 from __future__ import annotations
 
-import json
-import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from slimnlp.data.errors import DataError
 
-FORMATS = ("csv", "tsv", "jsonl", "parquet")
+FORMATS = ("csv", "tsv", "jsonl", "parquet", "arrow", "xlsx", "xls")
 _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -28,14 +28,22 @@ _EXTENSIONS = {
     ".json": "jsonl",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".arrow": "arrow",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xls",
 }
 _COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
 def detect_format(name: str, file_format: str = "auto") -> str:
     """The format of a file from `file_format`, or from its extension when that is "auto"."""
-    if file_format != "auto":
+    if file_format not in ("auto", "json"):
         return file_format
+    if file_format == "json":
+        return "jsonl"
     suffixes = [s.lower() for s in Path(name).suffixes]
     if suffixes and suffixes[-1] in _COMPRESSIONS:
         suffixes = suffixes[:-1]
@@ -52,94 +60,68 @@ def is_data_file(path: Path) -> bool:
         detect_format(path.name)
     except DataError:
         return False
-    return path.is_file() and not path.name.startswith(".")
+    return path.is_file() and not path.name.startswith((".", "~$"))  # ~$: Excel's lock file
 
 
-def read_table(
-    path: Path, fmt: str, text_column: str, label_column: str, source: str | None = None
-) -> pd.DataFrame:
-    """Read `path` and return a DataFrame with string columns `text`, `label` and int column `row`.
+@dataclass(frozen=True)
+class TextLayout:
+    """How a delimited text file is written: what `pandas.read_csv` needs to read it."""
 
-    Args:
-        path: the local file.
-        fmt: one of FORMATS (see detect_format).
-        text_column, label_column: the columns to keep (data.text_column, data.label_column).
-        source: what to call the file in messages (its URI); defaults to the path.
+    encoding: str
+    sep: str
+    columns: list[str]
+
+
+def sniff_text_file(path: Path, fmt: str, wanted: list[str], source: str) -> TextLayout:
+    """The encoding (from a byte-order mark; UTF-8 otherwise) and delimiter of a CSV/TSV file.
+
+    The delimiter is the format's (comma or tab) unless the header holds none of the `wanted`
+    columns that way but all of them split on a tab, semicolon or pipe: a tab-separated file named
+    .csv is read as TSV. Raises DataError naming the file for text that is not UTF-8/UTF-16.
     """
-    source = source or str(path)
-    readers = {"csv": _read_csv, "tsv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}
+    compressed = path.suffix.lower() in _COMPRESSIONS
+    encoding = "utf-8-sig"
+    if not compressed:
+        with open(path, "rb") as raw:
+            head = raw.read(4)
+        encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), "utf-8-sig")
+    sep = "\t" if fmt == "tsv" else ","
     try:
-        frame = readers[fmt](path, fmt, source)
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, dtype=str)
+        columns = [str(c) for c in header.columns]
+        if not set(wanted) <= set(columns):
+            for other in _DELIMITERS:
+                if other == sep:
+                    continue
+                alt = pd.read_csv(path, sep=other, nrows=0, encoding=encoding, dtype=str)
+                alt_columns = [str(c) for c in alt.columns]
+                if set(wanted) <= set(alt_columns):
+                    return TextLayout(encoding, other, alt_columns)
     except UnicodeDecodeError as err:
-        raise DataError(
-            f"{source}: not valid UTF-8 at byte {err.start} ({err.reason}); re-save the file "
-            "as UTF-8 (or set data.file_format if this is not a text format)"
-        ) from None
-    except DataError:
-        raise
-    except Exception as err:  # noqa: BLE001 - pandas/pyarrow raise many types; the message is what matters
-        raise DataError(
-            f"{source}: cannot be read as {fmt}: {type(err).__name__}: {err}; check the file "
-            "or set data.file_format"
-        ) from None
-    _check_columns(frame, source, text_column, label_column)
-    if len(frame) == 0:
-        raise DataError(f"{source}: the file has a header but no data rows; point data at a file with data")
-    table = pd.DataFrame(
-        {
-            "text": frame[text_column].map(_as_text).astype(str),
-            "label": frame[label_column].map(_as_text).astype(str),
-            "row": range(1, len(frame) + 1),
-        }
-    )
-    return table
+        raise _not_utf8(source, err) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{source}: the file is empty; point data at a file with a header and rows") from None
+    return TextLayout(encoding, sep, columns)
 
 
-def _read_csv(path: Path, fmt: str, source: str) -> pd.DataFrame:
-    # utf-8-sig: a byte-order mark (Excel exports) must not end up in the first column's name.
-    return pd.read_csv(
-        path, sep="\t" if fmt == "tsv" else ",", dtype=str, keep_default_na=False, encoding="utf-8-sig"
-    )
-
-
-def _read_jsonl(path: Path, fmt: str, source: str) -> pd.DataFrame:
-    text = path.read_text(encoding="utf-8-sig")
-    if text.lstrip().startswith("["):  # a .json file holding one array of records
-        return pd.DataFrame(json.loads(text))
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{source} line {number}: not valid JSON ({err.msg}); each line must be one JSON object"
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(f"{source} line {number}: expected a JSON object, got {type(record).__name__}")
-        records.append(record)
-    return pd.DataFrame.from_records(records)
-
-
-def _read_parquet(path: Path, fmt: str, source: str) -> pd.DataFrame:
-    return pd.read_parquet(path)
-
-
-def _check_columns(frame: pd.DataFrame, source: str, text_column: str, label_column: str) -> None:
-    columns = [str(c) for c in frame.columns]
+def check_columns(
+    columns: list[str], source: str, text_column: str, label_column: str, sep: str = ""
+) -> None:
+    """Stop when the text or label column is missing, naming the file's columns (and, for a
+    delimited file whose header holds one column with tabs in it, data.file_format: tsv)."""
     for key, column in (("text_column", text_column), ("label_column", label_column)):
         if column not in columns:
+            hint = ""
+            if sep == "," and len(columns) == 1 and "\t" in columns[0]:
+                hint = " The header is separated by tabs: set data.file_format: tsv."
             raise DataError(
                 f"{source}: no column {column!r} (data.{key}); the file's columns are {columns}. "
-                f"Set data.{key} to the column holding the {key.split('_')[0]}s"
+                f"Set data.{key} to the column holding the {key.split('_')[0]}s.{hint}"
             )
 
 
-def _as_text(value: Any) -> str:
-    """A cell as a string; missing values (JSON null, Parquet NaN) become empty strings."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a Parquet/JSON label 1.0 is the label "1"
-    return str(value)
+def _not_utf8(source: str, err: UnicodeDecodeError) -> DataError:
+    return DataError(
+        f"{source}: not valid UTF-8 at byte {err.start} ({err.reason}); re-save the file "
+        "as UTF-8 (or set data.file_format if this is not a text format)"
+    )

@@ -1,4 +1,4 @@
-"""What every step body shares: its splits, its output directory, scoring and saving a model
+"""What every step body shares: its output directory, scoring and saving a model
 directory, the loop settings of a config section, and finishing (metrics.json once, MLflow).
 """
 
@@ -18,18 +18,6 @@ from slimnlp.training.batches import predict_logits
 from slimnlp.training.device import default_device
 from slimnlp.training.loop import LoopSettings
 from slimnlp.training.metrics import classification_metrics, distinct_text_scores
-
-
-def _splits(data_dir: str | Path):
-    from slimnlp.data import read_label_map, read_split
-
-    data_dir = Path(data_dir)
-    return (
-        read_split(data_dir, "train"),
-        read_split(data_dir, "dev"),
-        read_split(data_dir, "test"),
-        read_label_map(data_dir),
-    )
 
 
 def _out(out_dir: str | Path) -> Path:

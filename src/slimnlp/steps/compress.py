@@ -7,7 +7,8 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.steps.common import _epoch_logger, _save_model, _splits, _teacher_logits, step_body
+from slimnlp.data import load_splits
+from slimnlp.steps.common import _epoch_logger, _save_model, _teacher_logits, step_body
 from slimnlp.training.device import default_device
 from slimnlp.training.loop import LoopSettings
 
@@ -27,7 +28,7 @@ def prune(
     p = cfg.prune
     pruner = get_pruner(p.method)
     with step_body(cfg, "prune", out_dir, parent_run_id) as (run, out):
-        train, dev, test, id2label = _splits(data_dir)
+        train, dev, test, id2label = load_splits(data_dir)
         model, tokenizer = models.load_model_dir(teacher_dir, default_device())
         models.encoder_layers(model)  # fails early, naming supported types, for unknown layouts
         max_length = models.max_length_of(tokenizer)

@@ -10,7 +10,7 @@ from slimnlp.steps.common import _finish, step_body
 
 
 def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | None = None) -> dict[str, Any]:
-    """Load, clean and split the labelled data into out_dir (train/dev/test.jsonl, label_map.json,
+    """Load, clean and split the labelled data into out_dir (train/dev/test.arrow, label_map.json,
     data_report.json)."""
     from slimnlp.data import prepare_data_files
 

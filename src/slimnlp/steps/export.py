@@ -7,7 +7,8 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.steps.common import _finish, _splits, step_body
+from slimnlp.data import load_splits
+from slimnlp.steps.common import _finish, step_body
 
 
 def export_onnx(
@@ -23,7 +24,7 @@ def export_onnx(
     from slimnlp.export.onnx import export_onnx_model
 
     with step_body(cfg, "export-onnx", out_dir, parent_run_id) as (run, out):
-        _, _, test, _ = _splits(data_dir)
+        _, _, test, _ = load_splits(data_dir)
         metrics = export_onnx_model(
             model_dir, out, test[0], cfg.export, labels=test[1], max_length=models.model_max_length(model_dir)
         )

@@ -11,8 +11,9 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
+from slimnlp.data import load_splits
 from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _splits, step_body
+from slimnlp.steps.common import _finish, step_body
 
 
 def benchmark(
@@ -34,7 +35,7 @@ def benchmark(
     from slimnlp.export.onnx import export_onnx_model
 
     with step_body(cfg, "benchmark", out_dir, parent_run_id) as (run, out):
-        train, _, test, id2label = _splits(data_dir)
+        train, _, test, id2label = load_splits(data_dir)
         if not test[0]:
             raise ValueError(
                 f"the test split {Path(data_dir) / 'test.jsonl'} is empty: nothing to benchmark on; "

@@ -10,12 +10,12 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
+from slimnlp.data import load_splits
 from slimnlp.steps.common import (
     _epoch_logger,
     _finish,
     _save_model,
     _settings,
-    _splits,
     _teacher_logits,
     step_body,
 )
@@ -45,7 +45,9 @@ def pretrain_mlm(
         corpus_texts = read_corpus(sources, p.text_column, downloads) if sources else []
         # Each distinct text once (order kept): a file kept as published (data.drop_duplicates=false)
         # would otherwise weigh repeated texts in the tokenizer and the MLM, and change the cache key.
-        task_texts = list(dict.fromkeys(_splits(data_dir)[0][0])) if data_dir and p.include_task_text else []
+        task_texts = (
+            list(dict.fromkeys(load_splits(data_dir)[0][0])) if data_dir and p.include_task_text else []
+        )
         if not corpus_texts and not task_texts:
             raise ValueError(
                 "pretrain-mlm has no text: set pretrain.corpus (--corpus PATH) or pass --data DIR"
@@ -89,7 +91,7 @@ def train_teacher(
     if pretrained_dir:
         t = dataclasses.replace(t, checkpoint=str(pretrained_dir))
     with step_body(cfg, "train-teacher", out_dir, parent_run_id) as (run, out):
-        train, dev, test, id2label = _splits(data_dir)
+        train, dev, test, id2label = load_splits(data_dir)
         # The new weights (a model from config, a fresh head) come from the seed, not the RNG's history.
         seed_everything(cfg.seed)
         if t.checkpoint:
@@ -163,7 +165,7 @@ def distill(
     (student=pruned), or into a shallower copy of it (student=layers); out_dir is a model directory."""
     d = cfg.distill
     with step_body(cfg, "distill", out_dir, parent_run_id) as (run, out):
-        train, dev, test, id2label = _splits(data_dir)
+        train, dev, test, id2label = load_splits(data_dir)
         # The student first: a bad student dir fails before the teacher has run.
         model, tokenizer = models.load_model_dir(student_dir)
         teacher_logits = _teacher_logits(teacher_dir, train[0])
@@ -209,7 +211,7 @@ def finetune_amp(
     device = default_device()
     precision, reason = resolve_precision(a.precision, device)
     with step_body(cfg, "finetune-amp", out_dir, parent_run_id) as (run, out):
-        train, dev, test, id2label = _splits(data_dir)
+        train, dev, test, id2label = load_splits(data_dir)
         run.client.set_tag(run.run_id, "slimnlp.precision", precision)
         run.client.set_tag(run.run_id, "slimnlp.precision_reason", reason)
         print(f"finetune-amp: precision {precision} on {device} ({reason})", flush=True)

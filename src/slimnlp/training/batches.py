@@ -1,18 +1,43 @@
-"""Tokenise, pad and batch texts; predict logits and score a model on a split."""
+"""Tokenise, pad and batch texts; predict logits and score a model on a split.
+
+The texts of a prepared split (slimnlp.data.load_splits) are tokenised once per tokenizer and
+length and read back from the Arrow cache after (slimnlp.data.tokenise); other texts are tokenised
+in memory as before.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from slimnlp.data.tokenise import TokenIds, cached_token_ids
 from slimnlp.training.metrics import classification_metrics
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids per text, truncated; padding happens per batch (dynamic padding)."""
+    cached = cached_token_ids(tokenizer, texts, max_length)
+    if cached is not None:
+        return cached.tolist()
     return tokenizer(texts, truncation=True, max_length=max_length, padding=False)["input_ids"]
+
+
+def token_ids(tokenizer: Any, texts: list[str], max_length: int) -> Any:
+    """Token ids per text: a memory-mapped TokenIds for a prepared split's texts, else a list;
+    read rows with `take` and lengths with `lengths`."""
+    cached = cached_token_ids(tokenizer, texts, max_length)
+    return cached if cached is not None else encode(tokenizer, texts, max_length)
+
+
+def take(ids: Any, rows: list[int]) -> list[list[int]]:
+    return ids.take(rows) if isinstance(ids, TokenIds) else [ids[i] for i in rows]
+
+
+def lengths(ids: Any) -> np.ndarray:
+    return ids.lengths if isinstance(ids, TokenIds) else np.array([len(x) for x in ids], dtype=np.int64)
 
 
 def collate(ids: list[list[int]], pad_id: int, device: str) -> dict[str, torch.Tensor]:
@@ -41,13 +66,13 @@ def predict_logits(
     device = device or next(model.parameters()).device.type
     was_training = model.training
     model.eval()
-    ids = encode(tokenizer, texts, max_length)
+    ids = token_ids(tokenizer, texts, max_length)
     # Sorting by length makes dynamic padding cheap; the order is restored at the end.
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    order = np.argsort(lengths(ids), kind="stable").tolist()
     out = torch.empty((len(ids), model.config.num_labels))
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), device)
+        batch = collate(take(ids, chunk), pad_id_of(tokenizer), device)
         out[chunk] = model(**batch).logits.float().cpu()
     model.train(was_training)
     return out

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from slimnlp.training import distributed
-from slimnlp.training.batches import collate, encode, evaluate, pad_id_of
+from slimnlp.training.batches import collate, evaluate, lengths, pad_id_of, take, token_ids
 from slimnlp.training.device import default_device, seed_everything
 from slimnlp.training.losses import combined_loss
 
@@ -201,7 +201,7 @@ def train_classifier(
     model.to(device)
     trained = distributed.wrap(model, job)  # DDP averages gradients over processes (else the model)
     progress = progress and job.main
-    ids = encode(tokenizer, train[0], settings.max_length)
+    ids = token_ids(tokenizer, train[0], settings.max_length)  # read from the cache for a prepared split
     label_tensor = torch.tensor(train[1], dtype=torch.long)
     _check_resources(model, ids, settings, progress)
     total_steps = max(1, math.ceil(len(ids) / settings.batch_size) * settings.epochs)
@@ -229,7 +229,7 @@ def train_classifier(
         )
         for start in bar:
             rows, weight = distributed.shard(order[start : start + settings.batch_size], job)
-            batch = collate([ids[i] for i in rows], pad_id_of(tokenizer), device)
+            batch = collate(take(ids, rows), pad_id_of(tokenizer), device)
             t_logits = teacher_logits[rows].to(device) if teacher_logits is not None else None
             if on_step is not None:
                 on_step(step, total_steps)
@@ -261,14 +261,15 @@ def train_classifier(
     }
 
 
-def _check_resources(model: nn.Module, ids: list[list[int]], settings: LoopSettings, progress: bool) -> None:
+def _check_resources(model: nn.Module, ids: Any, settings: LoopSettings, progress: bool) -> None:
     """Print the estimated time and memory of this training on this machine; fail before the first
     step when it cannot fit in memory or in the section's `budget_minutes` (`slimnlp.mlops.resources`)."""
     from slimnlp.mlops import resources
 
-    mean_tokens = sum(len(x) for x in ids) / max(1, len(ids))
+    tokens = lengths(ids)
+    mean_tokens = float(tokens.sum()) / max(1, len(tokens))
     estimate = resources.estimate_training(
-        model, len(ids), mean_tokens, settings.epochs, settings.batch_size, max(len(x) for x in ids)
+        model, len(tokens), mean_tokens, settings.epochs, settings.batch_size, int(tokens.max())
     )
     if progress:
         print(f"  estimated: {estimate.describe()}", flush=True)

@@ -1,0 +1,201 @@
+"""prepare-data and one pass of the training data loader at 100k, 1M and 5M rows: before and after.
+
+    nice -n 5 python benchmarks/data_scale.py                      # 100k, 1M, 5M (about 30 min on 2 cores)
+    python benchmarks/data_scale.py --rows 100000 --rows 1000000   # fewer sizes
+
+For each size, one generated CSV (Marathi-like words, 5 labels, ~2% repeated rows) goes through:
+- before: the pandas implementation of commit 05066f2 (its src/ extracted with `git archive`):
+  prepare-data, `read_split` of train into Python lists, `encode` of every text, then one pass of
+  the loop's batching (shuffled rows, `collate` to padded tensors);
+- after: this checkout: prepare-data on `datasets`/Arrow, the train split's token ids through the
+  Arrow cache (`split_token_ids`, tokenised once), then the same pass with `take` + `collate`.
+Each runs in its own subprocess (so its peak RSS is its own, from getrusage) with the same WordPiece
+tokenizer (max_length 64, batch 32); no model. Prints a markdown table: wall seconds (and CPU
+seconds of the process, all threads: the fairer figure on a shared machine) for prepare-data and for
+tokenising + the loader pass, and peak RSS in MiB, with after/before ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE_COMMIT = "05066f2"
+MAX_LENGTH, BATCH = 64, 32
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> None:
+    """A CSV of `rows` texts of 6-14 pseudo-Marathi words; the label follows the first word's group."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    letters = [chr(c) for c in range(0x0915, 0x0939)]
+    vowels = ["", "ा", "ि", "ी", "ु", "े", "ो"]
+    words = np.array(
+        [
+            "".join(rng.choice(letters) + rng.choice(vowels) for _ in range(rng.integers(2, 5)))
+            for _ in range(3000)
+        ]
+    )
+    labels = np.array(["Sports", "Politics", "Auto", "Health", "Tech"])
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("Text,Label\n")
+        done = 0
+        while done < rows:
+            n = min(200_000, rows - done)
+            lengths = rng.integers(6, 15, n)
+            ids = rng.integers(0, len(words), (n, 14))
+            repeat = rng.random(n) < 0.02
+            lines = []
+            for i in range(n):
+                j = i - 1 if repeat[i] and i else i
+                text = " ".join(words[ids[j, : lengths[j]]])
+                lines.append(f"{text},{labels[ids[j, 0] % 5]}\n")
+            out.writelines(lines)
+            done += n
+
+
+def make_tokenizer(csv: Path, out: Path) -> None:
+    import pandas as pd
+
+    from slimnlp.models import train_wordpiece
+
+    texts = pd.read_csv(csv, nrows=20_000)["Text"].tolist()
+    train_wordpiece(texts, 4000, MAX_LENGTH).save_pretrained(out)
+
+
+def worker(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
+    """One measured run (in its own process): prepare-data, then one pass of the loader."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from slimnlp.config import DataConfig
+    from slimnlp.data import prepare_data_files
+    from slimnlp.training.batches import collate, pad_id_of
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    cfg = DataConfig(train_file=str(csv), text_column="Text", label_column="Label")
+    start, start_cpu = time.perf_counter(), time.process_time()
+    report = prepare_data_files(cfg, out, progress=False)
+    prepared, prepared_cpu = time.perf_counter(), time.process_time()
+    if mode == "before":
+        from slimnlp.data import read_split
+        from slimnlp.training.batches import encode
+
+        texts, _ = read_split(out, "train")
+        ids = encode(tokenizer, texts, MAX_LENGTH)
+
+        def take(rows):
+            return [ids[i] for i in rows]
+
+        n = len(ids)
+    else:
+        from slimnlp.data.tokenise import split_token_ids
+
+        ids = split_token_ids(out, "train", tokenizer, MAX_LENGTH, progress=False)
+        take, n = ids.take, len(ids)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0)).tolist()
+    tokens = 0
+    for begin in range(0, n, BATCH):
+        batch = collate(take(order[begin : begin + BATCH]), pad_id_of(tokenizer), "cpu")
+        tokens += int(batch["attention_mask"].sum())
+    done, done_cpu = time.perf_counter(), time.process_time()
+    return {
+        "prepare_s": prepared - start,
+        "loader_s": done - prepared,
+        "prepare_cpu_s": prepared_cpu - start_cpu,
+        "loader_cpu_s": done_cpu - prepared_cpu,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "train_rows": report["train_rows"],
+        "dropped_duplicates": report["dropped_duplicates"],
+        "tokens": tokens,
+    }
+
+
+def run(mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path) -> dict:
+    env = dict(os.environ)
+    if mode == "before":
+        env["PYTHONPATH"] = str(before_src)
+    out = work / f"out-{mode}"
+    command = [sys.executable, __file__, "--worker", mode, "--csv", str(csv), "--tokenizer", str(tokenizer_dir),
+               "--out", str(out)]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {
+            "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"rc {done.returncode}"
+        }
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, action="append", help="row counts (default 100k, 1M, 5M)")
+    parser.add_argument("--worker", choices=["before", "after"], help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--tokenizer", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
+    parser.add_argument("--paths", default="before,after", help="which to run (default: before,after)")
+    args = parser.parse_args()
+    if args.worker:
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = worker(args.worker, args.csv, args.tokenizer, args.out)
+        print(json.dumps(result))
+        return
+    sizes = args.rows or [100_000, 1_000_000, 5_000_000]
+    with tempfile.TemporaryDirectory(prefix="data-scale-", dir=args.work) as scratch:
+        work = Path(scratch)
+        before_src = work / "before"
+        before_src.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_COMMIT, "src/slimnlp"],
+                                 capture_output=True, check=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(before_src)], input=archive, check=True)
+        rows_out = []
+        print(
+            f"# before = commit {BEFORE_COMMIT} (pandas), after = this checkout; {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        print(
+            "| rows | path | prepare-data s (CPU s) | tokenise + loader pass s (CPU s) | peak RSS MiB | train rows |"
+        )
+        print("|---:|---|---:|---:|---:|---:|", flush=True)
+        for rows in sizes:
+            csv = work / f"rows-{rows}.csv"
+            generate(csv, rows)
+            tokenizer_dir = work / "tokenizer"
+            if not tokenizer_dir.exists():
+                make_tokenizer(csv, tokenizer_dir)
+            results = {}
+            for mode in args.paths.split(","):
+                results[mode] = run(mode, csv, tokenizer_dir, work / f"{rows}", before_src / "src")
+                r = results[mode]
+                if "error" in r:
+                    print(f"| {rows:,} | {mode} | failed: {r['error'][:80]} | | | |", flush=True)
+                    continue
+                print(f"| {rows:,} | {mode} | {r['prepare_s']:.1f} ({r['prepare_cpu_s']:.1f}) | "
+                      f"{r['loader_s']:.1f} ({r['loader_cpu_s']:.1f}) | "
+                      f"{r['peak_rss_mib']:.0f} | {r['train_rows']:,} |", flush=True)  # fmt: skip
+            b, a = results.get("before", {"error": ""}), results.get("after", {"error": ""})
+            if "error" not in a and "error" not in b:
+                print(f"| {rows:,} | after/before | {a['prepare_s'] / b['prepare_s']:.2f}x "
+                      f"({a['prepare_cpu_s'] / b['prepare_cpu_s']:.2f}x) | {a['loader_s'] / b['loader_s']:.2f}x "
+                      f"({a['loader_cpu_s'] / b['loader_cpu_s']:.2f}x) | {a['peak_rss_mib'] / b['peak_rss_mib']:.2f}x | "
+                      f"{'same' if a['train_rows'] == b['train_rows'] else 'DIFFERENT'} |", flush=True)  # fmt: skip
+            rows_out.append({"rows": rows, **results})
+            csv.unlink()
+        print(json.dumps(rows_out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

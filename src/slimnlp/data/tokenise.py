@@ -1,0 +1,194 @@
+"""The prepared splits as the steps use them, and their token ids cached per tokenizer and length.
+
+    train, dev, test, id2label = load_splits("runs/x/data")    # train[0] texts, train[1] label ids
+    ids = cached_token_ids(tokenizer, train[0], max_length=128)  # TokenIds, or None for other texts
+    ids.take([3, 1, 4])                                          # token ids of those rows
+    ids.lengths                                                  # tokens per row (numpy)
+
+Tokenisation is a `Dataset.map` over the memory-mapped split, written to
+`$SLIMNLP_CACHE_DIR/tokenized/<split>-<key>.arrow` (default ~/.cache/slimnlp; the data directory
+itself stays untouched, as resume compares its digest). The key hashes the tokenizer (its serialised
+vocabulary, normaliser and post-processor, or its vocabulary and settings for a slow tokenizer), the
+maximum length and the prepared data (data_report.json's data_sha256). So train-teacher, prune,
+distill and finetune-amp tokenise each split once per tokenizer; each prints whether it tokenised
+or reused a split, and TOKENISATIONS counts both (tests read it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slimnlp.data.artifacts import REPORT, load_split, read_label_map, split_path
+
+TOKENISATIONS: Counter = Counter()  # ("tokenised" | "reused", split) -> count in this process
+_LAST_PRINTED: list[str] = [""]  # dev scored after every epoch: say "reused" once, not every epoch
+
+
+class SplitTexts(list):
+    """The texts of a prepared split: a list that remembers its split, so the token-id cache can
+    find it. A slice or copy is a plain list (and is tokenised as before)."""
+
+    data_dir: Path
+    split: str
+
+
+class Split(tuple):
+    """(texts, label ids) of a prepared split, as `read_split` gives them; texts are SplitTexts."""
+
+    def __new__(cls, texts: SplitTexts, labels: list[int]) -> Split:
+        return super().__new__(cls, (texts, labels))
+
+
+def load_splits(data_dir: str | Path) -> tuple[Split, Split, Split, dict[int, str]]:
+    """train, dev, test (texts, label ids) and id2label of a prepared-data directory."""
+    data_dir = Path(data_dir)
+    splits = []
+    for split in ("train", "dev", "test"):
+        table = load_split(data_dir, split).data
+        texts = SplitTexts(table.column("text").to_pylist())
+        texts.data_dir, texts.split = data_dir, split
+        splits.append(Split(texts, table.column("label").to_pylist()))
+    return splits[0], splits[1], splits[2], read_label_map(data_dir)
+
+
+class TokenIds:
+    """Token ids of a split, read from the memory-mapped cache: `take(rows)` gives lists of ids.
+
+    Rows are sliced out of each Arrow chunk's offsets and values as numpy views of the mapped file
+    (no copy of the column, no per-call concatenation of chunks)."""
+
+    def __init__(self, ds) -> None:
+        self.column = ds.data.column("input_ids")
+        self.lengths = ds.data.column("length").to_numpy()
+        chunks = self.column.chunks
+        self._starts = np.cumsum([0] + [len(c) for c in chunks])
+        self._parts = [(c.offsets.to_numpy(), c.values.to_numpy()) for c in chunks]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, row: int) -> list[int]:
+        return self.take([row])[0]
+
+    def take(self, rows) -> list[list[int]]:
+        rows = np.asarray(rows, dtype=np.int64)
+        chunk_of = np.searchsorted(self._starts, rows, side="right") - 1
+        out = []
+        for row, chunk in zip(rows.tolist(), chunk_of.tolist(), strict=True):
+            offsets, values = self._parts[chunk]
+            local = row - int(self._starts[chunk])
+            out.append(values[offsets[local] : offsets[local + 1]].tolist())
+        return out
+
+    def tolist(self) -> list[list[int]]:
+        return self.column.to_pylist()
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A hash of everything that decides a tokenizer's ids."""
+    digest = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # without the truncation/padding state the last call left behind
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        digest.update(json.dumps(state, sort_keys=True, ensure_ascii=False).encode())
+    else:
+        digest.update(json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False).encode())
+        digest.update(
+            repr(sorted((k, repr(v)) for k, v in getattr(tokenizer, "init_kwargs", {}).items())).encode()
+        )
+    return digest.hexdigest()
+
+
+def cached_token_ids(tokenizer: Any, texts: Any, max_length: int, progress: bool = True) -> TokenIds | None:
+    """Token ids of a prepared split's texts (SplitTexts), tokenised once per tokenizer and length
+    and reused after; None for any other list of texts."""
+    if not isinstance(texts, SplitTexts) or not hasattr(texts, "split"):
+        return None
+    ds = load_split(texts.data_dir, texts.split)
+    if len(ds) != len(texts):  # the list was changed after loading: not the split any more
+        return None
+    return split_token_ids(texts.data_dir, texts.split, tokenizer, max_length, progress, ds)
+
+
+def split_token_ids(
+    data_dir: str | Path, split: str, tokenizer: Any, max_length: int, progress: bool = True, ds=None
+) -> TokenIds:
+    """Token ids of one split of a prepared-data directory, from the cache or tokenised into it,
+    without reading its texts into Python (a split larger than memory is fine)."""
+    data_dir = Path(data_dir)
+    ds = ds if ds is not None else load_split(data_dir, split)
+    fingerprint = tokenizer_fingerprint(tokenizer)
+    identity = _data_identity(data_dir, split)
+    key = hashlib.sha256(f"{fingerprint}|{max_length}|{identity}".encode()).hexdigest()[:16]
+    path = _cache_dir() / f"{split}-{key}.arrow"
+    tag = f"{split} ({len(ds):,} rows) for tokenizer {fingerprint[:8]}, max_length {max_length}"
+    if path.is_file():
+        import datasets
+
+        cached = TokenIds(datasets.Dataset.from_file(str(path)))
+        if len(cached) == len(ds):  # else the split changed after its report was written: tokenise again
+            TOKENISATIONS["reused", split] += 1
+            if _LAST_PRINTED[0] != path.name:
+                print(f"tokens: reused {tag}", flush=True)
+            _LAST_PRINTED[0] = path.name
+            return cached
+    TOKENISATIONS["tokenised", split] += 1
+    print(f"tokens: tokenising {tag} -> {path}", flush=True)
+    _LAST_PRINTED[0] = path.name
+    return TokenIds(_tokenise(ds, tokenizer, max_length, path, key, progress))
+
+
+def _tokenise(ds, tokenizer: Any, max_length: int, path: Path, key: str, progress: bool):
+    import datasets
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        ids = tokenizer(batch["text"], truncation=True, max_length=max_length, padding=False)["input_ids"]
+        return {"input_ids": ids, "length": [len(x) for x in ids]}
+
+    features = datasets.Features(
+        {"input_ids": datasets.Sequence(datasets.Value("int32")), "length": datasets.Value("int32")}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bars = datasets.is_progress_bar_enabled()
+    if not progress:
+        datasets.disable_progress_bars()
+    try:
+        return ds.map(
+            encode,
+            batched=True,
+            batch_size=1_000,
+            remove_columns=ds.column_names,
+            features=features,
+            cache_file_name=str(path),
+            new_fingerprint=key,
+            load_from_cache_file=False,
+            desc=f"tokenising {path.stem.split('-')[0]}",
+        )
+    finally:
+        if bars and not progress:
+            datasets.enable_progress_bars()
+
+
+def _data_identity(data_dir: Path, split: str) -> str:
+    """The prepared data's content hash (data_report.json), else the split file's path, size and time."""
+    try:
+        return json.loads((data_dir / REPORT).read_text(encoding="utf-8"))["data_sha256"] + "|" + split
+    except (OSError, ValueError, KeyError, TypeError):
+        stat = split_path(data_dir, split).stat()
+        return f"{split_path(data_dir, split).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _cache_dir() -> Path:
+    """$SLIMNLP_CACHE_DIR/tokenized, else ~/.cache/slimnlp/tokenized. Not the data directory: a
+    step's inputs must stay as they were (resume compares their digests)."""
+    root = os.environ.get("SLIMNLP_CACHE_DIR") or Path.home() / ".cache" / "slimnlp"
+    return Path(root).expanduser() / "tokenized"

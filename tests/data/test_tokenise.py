@@ -1,0 +1,104 @@
+"""Token ids of the prepared splits: tokenised once per split and tokenizer, reused by later steps."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from slimnlp.config import DataConfig
+from slimnlp.data import load_splits, prepare_data_files
+from slimnlp.data.tokenise import TOKENISATIONS, cached_token_ids
+from slimnlp.mlops import resume
+from slimnlp.models import build_bert, train_wordpiece
+from slimnlp.training.batches import encode, predict_logits
+from slimnlp.training.loop import LoopSettings, train_classifier
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("SLIMNLP_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    prepare_data_files(DataConfig(), out, progress=False)  # the shipped sample: 356/40/100 rows
+    return out
+
+
+def tiny(texts: list[str], vocab_size: int = 120):
+    tokenizer = train_wordpiece(texts, vocab_size, 32)
+    torch.manual_seed(0)
+    model = build_bert(len(tokenizer), 12, {i: str(i) for i in range(12)}, num_layers=1, hidden_size=16,
+                       num_heads=2, intermediate_size=32, max_length=32, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    return model, tokenizer
+
+
+def run_steps(data: Path, tokenizer, model, steps: int) -> None:
+    """What train-teacher, prune, distill and finetune-amp do with the splits: load them, train on
+    train scoring dev (the first step), the teacher's logits on train (the later ones), score test."""
+    settings = LoopSettings(epochs=1, batch_size=128, learning_rate=1e-3, max_length=32, patience=1)
+    for step in range(steps):
+        train, dev, test, _ = load_splits(data)
+        if step == 0:
+            train_classifier(model, tokenizer, train, dev, settings, progress=False)
+        else:
+            predict_logits(model, tokenizer, train[0], 32)
+            predict_logits(model, tokenizer, dev[0], 32)
+        predict_logits(model, tokenizer, test[0], 32)
+
+
+def test_each_split_is_tokenised_once_per_tokenizer(
+    prepared: Path, tmp_path: Path, cache_dir: Path, capsys
+) -> None:
+    data = Path(shutil.copytree(prepared, tmp_path / "data"))
+    before = resume.dir_digest(data)
+    train, _, _, _ = load_splits(data)
+    model, tokenizer = tiny(list(train[0]))
+    TOKENISATIONS.clear()
+    run_steps(data, tokenizer, model, steps=4)
+    assert TOKENISATIONS[("tokenised", "train")] == 1
+    assert TOKENISATIONS[("tokenised", "dev")] == 1
+    assert TOKENISATIONS[("tokenised", "test")] == 1
+    # the dev split is scored after every epoch: reused from then on; train and test by each later step
+    assert TOKENISATIONS[("reused", "train")] == 3 and TOKENISATIONS[("reused", "test")] == 3
+    printed = capsys.readouterr().out
+    assert printed.count("tokens: tokenising train (356 rows)") == 1
+    assert printed.count("tokens: reused train (356 rows)") == 3
+    # Another tokenizer (a different vocabulary) is a new key: tokenised once more, then reused.
+    _, other = tiny(list(train[0])[:40])
+    TOKENISATIONS.clear()
+    run_steps(data, other, model, steps=2)
+    assert TOKENISATIONS[("tokenised", "train")] == 1 and TOKENISATIONS[("reused", "train")] == 1
+    assert len(list((cache_dir / "tokenized").glob("train-*.arrow"))) == 2
+    assert resume.dir_digest(data) == before  # the step's input is untouched (resume keys on it)
+
+
+def test_cached_ids_equal_the_tokenizer_s_own(prepared: Path, tmp_path: Path) -> None:
+    data = Path(shutil.copytree(prepared, tmp_path / "data"))
+    train, _, _, _ = load_splits(data)
+    _, tokenizer = tiny(list(train[0]))
+    direct = tokenizer(list(train[0]), truncation=True, max_length=16, padding=False)["input_ids"]
+    assert encode(tokenizer, train[0], 16) == direct  # the first call tokenises into the cache
+    cached = cached_token_ids(tokenizer, train[0], 16)  # the second reads it back
+    assert cached.take([5, 0, 5]) == [direct[5], direct[0], direct[5]]
+    assert cached.lengths.tolist() == [len(x) for x in direct]
+    assert cached_token_ids(tokenizer, list(train[0]), 16) is None  # a plain list: not a split
+    assert cached_token_ids(tokenizer, train[0][:10], 16) is None  # a slice is a plain list
+
+
+def test_the_cache_is_keyed_by_the_data_too(prepared: Path, tmp_path: Path, cache_dir: Path) -> None:
+    """Another prepared dataset (other rows) with the same tokenizer is tokenised, not reused."""
+    data = Path(shutil.copytree(prepared, tmp_path / "data"))
+    train, _, _, _ = load_splits(data)
+    _, tokenizer = tiny(list(train[0]))
+    other = tmp_path / "other"
+    prepare_data_files(DataConfig(max_train_rows=100), other, progress=False)
+    TOKENISATIONS.clear()
+    cached_token_ids(tokenizer, train[0], 16)
+    assert len(cached_token_ids(tokenizer, load_splits(other)[0][0], 16)) == 100
+    assert TOKENISATIONS[("tokenised", "train")] == 2
