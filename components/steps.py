@@ -30,7 +30,7 @@ def prepare_data(
         config_json: The whole run config as JSON.
         parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
         tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
-        data: Output directory: train/dev/test.jsonl, label_map.json, data_report.json.
+        data: Output directory: train/dev/test.arrow, label_map.json, data_report.json.
         metrics: The step's numeric metrics and its wall time (wall_time_s).
     """
     from slimnlp.steps.entry import run_component

@@ -12,6 +12,7 @@ import yaml
 
 from slimnlp import models, steps
 from slimnlp.benchmark.paired import unpack_correct
+from slimnlp.data import read_split
 from slimnlp.mlops import tracking
 from slimnlp.prune.nas.choose import CANDIDATES_DIR, CANDIDATES_FILE
 from slimnlp.prune.nas.rows import split_dev
@@ -74,7 +75,7 @@ def test_each_candidate_is_recovered_and_the_student_is_chosen_on_the_selection_
             assert record["stage"] == (
                 "finetune-amp" if accuracies["finetune-amp"] > accuracies["distill"] else "distill"
             )
-            dev_rows = len((d["data"] / "dev.jsonl").read_text().splitlines())
+            dev_rows = len(read_split(d["data"], "dev")[0])
             assert len(unpack_correct(record["selection_correct"])) == len(split_dev(dev_rows, 0.5, 13)[1])
         chosen = steps.select_student(
             cfg, d["data"], d["teacher"], d["pruned"], recovered, d["student"], parent_run_id=parent

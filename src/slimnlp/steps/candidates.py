@@ -23,12 +23,12 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
+from slimnlp.data import load_splits
 from slimnlp.steps.common import (
     _epoch_logger,
     _finish,
     _save_model,
     _settings,
-    _splits,
     _teacher_logits,
     step_body,
 )
@@ -97,7 +97,7 @@ def recover_candidate(
             return _finish(run, out, {"candidate": candidate, "skipped": 1}, model_dir=False)
     entry = entries[candidate]
     with step_body(cfg, "recover-candidate", out_dir, parent_run_id) as (run, out):
-        train, dev, test, id2label = _splits(data_dir)
+        train, dev, test, id2label = load_splits(data_dir)
         search_dev, selection_dev = _selection_rows(cfg, dev, listing)
         model, tokenizer = models.load_model_dir(Path(pruned_dir) / CANDIDATES_DIR / entry["dir"])
         teacher_logits = _teacher_logits(teacher_dir, train[0])
@@ -164,7 +164,7 @@ def select_student(
 
     listing = _candidates(pruned_dir)
     with step_body(cfg, "select-student", out_dir, parent_run_id) as (run, out):
-        _, dev, _, _ = _splits(data_dir)
+        _, dev, _, _ = load_splits(data_dir)
         _, selection_dev = _selection_rows(cfg, dev, listing)
         teacher, tokenizer = models.load_model_dir(teacher_dir)
         teacher_correct = _correct(teacher, tokenizer, selection_dev)

@@ -38,7 +38,7 @@ def benchmark(
         train, _, test, id2label = load_splits(data_dir)
         if not test[0]:
             raise ValueError(
-                f"the test split {Path(data_dir) / 'test.jsonl'} is empty: nothing to benchmark on; "
+                f"the test split {Path(data_dir)} is empty: nothing to benchmark on; "
                 "check data.test_file / data.test_fraction and re-run prepare-data"
             )
         started = time.perf_counter()
