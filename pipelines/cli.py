@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rerun from the first that is not",
     )
     run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every step; by default a step whose config slice and inputs are unchanged is reused "
+        "(never prepare-data or promote)",
+    )
+    run.add_argument(
         "--skip-preflight", action="store_true", help="start without checking data, teacher, servers, disk"
     )
 
@@ -186,7 +192,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args)
     if not args.skip_preflight and _preflight(cfg, quiet=True) != 0:
         return 2
-    run = run_local(cfg, resume=args.resume, verbose=args.verbose, resume_command=resume_command(args))
+    run = run_local(
+        cfg,
+        resume=args.resume,
+        cache=not args.no_cache,
+        verbose=args.verbose,
+        resume_command=resume_command(args),
+    )
     print_summary(run)
     return 0
 

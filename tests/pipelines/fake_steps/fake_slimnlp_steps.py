@@ -46,17 +46,21 @@ def _body(name, inputs, out_dir, parent_run_id, files=None):
             raise FileNotFoundError(f"{name}: input {key} at {value} has no seen.json")
     seen = {
         "inputs": {k: str(v) for k, v in inputs.items()},
-        "parent_run_id": parent_run_id,
+        # What the step would nest under: the argument, else the run the local run names by env.
+        "parent_run_id": parent_run_id or os.environ.get("SLIMNLP_PARENT_RUN_ID"),
         "tracking_uri": os.environ.get("MLFLOW_TRACKING_URI"),
     }
     (out / "seen.json").write_text(json.dumps(seen))
     for file_name, content in (files or {}).items():
-        (out / file_name).write_text(json.dumps(content))
+        (out / file_name).write_text(content if isinstance(content, str) else json.dumps(content))
     return {"rows": 3, "test_macro_f1": 0.5, "test": {"macro_f1": 0.5}, "note": "not a number"}
 
 
 def prepare_data(cfg, out_dir, *, parent_run_id=None):
-    return _step(cfg, "prepare-data", {}, out_dir, parent_run_id)
+    # The prepared data is the training file's bytes: a changed file changes every later key.
+    train = Path(cfg.data.train_file) if cfg.data.train_file else None
+    files = {"train.txt": train.read_text(encoding="utf-8")} if train and train.is_file() else {}
+    return _step(cfg, "prepare-data", {}, out_dir, parent_run_id, files=files)
 
 
 def train_teacher(cfg, data_dir, out_dir, *, parent_run_id=None):
@@ -85,10 +89,17 @@ def benchmark(cfg, data_dir, teacher_dir, student_dir, student_onnx_dir, out_dir
     inputs = {"data": data_dir, "teacher": teacher_dir, "student": student_dir, "onnx": student_onnx_dir}
     row = {"params_total": 1000, "size_bytes": 4000, "latency_b1_p50_ms": 2.0, "latency_b32_p50_ms": 9.0}
     rows = [
-        {**row, "name": "teacher", "runtime": "pytorch", "accuracy": 0.9, "macro_f1": 0.89},
-        {**row, "name": "student", "runtime": "onnx", "accuracy": 0.88, "macro_f1": 0.87},
+        {**row, "name": "teacher-onnx", "role": "teacher", "runtime": "onnx", "accuracy": 0.9, "macro_f1": 0.89},
+        {**row, "name": "student-onnx", "role": "student", "runtime": "onnx", "accuracy": 0.88, "macro_f1": 0.87},
     ]
-    return _step(cfg, "benchmark", inputs, out_dir, parent_run_id, files={"results.json": {"rows": rows}})
+    rows[1]["latency_b1_p50_ms"] = 0.5  # 4x faster than the teacher
+    results = {"rows": rows, "id2label": {"0": "a", "1": "b"}, "confusion": {"student-onnx": [[5, 1], [2, 7]]}}
+    files = {
+        "results.json": results,
+        "results.md": "| variant | accuracy |\n|---|---|\n| student-onnx | 0.88 |\n",
+        "report.html": "<html><body><h1>fake report</h1></body></html>",
+    }
+    return _step(cfg, "benchmark", inputs, out_dir, parent_run_id, files=files)
 
 
 def promote(cfg, data_dir, teacher_dir, student_onnx_dir, results_dir, out_dir, *, parent_run_id=None):
