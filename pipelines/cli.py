@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = verbs.add_parser(
         "compile",
         help="compile the KFP pipeline to an IR YAML file",
-        description="Compile the KFP pipeline; the config is the default of its config_json parameter.",
+        description="Compile the KFP pipeline; the config is the default of every run parameter, and its "
+        "kubernetes.* settings are fixed in the compiled YAML.",
     )
     _common(compile_)
     compile_.add_argument(
@@ -230,10 +231,12 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from slimnlp_pipelines.compress import compile_pipeline
+    from slimnlp_pipelines.compress import compile_pipeline, describe_parameters
 
-    out = compile_pipeline(_load(args), args.out)
+    cfg = _load(args)
+    out = compile_pipeline(cfg, args.out)
     print(f"wrote {out}")
+    print(describe_parameters(cfg))
     return 0
 
 

@@ -41,6 +41,29 @@ def pipeline_parameters(cfg: "RunConfig") -> list[tuple[str, type, object]]:
     return [(p.name, p.type, defaults[p.name]) for p in PARAMETERS] + list(EXTRA_PARAMETERS)
 
 
+def describe_parameters(cfg: "RunConfig") -> str:
+    """What `slimnlp compile` prints: the run parameters with their defaults, and what is fixed."""
+    from slimnlp.mlops.run_parameters import PARAMETERS
+
+    helps = {p.name: f"{p.help} ({p.key})" for p in PARAMETERS} | {
+        "overrides": "list of key.path=value, applied last (as --set)",
+        "parent_run_id": "MLflow run to log under; empty: the pipeline opens one",
+        "tracking_uri": "MLflow tracking URI the steps log to",
+        "kfp_host": "KFP UI address; each MLflow run links its KFP run page",
+    }
+    lines = ["run parameters (slimnlp submit --param NAME=VALUE; default = this config):"]
+    for name, kind, default in pipeline_parameters(cfg):
+        lines.append(f"  {name:22s} {kind.__name__:5s} default {default!r:28s} {helps[name]}")
+    k8s = cfg.kubernetes
+    lines += [
+        "fixed at compile time (kubernetes.*; change them and compile again, or submit with --set):",
+        f"  image {k8s.image}, gpu_image {k8s.gpu_image or k8s.image}, accelerator_limit {k8s.accelerator_limit}, "
+        f"node_selector {k8s.node_selector or '-'}, tolerations {len(k8s.tolerations)}, cpu/memory requests "
+        f"{k8s.cpu_request}/{k8s.memory_request}, retries {k8s.retries}, s3_secret {k8s.s3_secret or '-'}",
+    ]
+    return "\n".join(lines)
+
+
 def build_pipeline(cfg: "RunConfig") -> Callable:
     """The compress pipeline for one run config (its defaults, images and cluster settings baked in).
 
