@@ -18,6 +18,7 @@ def resolve_config(
     kfp_run_id: str,
     kfp_run_name: str,
     kfp_host: str,
+    cache: bool,
 ) -> NamedTuple(
     "StepConfigs",
     [
@@ -46,6 +47,7 @@ def resolve_config(
         kfp_run_id: This KFP run's id (dsl.PIPELINE_JOB_ID_PLACEHOLDER).
         kfp_run_name: This KFP run's name (dsl.PIPELINE_JOB_NAME_PLACEHOLDER).
         kfp_host: The KFP UI's address (its run page goes on every MLflow run); "" = unknown.
+        cache: False makes the data fingerprint unique to this run, so no step is reused.
 
     Returns:
         One config JSON per step (what it reads, and where it logs) and the data's fingerprint.
@@ -53,5 +55,5 @@ def resolve_config(
     from slimnlp.mlops.run_parameters import resolve_run
 
     return resolve_run(
-        base_config, parameters, overrides, parent_run_id, tracking_uri, kfp_run_id, kfp_run_name, kfp_host
+        base_config, parameters, overrides, parent_run_id, tracking_uri, kfp_run_id, kfp_run_name, kfp_host, cache
     )

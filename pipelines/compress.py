@@ -32,7 +32,13 @@ if TYPE_CHECKING:
 
 PIPELINE_NAME = "slimnlp-compress"
 # Run parameters beside the typed ones: --set-style overrides, and where the MLflow runs go.
-EXTRA_PARAMETERS = (("overrides", list, []), ("parent_run_id", str, ""), ("tracking_uri", str, ""), ("kfp_host", str, ""))
+EXTRA_PARAMETERS = (
+    ("overrides", list, []),
+    ("parent_run_id", str, ""),
+    ("tracking_uri", str, ""),
+    ("kfp_host", str, ""),
+    ("cache", bool, True),
+)
 
 
 def pipeline_parameters(cfg: "RunConfig") -> list[tuple[str, type, object]]:
@@ -50,6 +56,7 @@ def describe_parameters(cfg: "RunConfig") -> str:
         "parent_run_id": "MLflow run to log under; empty: the pipeline opens one",
         "tracking_uri": "MLflow tracking URI the steps log to",
         "kfp_host": "KFP UI address; each MLflow run links its KFP run page",
+        "cache": "false: every step runs (submit --no-cache)",
     }
     lines = ["run parameters (slimnlp submit --param NAME=VALUE; default = this config):"]
     for name, kind, default in pipeline_parameters(cfg):
@@ -94,6 +101,7 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
             kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
             kfp_host=run["kfp_host"],
+            cache=run["cache"],
         )
         configure_task(resolve, "resolve-config", k8s)
         fingerprint = resolve.outputs["data_fingerprint"]

@@ -109,9 +109,10 @@ def resolve_run(
     kfp_run_id: str,
     kfp_run_name: str,
     kfp_host: str,
+    cache: bool = True,
 ) -> tuple[str, ...]:
     """What the resolve-config task returns: one task config per step of the step list, in its
-    order, then the data's fingerprint; on the way, the MLflow parent run is opened (or the injected
+    order, then the data's fingerprint (unique to this run when `cache` is false); on the way, the MLflow parent run is opened (or the injected
     one found) and tagged with the KFP run's id, name and UI URL."""
     import os
 
@@ -125,6 +126,8 @@ def resolve_run(
     lineage = {"kfp.run_id": kfp_run_id, "kfp.run_name": kfp_run_name, "kfp.ui_url": ui_url}
     parent = pipeline_run_for_kfp(cfg, parent_run_id, lineage)
     fingerprint = data_fingerprint(cfg)
+    if not cache:  # every later task's key then differs from every earlier run's
+        fingerprint = f"{fingerprint}:no-cache:{kfp_run_id}"
     print(f"MLflow parent run {parent}; data fingerprint {fingerprint[:16]}", flush=True)
     return (*(task_config(step, cfg) for step in STEPS), fingerprint)
 
