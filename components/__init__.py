@@ -39,7 +39,11 @@ def make_components(kubernetes: "KubernetesConfig") -> dict[str, dsl.base_compon
     def build(name: str, base_image: str) -> dsl.base_component.BaseComponent:
         # The image already holds slimnlp and kfp, so nothing is pip-installed at start.
         function = name.replace("-", "_")
-        func = getattr(steps, function, None) or getattr(resolve, function, None) or getattr(grid_steps, function)
+        func = (
+            getattr(steps, function, None)
+            or getattr(resolve, function, None)
+            or getattr(grid_steps, function)
+        )
         return dsl.component(func, base_image=base_image, install_kfp_package=False)
 
     built = {spec.name: build(spec.name, gpu_image if spec.gpu else image) for spec in STEPS + GRID_STEPS}

@@ -9,6 +9,7 @@ and `data_fingerprint`. No `from __future__ import annotations`: KFP reads the a
 
 from typing import NamedTuple
 
+
 def resolve_config(
     base_config: str,
     parameters: dict,
@@ -55,5 +56,13 @@ def resolve_config(
     from slimnlp.mlops.run_parameters import resolve_run
 
     return resolve_run(
-        base_config, parameters, overrides, parent_run_id, tracking_uri, kfp_run_id, kfp_run_name, kfp_host, cache
+        base_config,
+        parameters,
+        overrides,
+        parent_run_id,
+        tracking_uri,
+        kfp_run_id,
+        kfp_run_name,
+        kfp_host,
+        cache,
     )

@@ -155,7 +155,9 @@ def _target(args: argparse.Namespace):
 
 def _print_version(version) -> None:
     what = "uploaded" if version.uploaded else "found"
-    print(f"{what} pipeline {version.pipeline_name!r} version {version.version_name!r} ({version.version_id})")
+    print(
+        f"{what} pipeline {version.pipeline_name!r} version {version.version_name!r} ({version.version_id})"
+    )
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -196,9 +198,13 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: nothing created")
         return 0
-    recurring_id, version = schedule(cfg, _target(args), kfp_cron, params, name=args.name, catchup=args.catchup)
+    recurring_id, version = schedule(
+        cfg, _target(args), kfp_cron, params, name=args.name, catchup=args.catchup
+    )
     _print_version(version)
-    print(f"created recurring run {recurring_id} in experiment {args.experiment!r} on version {version.version_name!r}")
+    print(
+        f"created recurring run {recurring_id} in experiment {args.experiment!r} on version {version.version_name!r}"
+    )
     print(f"  {args.host.rstrip('/')}/#/recurringrun/details/{recurring_id}")
     return 0
 

@@ -125,7 +125,10 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
 
     # KFP reads the parameters from the signature: one typed parameter each, defaults = the config.
     compress.__signature__ = inspect.Signature(
-        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d, annotation=t) for n, t, d in parameters],
+        [
+            inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d, annotation=t)
+            for n, t, d in parameters
+        ],
         return_annotation=Artifact,
     )
     compress.__annotations__ = {n: t for n, t, _ in parameters} | {"return": Artifact}

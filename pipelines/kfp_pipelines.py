@@ -100,10 +100,14 @@ def upload(client: kfp.Client, cfg: RunConfig) -> Version:
         description = f"slimnlp compress pipeline for {cfg.name} (slimnlp upload)"
         if pipeline_id is None:
             with api_errors(f"creating pipeline {name!r}"):
-                pipeline_id = client.upload_pipeline(package, pipeline_name=name, description=description).pipeline_id
+                pipeline_id = client.upload_pipeline(
+                    package, pipeline_name=name, description=description
+                ).pipeline_id
         with api_errors(f"uploading version {version!r} of pipeline {name!r}"):
             uploaded = client.upload_pipeline_version(
-                package, pipeline_version_name=version, pipeline_id=pipeline_id,
+                package,
+                pipeline_version_name=version,
+                pipeline_id=pipeline_id,
                 description=f"slimnlp {version.split('-')[0]}, config digest {version.rsplit('-', 1)[1]}",
             )
     return Version(pipeline_id, uploaded.pipeline_version_id, name, version, uploaded=True)
@@ -200,7 +204,9 @@ def _refuse_duplicate(client: kfp.Client, exp_id: str, name: str) -> None:
     """KFP allows two recurring runs with one name; two schedules would retrain twice."""
     predicate = {"operation": "EQUALS", "key": "display_name", "stringValue": name}
     with api_errors(f"looking up recurring run {name!r}"):
-        page = client.list_recurring_runs(experiment_id=exp_id, filter=json.dumps({"predicates": [predicate]}))
+        page = client.list_recurring_runs(
+            experiment_id=exp_id, filter=json.dumps({"predicates": [predicate]})
+        )
     for run in page.recurring_runs or []:
         if run.display_name == name:
             raise KfpError(

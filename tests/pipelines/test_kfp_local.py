@@ -41,7 +41,12 @@ def test_ui_outputs_lineage_and_content_keyed_cache(tmp_path, monkeypatch, capsy
     train = tmp_path / "train.csv"
     train.write_text("text,label\nएक,a\nदोन,b\n", encoding="utf-8")
     db = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    settings = [f"output_dir={tmp_path}", "name=k", "tracking.codecarbon=false", f"tracking.tracking_uri={db}"]
+    settings = [
+        f"output_dir={tmp_path}",
+        "name=k",
+        "tracking.codecarbon=false",
+        f"tracking.tracking_uri={db}",
+    ]
     argv = ["run", *[arg for s in [*settings, f"data.train_file={train}"] for arg in ("--set", s)]]
 
     # 1. First run: every step runs.
@@ -61,7 +66,7 @@ def test_ui_outputs_lineage_and_content_keyed_cache(tmp_path, monkeypatch, capsy
     assert [a["displayName"] for a in matrix["annotationSpecs"]] == ["a", "b"]
     assert [row["row"] for row in matrix["rows"]] == [[5, 1], [2, 7]]
     decision = Path(task_outputs(pipeline_dir, "promote")["decision_md"]["uri"]).read_text()
-    assert decision.startswith("# Promotion decision") and "fake promote" not in decision
+    assert decision.startswith("# Promotion decision") and "Not registered: fake promote." in decision
 
     # One lineage: the parent run carries the KFP run id; so does every step run under it.
     import mlflow

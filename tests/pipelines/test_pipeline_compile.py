@@ -173,7 +173,9 @@ def test_without_gpu_and_shm_the_platform_spec_holds_only_the_run_id(tmp_path):
     assert len(executors) == len(spec["deploymentSpec"]["executors"]) == 9
     for executor in executors.values():
         assert executor == {
-            "fieldPathAsEnv": [{"name": "SLIMNLP_KFP_RUN_ID", "fieldPath": "metadata.labels['pipeline/runid']"}]
+            "fieldPathAsEnv": [
+                {"name": "SLIMNLP_KFP_RUN_ID", "fieldPath": "metadata.labels['pipeline/runid']"}
+            ]
         }
 
 
@@ -246,7 +248,10 @@ def test_every_component_input_and_output_is_wired(compiled):
         resolved = {"producerTask": "resolve-config", "outputParameterKey": name.replace("-", "_")}
         assert parameters["config_json"] == {"taskOutputParameter": resolved}
         assert parameters["data_fingerprint"] == {
-            "taskOutputParameter": {"producerTask": "resolve-config", "outputParameterKey": "data_fingerprint"}
+            "taskOutputParameter": {
+                "producerTask": "resolve-config",
+                "outputParameterKey": "data_fingerprint",
+            }
         }
         assert parameters["parent_run_id"] == {"runtimeValue": {"constant": ""}}
         assert parameters["tracking_uri"] == {"componentInputParameter": "tracking_uri"}
@@ -261,7 +266,8 @@ def test_every_component_input_and_output_is_wired(compiled):
         (name, key)
         for name in STEPS
         for key in spec["components"][tasks[name]["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
-        if key not in ("metrics", "results", "decision", "report", "figures", "confusion", "summary", "decision_md")
+        if key
+        not in ("metrics", "results", "decision", "report", "figures", "confusion", "summary", "decision_md")
     }
     assert produced <= consumed
 
@@ -366,7 +372,11 @@ def test_typed_run_parameters_default_to_the_compiled_config(tmp_path, capsys):
     overrides = ["data.dir=s3://ml-data/shc", "registry.max_drop_vs_teacher=0.05", "prune.method=wanda"]
     spec, _ = compile_to_docs(tmp_path, overrides)
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert params["data_dir"] == {"defaultValue": "s3://ml-data/shc", "isOptional": True, "parameterType": "STRING"}
+    assert params["data_dir"] == {
+        "defaultValue": "s3://ml-data/shc",
+        "isOptional": True,
+        "parameterType": "STRING",
+    }
     assert params["max_drop_vs_teacher"]["defaultValue"] == 0.05
     assert params["max_drop_vs_teacher"]["parameterType"] == "NUMBER_DOUBLE"
     assert params["prune_method"]["defaultValue"] == "wanda"
@@ -395,7 +405,8 @@ def test_parameters_and_overrides_reach_the_config():
     base = load_config(None, ["registry.max_drop_vs_teacher=0.02"]).to_json()
     # In a KFP struct every value is text; "" keeps the compiled value; overrides come last.
     cfg = apply_parameters(
-        base, {"max_drop_vs_teacher": "0.05", "teacher_checkpoint": "", "prune_method": "wanda"},
+        base,
+        {"max_drop_vs_teacher": "0.05", "teacher_checkpoint": "", "prune_method": "wanda"},
         ["distill.epochs=7", "prune.method=magnitude"],
     )
     assert cfg.registry.max_drop_vs_teacher == 0.05

@@ -68,7 +68,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "path": url.path,
             "query": urllib.parse.parse_qs(url.query),
             "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": _multipart(content_type, raw) if "multipart" in content_type else (json.loads(raw) if raw else None),
+            "body": _multipart(content_type, raw)
+            if "multipart" in content_type
+            else (json.loads(raw) if raw else None),
         }
         self.server.requests.append(request)
         return request
@@ -96,7 +98,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # The one camelCase field of the v2beta1 API (kfp_server_api maps it back to recurring_runs).
             return self._answer(200, {"recurringRuns": runs, "total_size": len(runs)})
         if path == "/apis/v2beta1/pipelines":
-            wanted = json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
+            wanted = (
+                json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
+            )
             found = [
                 {"pipeline_id": pid, "display_name": p["display_name"]}
                 for pid, p in self.server.pipelines.items()
@@ -105,7 +109,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._answer(200, {"pipelines": found, "total_size": len(found)} if found else {})
         if path.startswith("/apis/v2beta1/pipelines/") and path.endswith("/versions"):
             pipeline = self.server.pipelines[path.split("/")[4]]
-            wanted = json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
+            wanted = (
+                json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
+            )
             found = [v for v in pipeline["versions"].values() if wanted in (None, v["display_name"])]
             return self._answer(200, {"pipeline_versions": found, "total_size": len(found)} if found else {})
         if path.startswith("/apis/v2beta1/recurringruns/"):
@@ -129,7 +135,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/apis/v2beta1/pipelines/upload_version":
             pid, name = request["query"]["pipelineid"][0], request["query"]["name"][0]
             versions = self.server.pipelines[pid]["versions"]
-            version = {"pipeline_id": pid, "pipeline_version_id": f"{pid}-v{len(versions) + 1}", "display_name": name}
+            version = {
+                "pipeline_id": pid,
+                "pipeline_version_id": f"{pid}-v{len(versions) + 1}",
+                "display_name": name,
+            }
             versions[version["pipeline_version_id"]] = version
             return self._answer(200, version)
         if path == "/apis/v2beta1/runs":
@@ -153,8 +163,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def _multipart(content_type: str, raw: bytes) -> dict:
     """A multipart/form-data upload as {field: text} (the pipeline YAML under "uploadfile")."""
     message = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
-    return {part.get_param("name", header="content-disposition"): part.get_payload(decode=True).decode()
-            for part in message.get_payload()}
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True).decode()
+        for part in message.get_payload()
+    }
 
 
 def check_model(body: dict, model: str) -> None:
@@ -212,12 +224,17 @@ def test_upload_creates_the_pipeline_then_versions_by_config(kfp_server, capsys)
     assert created["query"]["name"] == ["slimnlp-marathi-sample"]
     (version,) = uploads(kfp_server)
     assert version["query"]["name"] == [version_name(cfg)] and version["query"]["pipelineid"] == ["p-1"]
-    assert version_name(cfg).rsplit("-", 1)[1] == __import__("hashlib").sha256(cfg.to_json().encode()).hexdigest()[:12]
+    assert (
+        version_name(cfg).rsplit("-", 1)[1]
+        == __import__("hashlib").sha256(cfg.to_json().encode()).hexdigest()[:12]
+    )
     # The version holds the compiled pipeline: the config as the default of every run.
     spec = next(yaml.safe_load_all(version["body"]["uploadfile"]))
     base = spec["root"]["dag"]["tasks"]["resolve-config"]["inputs"]["parameters"]["base_config"]
     assert json.loads(base["runtimeValue"]["constant"])["prune"]["target_sparsity"] == 0.35
-    assert f"uploaded pipeline 'slimnlp-marathi-sample' version '{version_name(cfg)}'" in capsys.readouterr().out
+    assert (
+        f"uploaded pipeline 'slimnlp-marathi-sample' version '{version_name(cfg)}'" in capsys.readouterr().out
+    )
     # The same config again: found, nothing uploaded. Another config: a new version of the same pipeline.
     assert main(argv) == 0
     assert len(uploads(kfp_server)) == 1 and "found pipeline" in capsys.readouterr().out

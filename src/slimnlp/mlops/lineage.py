@@ -28,7 +28,9 @@ def open_pipeline_run(
     run_id = parent or kfp_parent(client, lineage.get("kfp.run_id"))
     if run_id is None:
         tags = {"slimnlp.kind": "pipeline", OPENED_BY: "resolve-config"}
-        run_id = client.create_run(experiment_id, run_name=lineage.get("kfp.run_name") or name, tags=tags).info.run_id
+        run_id = client.create_run(
+            experiment_id, run_name=lineage.get("kfp.run_name") or name, tags=tags
+        ).info.run_id
         client.log_dict(run_id, config, "config.json")
     for key, value in lineage.items():
         if value:

@@ -39,7 +39,9 @@ PARAMETERS: tuple[RunParameter, ...] = (
     RunParameter("train_file", "data.train_file", str, "training file (relative to data_dir, or a URI)"),
     RunParameter("dev_file", "data.dev_file", str, "dev file; split off train when empty"),
     RunParameter("test_file", "data.test_file", str, "test file; split off train when empty"),
-    RunParameter("teacher_checkpoint", "teacher.checkpoint", str, "teacher: hub name, folder or s3:// prefix"),
+    RunParameter(
+        "teacher_checkpoint", "teacher.checkpoint", str, "teacher: hub name, folder or s3:// prefix"
+    ),
     RunParameter("prune_method", "prune.method", str, "registered pruning method (importance, nas, ...)"),
     RunParameter(
         "max_drop_vs_teacher", "registry.max_drop_vs_teacher", float, "accuracy budget of the promotion gate"
@@ -180,9 +182,7 @@ def _s3_digest(uri: str) -> str:
     bucket, key = split_s3_uri(uri)
     client = s3_client()
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-    objects = sorted(
-        (o["Key"], o["ETag"], o["Size"]) for page in pages for o in page.get("Contents", [])
-    )
+    objects = sorted((o["Key"], o["ETag"], o["Size"]) for page in pages for o in page.get("Contents", []))
     return json.dumps(objects) if objects else uri
 
 

@@ -80,11 +80,17 @@ def decision_markdown(decision_dir: str | Path) -> str:
     if not decision.get("registered", True):
         lines.append(f"Not registered: {decision.get('reason', 'registry.enabled is false')}.")
     else:
-        verdict = "**promoted to champion**" if decision.get("promoted") else "**not promoted** (champion unchanged)"
+        verdict = (
+            "**promoted to champion**"
+            if decision.get("promoted")
+            else "**not promoted** (champion unchanged)"
+        )
         lines.append(f"`{decision.get('name')}` version {decision.get('version')} is challenger; {verdict}.")
         lines += ["", "| check | passed | figures |", "|---|---|---|"]
         for check in decision.get("checks", []):
-            lines.append(f"| {check.get('name')} | {'yes' if check.get('passed') else 'no'} | {check.get('detail')} |")
+            lines.append(
+                f"| {check.get('name')} | {'yes' if check.get('passed') else 'no'} | {check.get('detail')} |"
+            )
     ids = {k: v for k, v in decision.get("lineage", {}).items() if v}
     if ids:
         lines += ["", "| run | id |", "|---|---|"] + [f"| {k} | {v} |" for k, v in sorted(ids.items())]

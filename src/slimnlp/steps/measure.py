@@ -100,7 +100,11 @@ def benchmark(
 
 def _lineage_section(tags: dict[str, str]) -> dict[str, Any]:
     """A report section naming the MLflow parent run and the KFP run (with its UI address)."""
-    names = {"slimnlp.parent_run_id": "MLflow parent run", "kfp.run_id": "KFP run", "kfp.run_name": "KFP run name"}
+    names = {
+        "slimnlp.parent_run_id": "MLflow parent run",
+        "kfp.run_id": "KFP run",
+        "kfp.run_name": "KFP run name",
+    }
     lines = [f"{label}: `{tags[key]}`" for key, label in names.items() if tags.get(key)]
     if tags.get("kfp.ui_url"):
         lines.append(f"KFP UI: {tags['kfp.ui_url']}")
