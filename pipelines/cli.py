@@ -298,8 +298,9 @@ def cmd_step(args: argparse.Namespace) -> int:
     cfg = _load(args)
     spec = step_spec(args.step)
     inputs = _step_inputs(args, spec, cfg.run_dir)
-    if "pretrained_dir" in inputs and not cfg.pretrain.enabled and not args.pretrained:
-        del inputs["pretrained_dir"]  # a stale pretrain-mlm output of another config
+    for item in spec.inputs:  # an optional input found on disk from a step this config leaves out
+        if item.optional and not getattr(args, item.name) and not step_spec(item.producer).enabled(cfg):
+            inputs.pop(item.param, None)  # (a stale pretrain-mlm output of another config)
     options = {
         key: getattr(args, flag.lstrip("-")) or None for flag, key, _ in STEP_OPTIONS.get(spec.name, [])
     }

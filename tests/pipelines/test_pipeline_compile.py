@@ -461,3 +461,18 @@ def test_data_fingerprint_follows_the_bytes_not_the_path(tmp_path):
     (tmp_path / "b" / "train.csv").write_text("text,label\nx,2\n")
     edited = data_fingerprint(load_config(None, [f"data.dir={tmp_path / 'b'}", "data.train_file=train.csv"]))
     assert first == moved != edited
+
+
+def test_each_step_runs_on_its_slice_with_the_settings_it_reads():
+    from slimnlp.config import config_from_json
+    from slimnlp.mlops.run_parameters import task_config
+    from slimnlp.steps.spec import dag_steps, step_config
+
+    cfg = load_config(
+        None, ["registry.enabled=false", "benchmark.runtimes=[pytorch]", "distill.epochs=9", "name=shc"]
+    )
+    for step in dag_steps(cfg):
+        rebuilt = config_from_json(task_config(step, cfg))  # what the task's step function gets
+        assert step_config(step, rebuilt) == step_config(step, cfg), step.name
+        assert (rebuilt.name, rebuilt.tracking) == (cfg.name, cfg.tracking)  # where it logs
+    assert config_from_json(task_config(dag_steps(cfg)[0], cfg)).distill.epochs != 9  # not read: default

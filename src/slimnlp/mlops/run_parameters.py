@@ -99,7 +99,11 @@ def task_config(step: Any, cfg: Any) -> str:
     from slimnlp.steps.spec import step_config
 
     values = cfg.to_dict()
-    return json.dumps({**step_config(step, cfg), **{k: values[k] for k in CONTEXT_KEYS}}, sort_keys=True)
+    sliced = {**step_config(step, cfg), **{k: values[k] for k in CONTEXT_KEYS}}
+    if "benchmark" in sliced and "registry" not in sliced:
+        # RunConfig checks benchmark.runtimes against registry.enabled: a slice keeps the switch.
+        sliced["registry"] = {"enabled": cfg.registry.enabled}
+    return json.dumps(sliced, sort_keys=True)
 
 
 def resolve_run(
