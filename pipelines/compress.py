@@ -49,8 +49,6 @@ def pipeline_parameters(cfg: "RunConfig") -> list[tuple[str, type, object]]:
 
 def describe_parameters(cfg: "RunConfig") -> str:
     """What `slimnlp compile` prints: the run parameters with their defaults, and what is fixed."""
-    from slimnlp.mlops.run_parameters import PARAMETERS
-
     helps = {p.name: f"{p.help} ({p.key})" for p in PARAMETERS} | {
         "overrides": "list of key.path=value, applied last (as --set)",
         "parent_run_id": "MLflow run to log under; empty: the pipeline opens one",

@@ -122,9 +122,12 @@ def _find_version(client: kfp.Client, pipeline_id: str, version: str) -> str | N
     return None
 
 
-def _run_parameters(target: Target, params: dict[str, Any], cache: bool) -> dict[str, Any]:
+def _run_parameters(cfg: RunConfig, target: Target, params: dict[str, Any], cache: bool) -> dict[str, Any]:
     """The run's parameters: what --param set, the tracking URI, the KFP UI's address (each MLflow
-    run links its KFP run page) and, for --no-cache, cache=False."""
+    run links its KFP run page) and, for --no-cache, cache=False. The grid pipeline takes only its
+    config and the tracking settings."""
+    if cfg.grid.enabled:
+        return {"tracking_uri": target.tracking_uri} if target.tracking_uri else {}
     run = {"kfp_host": target.host.rstrip("/"), **params}
     if target.tracking_uri:
         run["tracking_uri"] = target.tracking_uri
@@ -158,7 +161,7 @@ def submit(
             job_name=name,
             pipeline_id=version.pipeline_id,
             version_id=version.version_id,
-            params=_run_parameters(target, params or {}, cache),
+            params=_run_parameters(cfg, target, params or {}, cache),
         )
     return run.run_id, version
 
@@ -193,7 +196,7 @@ def schedule(
             cron_expression=kfp_cron,
             max_concurrency=1,  # a retrain must not overlap the previous one
             no_catchup=not catchup,
-            params=_run_parameters(target, params or {}, cache=True),
+            params=_run_parameters(cfg, target, params or {}, cache=True),
             pipeline_id=version.pipeline_id,
             version_id=version.version_id,
         )
