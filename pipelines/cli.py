@@ -236,7 +236,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     cfg = _load(args)
     out = compile_pipeline(cfg, args.out)
     print(f"wrote {out}")
-    print(describe_parameters(cfg))
+    if not cfg.grid.enabled:  # the grid pipeline takes its config as one JSON parameter
+        print(describe_parameters(cfg))
     return 0
 
 

@@ -398,7 +398,7 @@ def print_summary(run: LocalRun) -> None:
     else:
         print(f"\nBenchmark: no results.json in {run.results_dir}")
     if run.live:  # the rows above gave each step's wall time and figures
-        reused = f"; reused by --resume: {', '.join(run.reused)}" if run.reused else ""
+        reused = f"; reused (unchanged keys): {', '.join(run.reused)}" if run.reused else ""
         print(f"\nTotal wall time {run.wall_s:.1f} s (kfp.local overhead included){reused}")
     else:
         print("\nStep wall time and outputs:")
