@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 from kfp import dsl
 
 from slimnlp.steps.spec import GRID_STEPS, STEPS
-from slimnlp_components import grid_steps, steps
+from slimnlp_components import grid_steps, resolve, steps
 
 if TYPE_CHECKING:
     from slimnlp.config import KubernetesConfig
 
-# Not a step of the list (no output directory, no MLflow run): the grid's config of one branch.
-HELPERS = ("grid-branch-config",)
+# Not steps of the list (no output directory, no MLflow run): the compress pipeline's first task
+# (parameters applied, one config per step, the data's fingerprint) and the grid's branch config.
+HELPERS = ("resolve-config", "grid-branch-config")
 
 
 def make_components(kubernetes: "KubernetesConfig") -> dict[str, dsl.base_component.BaseComponent]:
@@ -38,7 +39,11 @@ def make_components(kubernetes: "KubernetesConfig") -> dict[str, dsl.base_compon
     def build(name: str, base_image: str) -> dsl.base_component.BaseComponent:
         # The image already holds slimnlp and kfp, so nothing is pip-installed at start.
         function = name.replace("-", "_")
-        func = getattr(steps, function, None) or getattr(grid_steps, function)
+        func = (
+            getattr(steps, function, None)
+            or getattr(resolve, function, None)
+            or getattr(grid_steps, function)
+        )
         return dsl.component(func, base_image=base_image, install_kfp_package=False)
 
     built = {spec.name: build(spec.name, gpu_image if spec.gpu else image) for spec in STEPS + GRID_STEPS}

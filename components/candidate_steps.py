@@ -19,11 +19,12 @@ def recover_candidate(
     pruned: Input[Model],
     model: Output[Model],
     metrics: Output[Metrics],
+    data_fingerprint: str = "",
 ):
     """Distill then finetune-amp one NAS candidate (slimnlp.steps.recover_candidate).
 
     Args:
-        config_json: The whole run config as JSON.
+        config_json: The step's config as JSON (what it reads, and where it logs).
         parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
         tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
         candidate: The candidate's index in the prune output's candidates/candidates.json.
@@ -59,11 +60,12 @@ def select_student(
     recovered: Input[list[Model]],
     model: Output[Model],
     metrics: Output[Metrics],
+    data_fingerprint: str = "",
 ):
     """The fastest recovered candidate within the budget, else the most accurate (slimnlp.steps.select_student).
 
     Args:
-        config_json: The whole run config as JSON.
+        config_json: The step's config as JSON (what it reads, and where it logs).
         parent_run_id: MLflow parent run id; "" falls back to MLFLOW_RUN_ID.
         tracking_uri: MLflow tracking URI; "" keeps the environment's or the config's.
         data: The prepare-data output (the selection rows of dev).

@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         "rerun from the first that is not",
     )
     run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every step; by default a step whose config slice and inputs are unchanged is reused "
+        "(never prepare-data or promote)",
+    )
+    run.add_argument(
         "--skip-preflight", action="store_true", help="start without checking data, teacher, servers, disk"
     )
 
@@ -119,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = verbs.add_parser(
         "compile",
         help="compile the KFP pipeline to an IR YAML file",
-        description="Compile the KFP pipeline; the config is the default of its config_json parameter.",
+        description="Compile the KFP pipeline; the config is the default of every run parameter, and its "
+        "kubernetes.* settings are fixed in the compiled YAML.",
     )
     _common(compile_)
     compile_.add_argument(
@@ -187,7 +194,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load(args)
     if not args.skip_preflight and _preflight(cfg, quiet=True) != 0:
         return 2
-    run = run_local(cfg, resume=args.resume, verbose=args.verbose, resume_command=resume_command(args))
+    run = run_local(
+        cfg,
+        resume=args.resume,
+        cache=not args.no_cache,
+        verbose=args.verbose,
+        resume_command=resume_command(args),
+    )
     print_summary(run)
     return 0
 
@@ -219,10 +232,13 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from slimnlp_pipelines.compress import compile_pipeline
+    from slimnlp_pipelines.compress import compile_pipeline, describe_parameters
 
-    out = compile_pipeline(_load(args), args.out)
+    cfg = _load(args)
+    out = compile_pipeline(cfg, args.out)
     print(f"wrote {out}")
+    if not cfg.grid.enabled:  # the grid pipeline takes its config as one JSON parameter
+        print(describe_parameters(cfg))
     return 0
 
 
@@ -284,8 +300,9 @@ def cmd_step(args: argparse.Namespace) -> int:
     cfg = _load(args)
     spec = step_spec(args.step)
     inputs = _step_inputs(args, spec, cfg.run_dir)
-    if "pretrained_dir" in inputs and not cfg.pretrain.enabled and not args.pretrained:
-        del inputs["pretrained_dir"]  # a stale pretrain-mlm output of another config
+    for item in spec.inputs:  # an optional input found on disk from a step this config leaves out
+        if item.optional and not getattr(args, item.name) and not step_spec(item.producer).enabled(cfg):
+            inputs.pop(item.param, None)  # (a stale pretrain-mlm output of another config)
     options = {
         key: getattr(args, flag.lstrip("-")) or None for flag, key, _ in STEP_OPTIONS.get(spec.name, [])
     }

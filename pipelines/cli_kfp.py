@@ -1,11 +1,12 @@
-"""`slimnlp` verbs that talk to a Kubeflow Pipelines server: submit, schedule, schedules.
+"""`slimnlp` verbs that talk to a Kubeflow Pipelines server: upload, submit, schedule, schedules.
 
-    slimnlp submit   --host http://localhost:8080 --experiment slimnlp --set data.dir=s3://data/shc
+    slimnlp upload   --host http://localhost:8080 --config configs/mahanews-shc.yaml
+    slimnlp submit   --host http://localhost:8080 --experiment slimnlp --param data_dir=s3://data/shc
     slimnlp schedule --host http://localhost:8080 --cron "0 3 * * 1" --config configs/mahanews-shc.yaml
     slimnlp schedules list   --host http://localhost:8080
     slimnlp schedules pause  --host http://localhost:8080 RECURRING_RUN_ID
 
-The logic lives in `slimnlp_pipelines.kfp_client`; this module only parses and prints, and stays
+The logic lives in `slimnlp_pipelines.kfp_client` and `kfp_pipelines`; this module only parses and prints, and stays
 light to import (kfp is imported when a verb runs).
 """
 
@@ -53,16 +54,42 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _param_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run parameter (repeatable; `slimnlp compile` lists them), e.g. data_dir=s3://data/shc, "
+        "max_drop_vs_teacher=0.01, overrides=distill.epochs=2 (adds one --set-style override)",
+    )
+
+
 def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]) -> dict:
-    """Add submit, schedule and schedules to `verbs`; return {verb: command(args) -> exit code}."""
+    """Add upload, submit, schedule and schedules to `verbs`; return {verb: command(args) -> exit code}."""
+    upload = verbs.add_parser(
+        "upload",
+        help="upload the pipeline (or a new version of it) to a KFP server",
+        description="Create the config's pipeline on a KFP server, or a new version of it (name "
+        "slimnlp-<name>, version <slimnlp version>-<config digest>); an unchanged config uploads nothing.",
+    )
+    common(upload)
+    _server_args(upload)
+
     submit = verbs.add_parser(
         "submit",
-        help="submit one run of the pipeline to a KFP server",
-        description="Compile the pipeline for the config and start a run on a KFP server.",
+        help="run the config's pipeline version on a KFP server (uploaded when missing)",
+        description="Start a run of the config's pipeline version on a KFP server, uploading the "
+        "version when it is missing; prints the run's URL.",
     )
     common(submit)
     _run_args(submit)
+    _param_args(submit)
     submit.add_argument("--run-name", default=None, help="run display name (default: <name> <UTC time>)")
+    submit.add_argument(
+        "--no-cache", action="store_true", help="run every step (by default unchanged steps are reused)"
+    )
 
     schedule = verbs.add_parser(
         "schedule",
@@ -71,6 +98,7 @@ def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.Argu
     )
     common(schedule)
     _run_args(schedule)
+    _param_args(schedule)
     schedule.add_argument(
         "--cron",
         required=True,
@@ -97,7 +125,7 @@ def add_verbs(verbs: argparse._SubParsersAction, common: Callable[[argparse.Argu
         sub.add_argument("recurring_run_id", metavar="ID", help="recurring run id (see `schedules list`)")
     for sub in (listing, *[actions.choices[a] for a in ("pause", "resume", "delete")]):
         sub.add_argument("--verbose", "-v", action="store_true", help="show tracebacks on errors")
-    return {"submit": cmd_submit, "schedule": cmd_schedule, "schedules": cmd_schedules}
+    return {"upload": cmd_upload, "submit": cmd_submit, "schedule": cmd_schedule, "schedules": cmd_schedules}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -125,30 +153,59 @@ def _target(args: argparse.Namespace):
     )
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
+def _print_version(version) -> None:
+    what = "uploaded" if version.uploaded else "found"
+    print(
+        f"{what} pipeline {version.pipeline_name!r} version {version.version_name!r} ({version.version_id})"
+    )
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
     from slimnlp.config import load_config
-    from slimnlp_pipelines.kfp_client import submit
+    from slimnlp_pipelines.kfp_client import connect
+    from slimnlp_pipelines.kfp_pipelines import upload
 
     cfg = load_config(args.config, args.overrides)
-    run_id = submit(cfg, _target(args), run_name=args.run_name)
+    version = upload(connect(_host(args), args.token_file, args.namespace), cfg)
+    _print_version(version)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from slimnlp.config import load_config
+    from slimnlp_pipelines.kfp_pipelines import parse_params, run_url, submit
+
+    cfg = load_config(args.config, args.overrides)
+    params = parse_params(cfg, args.params)
+    run_id, version = submit(cfg, _target(args), params, run_name=args.run_name, cache=not args.no_cache)
+    _print_version(version)
     print(f"submitted run {run_id} in experiment {args.experiment!r}")
+    print(f"  {run_url(args.host, run_id)}")
     return 0
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     from slimnlp.config import load_config
-    from slimnlp_pipelines.kfp_client import next_fire_times, schedule, to_kfp_cron
+    from slimnlp_pipelines.kfp_client import next_fire_times, to_kfp_cron
+    from slimnlp_pipelines.kfp_pipelines import parse_params, schedule
 
     kfp_cron = to_kfp_cron(args.cron)  # a bad cron fails before the config, the compile or the host
     cfg = load_config(args.config, args.overrides)
+    params = parse_params(cfg, args.params)
     print(f"cron {args.cron!r} -> KFP {kfp_cron!r}; next fire times (UTC):")
     for when in next_fire_times(kfp_cron):
         print(f"  {when:%a %Y-%m-%d %H:%M:%S}")
     if args.dry_run:
         print("dry run: nothing created")
         return 0
-    recurring_id = schedule(cfg, _target(args), kfp_cron, name=args.name, catchup=args.catchup)
-    print(f"created recurring run {recurring_id} in experiment {args.experiment!r}")
+    recurring_id, version = schedule(
+        cfg, _target(args), kfp_cron, params, name=args.name, catchup=args.catchup
+    )
+    _print_version(version)
+    print(
+        f"created recurring run {recurring_id} in experiment {args.experiment!r} on version {version.version_name!r}"
+    )
+    print(f"  {args.host.rstrip('/')}/#/recurringrun/details/{recurring_id}")
     return 0
 
 

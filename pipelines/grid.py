@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 PIPELINE_NAME = "slimnlp-grid"
 
-# The tasks a branch runs, in order (grid-branch-config first, grid-row last).
-BRANCH_STEPS = ("prune", "finetune-amp", "export-onnx", "benchmark")
-
 
 def build_grid_pipeline(cfg: "RunConfig") -> Callable:
     """The grid pipeline for one run config (branches, images and cluster settings baked in).

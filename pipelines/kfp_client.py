@@ -1,4 +1,5 @@
-"""Submit and schedule the compress pipeline on a Kubeflow Pipelines server (KFP v2beta1 REST API).
+"""Talk to a Kubeflow Pipelines server (KFP v2beta1 REST API): connect, experiments, cron, schedules.
+Uploading versions, submitting and scheduling runs: `slimnlp_pipelines.kfp_pipelines`.
 
     slimnlp submit   --host https://kfp.example.org --experiment slimnlp --set data.dir=s3://data/shc
     slimnlp schedule --host https://kfp.example.org --cron "0 3 * * 1" --set data.dir=s3://data/shc
@@ -6,8 +7,7 @@
 
 Everything that can be wrong is checked before anything is created on the server: the cron
 expression (KFP wants six fields, seconds first; the usual five-field form is converted), that the
-host answers its health check, and that the experiment exists. The run config is compiled into the
-pipeline and also sent as the `config_json` run parameter, so the run shows exactly what it ran.
+host answers its health check, and that the experiment exists.
 
 Auth: a bearer token from $SLIMNLP_KFP_TOKEN, else from the file in --token-file or
 $SLIMNLP_KFP_TOKEN_FILE, else KFP's projected service-account token inside a pod. The token is sent
@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import kfp
 
-    from slimnlp.config import RunConfig
 
 TOKEN_ENV = "SLIMNLP_KFP_TOKEN"
 TOKEN_FILE_ENV = "SLIMNLP_KFP_TOKEN_FILE"
@@ -260,85 +258,6 @@ class Target:
     namespace: str | None = None
     token_file: str | None = None
     tracking_uri: str = ""
-
-
-def _parameters(cfg: RunConfig, target: Target) -> dict[str, str]:
-    params = {"config_json": cfg.to_json()}
-    if target.tracking_uri:
-        params["tracking_uri"] = target.tracking_uri
-    return params
-
-
-def _compile(cfg: RunConfig, folder: str) -> str:
-    from slimnlp_pipelines.compress import compile_pipeline
-
-    return str(compile_pipeline(cfg, Path(folder) / "pipeline.yaml"))
-
-
-def submit(cfg: RunConfig, target: Target, run_name: str | None = None) -> str:
-    """Compile the pipeline for `cfg` and start one run of it; returns the run id."""
-    with tempfile.TemporaryDirectory(prefix="slimnlp-kfp-") as folder:
-        package = _compile(cfg, folder)  # a config that does not compile fails before any request
-        client = connect(target.host, target.token_file, target.namespace)
-        exp_id = experiment_id(client, target.experiment, target.namespace, target.create_experiment)
-        name = run_name or f"{cfg.name} {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S}"
-        with api_errors(f"creating run {name!r}"):
-            run = client.run_pipeline(
-                experiment_id=exp_id,
-                job_name=name,
-                pipeline_package_path=package,
-                params=_parameters(cfg, target),
-            )
-    return run.run_id
-
-
-def schedule(
-    cfg: RunConfig, target: Target, kfp_cron: str, name: str | None = None, catchup: bool = False
-) -> str:
-    """Create a recurring run of the pipeline for `cfg`; returns its id.
-
-    Args:
-        cfg: The run config compiled into the pipeline and sent as `config_json`.
-        target: Server, experiment and run parameters.
-        kfp_cron: Six-field cron (from `to_kfp_cron`).
-        name: Display name; default `<cfg.name>-retrain`.
-        catchup: Backfill runs missed while paused (off: one retrain covers them all).
-    """
-    with tempfile.TemporaryDirectory(prefix="slimnlp-kfp-") as folder:
-        package = _compile(cfg, folder)
-        client = connect(target.host, target.token_file, target.namespace)
-        exp_id = experiment_id(client, target.experiment, target.namespace, target.create_experiment)
-        name = name or f"{cfg.name}-retrain"
-        _refuse_duplicate(client, exp_id, name)
-        with api_errors(f"creating recurring run {name!r}"):
-            recurring = client.create_recurring_run(
-                experiment_id=exp_id,
-                job_name=name,
-                description=f"slimnlp retraining of {cfg.name} on cron {kfp_cron}",
-                cron_expression=kfp_cron,
-                max_concurrency=1,  # a retrain must not overlap the previous one
-                no_catchup=not catchup,
-                params=_parameters(cfg, target),
-                pipeline_package_path=package,
-            )
-    return recurring.recurring_run_id
-
-
-def _refuse_duplicate(client: kfp.Client, exp_id: str, name: str) -> None:
-    """KFP allows two recurring runs with one name; two schedules would retrain twice."""
-    import json
-
-    predicate = {"operation": "EQUALS", "key": "display_name", "stringValue": name}
-    with api_errors(f"looking up recurring run {name!r}"):
-        page = client.list_recurring_runs(
-            experiment_id=exp_id, filter=json.dumps({"predicates": [predicate]})
-        )
-    for run in page.recurring_runs or []:
-        if run.display_name == name:
-            raise KfpError(
-                f"a recurring run named {name!r} already exists ({run.recurring_run_id}); delete it with "
-                f"`slimnlp schedules delete {run.recurring_run_id}` or pass another --name"
-            )
 
 
 # --------------------------------------------------------------------------------------------------

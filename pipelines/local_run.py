@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from slimnlp.config import RunConfig
-from slimnlp.mlops.resume import resume_env
+from slimnlp.mlops.resume import CACHE, resume_env
 from slimnlp_pipelines.interrupt import sigterm_stops_tasks, wait_for_tasks
 from slimnlp_pipelines.live import ANSI, LiveTable, StepLogs, headline, log_tail, step_error
 
@@ -59,6 +60,7 @@ def run_local(
     cfg: RunConfig,
     *,
     resume: bool = False,
+    cache: bool = True,
     verbose: bool = True,
     resume_command: str = "slimnlp run --resume",
     out: TextIO | None = None,
@@ -68,6 +70,10 @@ def run_local(
     Args:
         cfg: The run config.
         resume: Reuse every step recorded as finished with the same key (slimnlp.mlops.resume).
+        cache: Without `resume`: reuse the finished steps whose key is unchanged except prepare-data
+            (it always reads the data, so new bytes behind one path rerun everything after it) and
+            promote (it moves registry aliases). The same keys as KFP's cache: each step's config
+            slice and the content of its inputs. False: every step runs.
         verbose: Stream every task's output as kfp.local prints it; otherwise one row per step.
             Either way each step's full output goes to `<run dir>/logs/<step>.log` and its MLflow run.
         resume_command: The command a failure message tells the user to run.
@@ -99,8 +105,10 @@ def run_local(
                 how = "resuming: finished steps with unchanged inputs are reused" if resume else "running"
                 table.header(f"slimnlp run {cfg.name} ({how}); full logs in {run.log_dir}/")
             try:
-                with logs, contextlib.redirect_stdout(logs), resume_env(resume), sigterm_stops_tasks():
-                    task = pipeline(config_json=cfg.to_json(), parent_run_id=parent_id, tracking_uri=uri)
+                reuse = True if resume else (CACHE if cache else False)
+                with logs, contextlib.redirect_stdout(logs), resume_env(reuse), _parent_env(parent_id):
+                    with sigterm_stops_tasks():
+                        task = pipeline(**_arguments(cfg, parent_id, uri))
             except (RuntimeError, KeyboardInterrupt) as err:
                 run.wall_s = time.perf_counter() - started
                 run.pipeline_dir = _new_pipeline_dir(pipeline_root, before)
@@ -120,6 +128,29 @@ def run_local(
     run.steps = step_times(run.pipeline_dir)
     run.report_dir = write_report(run)
     return run
+
+
+def _arguments(cfg: RunConfig, parent_id: str, uri: str) -> dict[str, str]:
+    """The pipeline's run parameters here: the config is compiled in (the grid's travels as JSON)."""
+    arguments = {"parent_run_id": parent_id, "tracking_uri": uri}
+    return arguments | ({"config_json": cfg.to_json()} if cfg.grid.enabled else {})
+
+
+@contextlib.contextmanager
+def _parent_env(parent_id: str) -> Iterator[None]:
+    """The steps find the parent run through SLIMNLP_PARENT_RUN_ID, which their subprocesses inherit:
+    not a task input, so it stays out of the tasks' keys."""
+    from slimnlp.mlops.tracking import PARENT_RUN_ENV
+
+    before = os.environ.get(PARENT_RUN_ENV)
+    os.environ[PARENT_RUN_ENV] = parent_id
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PARENT_RUN_ENV, None)
+        else:
+            os.environ[PARENT_RUN_ENV] = before
 
 
 def _build(cfg: RunConfig, pipeline_root: Path) -> Any:
@@ -367,7 +398,7 @@ def print_summary(run: LocalRun) -> None:
     else:
         print(f"\nBenchmark: no results.json in {run.results_dir}")
     if run.live:  # the rows above gave each step's wall time and figures
-        reused = f"; reused by --resume: {', '.join(run.reused)}" if run.reused else ""
+        reused = f"; reused (unchanged keys): {', '.join(run.reused)}" if run.reused else ""
         print(f"\nTotal wall time {run.wall_s:.1f} s (kfp.local overhead included){reused}")
     else:
         print("\nStep wall time and outputs:")

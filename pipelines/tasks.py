@@ -8,15 +8,21 @@ from typing import TYPE_CHECKING
 
 from kfp import dsl, kubernetes
 
+from slimnlp.mlops.lineage import KFP_RUN_ENV
 from slimnlp.steps.spec import GPU_STEPS, SIDE_EFFECT_STEPS
 
 if TYPE_CHECKING:
     from slimnlp.config import KubernetesConfig
 
-# Caching is off for every step. Each step logs a nested MLflow run under this run's parent, and
-# a scheduled retrain passes the same config_json while the data behind data.dir may have changed:
-# a cache hit would skip the retraining and leave the new parent run without its steps.
-ENABLE_CACHING = False
+# Never cached: resolve-config (it fingerprints the data and opens the run's MLflow parent run, so
+# it must look every time) and the steps with side effects outside their output (promote moves
+# registry aliases: a cache hit would skip that). Every other step receives only the config it
+# reads and the data's fingerprint, so KFP's cache key changes exactly when its result could.
+NEVER_CACHED = ("resolve-config", *SIDE_EFFECT_STEPS)
+# The pod's KFP run id (a label the KFP backend puts on every pod of a run), as an environment
+# variable through the downward API: a step finds its MLflow parent run by it without taking the
+# run id as an input, which would change its cache key every run (slimnlp.mlops.lineage).
+KFP_RUN_LABEL = "metadata.labels['pipeline/runid']"
 
 
 def configure_task(task: dsl.PipelineTask, step: str, k8s: "KubernetesConfig") -> dsl.PipelineTask:
@@ -26,7 +32,8 @@ def configure_task(task: dsl.PipelineTask, step: str, k8s: "KubernetesConfig") -
     kind (GPU_STEPS, SIDE_EFFECT_STEPS in the step list) without touching this function.
     """
     task.set_display_name(step)
-    task.set_caching_options(ENABLE_CACHING and step not in SIDE_EFFECT_STEPS)
+    task.set_caching_options(step not in NEVER_CACHED)
+    kubernetes.use_field_path_as_env(task, KFP_RUN_ENV, KFP_RUN_LABEL)
     task.set_cpu_request(k8s.cpu_request)
     if k8s.cpu_limit:
         task.set_cpu_limit(k8s.cpu_limit)

@@ -57,13 +57,14 @@ def executor_of(spec, task):
     return spec["components"][component]["executorLabel"]
 
 
-def test_all_seven_tasks_in_order(compiled):
+def test_every_step_and_resolve_config_cached_except_resolve_and_promote(compiled):
     spec, _ = compiled
     tasks = spec["root"]["dag"]["tasks"]
-    assert sorted(tasks) == sorted(STEPS)
+    assert sorted(tasks) == sorted([*STEPS, "resolve-config"])
     for name, task in tasks.items():
         assert task["taskInfo"]["name"] == name  # display name = CLI verb
-        assert not task.get("cachingOptions", {}).get("enableCache", False)
+        cached = task.get("cachingOptions", {}).get("enableCache", False)
+        assert cached == (name not in ("resolve-config", "promote")), name
 
 
 @pytest.mark.parametrize(
@@ -112,13 +113,13 @@ def test_training_steps_get_gpu_node_selector_tolerations(compiled):
             ]
         else:
             assert "accelerator" not in resources
-            assert executor not in platform
+            assert set(platform[executor]) == {"fieldPathAsEnv"}
 
 
 def test_every_step_gets_image_and_requests(compiled):
     spec, _ = compiled
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 8
+    assert len(executors) == 9  # the steps and resolve-config
     for executor in executors.values():
         container = executor["container"]
         assert container["image"] == "registry.example/slimnlp:test"
@@ -130,13 +131,12 @@ def test_every_step_gets_image_and_requests(compiled):
         assert "pip install" not in " ".join(container["command"])
 
 
-def test_config_json_default_is_the_config(compiled):
+def test_the_compiled_config_is_the_default_of_every_run(compiled):
     spec, _ = compiled
-    parameter = spec["root"]["inputDefinitions"]["parameters"]["config_json"]
     cfg = load_config(None, OVERRIDES)
-    assert parameter["defaultValue"] == cfg.to_json()
-    assert json.loads(parameter["defaultValue"]) == cfg.to_dict()
-    assert json.loads(parameter["defaultValue"])["prune"]["target_sparsity"] == 0.4
+    base = spec["root"]["dag"]["tasks"]["resolve-config"]["inputs"]["parameters"]["base_config"]
+    assert base["runtimeValue"]["constant"] == cfg.to_json()
+    assert json.loads(base["runtimeValue"]["constant"])["prune"]["target_sparsity"] == 0.4
 
 
 def test_gpu_image_only_for_training_and_no_gpu_at_limit_zero(tmp_path):
@@ -153,9 +153,9 @@ def test_gpu_image_only_for_training_and_no_gpu_at_limit_zero(tmp_path):
         assert container["image"] == expected
         assert "accelerator" not in container["resources"]
         if task in TRAINING:
-            assert set(platform[executor]) == {"emptyDirMounts"}
+            assert set(platform[executor]) == {"emptyDirMounts", "fieldPathAsEnv"}
         else:
-            assert executor not in platform
+            assert set(platform[executor]) == {"fieldPathAsEnv"}
 
 
 def test_default_images_cuda_for_training(tmp_path):
@@ -165,11 +165,18 @@ def test_default_images_cuda_for_training(tmp_path):
         assert image == "ghcr.io/slimnlp/slimnlp:0.1.0" + ("-cuda" if task in TRAINING else "")
 
 
-def test_no_platform_spec_without_gpu_and_shm(tmp_path):
-    (spec,) = compile_to_docs(
-        tmp_path, ["kubernetes.accelerator_limit=0", "kubernetes.shm_size=null"], documents=1
-    )
-    assert len(spec["deploymentSpec"]["executors"]) == 8
+def test_without_gpu_and_shm_the_platform_spec_holds_only_the_run_id(tmp_path):
+    # Every pod gets its KFP run id from its `pipeline/runid` label (downward API): how a cached
+    # step finds its MLflow parent run without the run id in its cache key.
+    spec, platform = compile_to_docs(tmp_path, ["kubernetes.accelerator_limit=0", "kubernetes.shm_size=null"])
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert len(executors) == len(spec["deploymentSpec"]["executors"]) == 9
+    for executor in executors.values():
+        assert executor == {
+            "fieldPathAsEnv": [
+                {"name": "SLIMNLP_KFP_RUN_ID", "fieldPath": "metadata.labels['pipeline/runid']"}
+            ]
+        }
 
 
 def test_compiling_does_not_import_torch(tmp_path):
@@ -235,11 +242,21 @@ def test_every_component_input_and_output_is_wired(compiled):
         assert sources(tasks[name]) == WIRING[name], name
         required = {k for k, v in declared.get("artifacts", {}).items() if not v.get("isOptional")}
         assert required == set(WIRING[name]), name
-        # The three parameters come straight from the pipeline's own parameters.
-        assert {"config_json", "parent_run_id", "tracking_uri"} <= set(declared["parameters"])
-        for parameter in ("config_json", "parent_run_id", "tracking_uri"):
-            assert tasks[name]["inputs"]["parameters"][parameter] == {"componentInputParameter": parameter}
-        assert set(tasks[name].get("dependentTasks", [])) == {p for p, _ in WIRING[name].values()}
+        # Each step's config is its own slice from resolve-config, with the data's fingerprint: its
+        # cache key. The parent run is found by the KFP run id, not passed (it would change the key).
+        parameters = tasks[name]["inputs"]["parameters"]
+        resolved = {"producerTask": "resolve-config", "outputParameterKey": name.replace("-", "_")}
+        assert parameters["config_json"] == {"taskOutputParameter": resolved}
+        assert parameters["data_fingerprint"] == {
+            "taskOutputParameter": {
+                "producerTask": "resolve-config",
+                "outputParameterKey": "data_fingerprint",
+            }
+        }
+        assert parameters["parent_run_id"] == {"runtimeValue": {"constant": ""}}
+        assert parameters["tracking_uri"] == {"componentInputParameter": "tracking_uri"}
+        producers = {p for p, _ in WIRING[name].values()} | {"resolve-config"}
+        assert set(tasks[name].get("dependentTasks", [])) == producers
         outputs = component["outputDefinitions"]["artifacts"]
         assert outputs["metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
     # Every output artifact except metrics and the pipeline's end products (benchmark results,
@@ -249,7 +266,8 @@ def test_every_component_input_and_output_is_wired(compiled):
         (name, key)
         for name in STEPS
         for key in spec["components"][tasks[name]["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
-        if key not in ("metrics", "results", "decision")
+        if key
+        not in ("metrics", "results", "decision", "report", "figures", "confusion", "summary", "decision_md")
     }
     assert produced <= consumed
 
@@ -344,3 +362,117 @@ def test_env_and_s3_secret_on_every_step(tmp_path):
             {"secretKey": "AWS_ACCESS_KEY_ID", "envVar": "AWS_ACCESS_KEY_ID"},
             {"secretKey": "AWS_SECRET_ACCESS_KEY", "envVar": "AWS_SECRET_ACCESS_KEY"},
         ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Typed run parameters and the config each task receives (its cache key)
+
+
+def test_typed_run_parameters_default_to_the_compiled_config(tmp_path, capsys):
+    overrides = ["data.dir=s3://ml-data/shc", "registry.max_drop_vs_teacher=0.05", "prune.method=wanda"]
+    spec, _ = compile_to_docs(tmp_path, overrides)
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["data_dir"] == {
+        "defaultValue": "s3://ml-data/shc",
+        "isOptional": True,
+        "parameterType": "STRING",
+    }
+    assert params["max_drop_vs_teacher"]["defaultValue"] == 0.05
+    assert params["max_drop_vs_teacher"]["parameterType"] == "NUMBER_DOUBLE"
+    assert params["prune_method"]["defaultValue"] == "wanda"
+    assert params["overrides"] == {"defaultValue": [], "isOptional": True, "parameterType": "LIST"}
+    assert {"teacher_checkpoint", "registered_model_name", "train_file", "tracking_uri"} <= set(params)
+    assert "config_json" not in params  # no JSON blob to edit: the config is the default
+    out = capsys.readouterr().out
+    assert "max_drop_vs_teacher    float default 0.05" in out
+    assert "fixed at compile time (kubernetes.*" in out
+
+
+def test_resolve_config_returns_one_config_per_step_of_the_list():
+    import typing
+
+    from slimnlp.steps.spec import STEPS as SPEC_STEPS
+    from slimnlp_components.resolve import resolve_config
+
+    fields = list(typing.get_type_hints(resolve_config)["return"].__annotations__)
+    assert fields == [s.name.replace("-", "_") for s in SPEC_STEPS] + ["data_fingerprint"]
+
+
+def test_parameters_and_overrides_reach_the_config():
+    from slimnlp.config import ConfigError
+    from slimnlp.mlops.run_parameters import apply_parameters
+
+    base = load_config(None, ["registry.max_drop_vs_teacher=0.02"]).to_json()
+    # In a KFP struct every value is text; "" keeps the compiled value; overrides come last.
+    cfg = apply_parameters(
+        base,
+        {"max_drop_vs_teacher": "0.05", "teacher_checkpoint": "", "prune_method": "wanda"},
+        ["distill.epochs=7", "prune.method=magnitude"],
+    )
+    assert cfg.registry.max_drop_vs_teacher == 0.05
+    assert cfg.teacher.checkpoint is None and cfg.distill.epochs == 7 and cfg.prune.method == "magnitude"
+    with pytest.raises(ConfigError, match="unknown pipeline parameter"):
+        apply_parameters(base, {"epochs": 3})
+    with pytest.raises(ConfigError, match="max_drop_vs_teacher must be in"):
+        apply_parameters(base, {"max_drop_vs_teacher": 2.0})
+    with pytest.raises(ConfigError, match="must look like key.path=value"):
+        apply_parameters(base, {}, ["distill.epochs"])
+
+
+def changed_cache_inputs(before, after) -> set[str]:
+    """The steps whose KFP cache key differs: their own config slice changed, or a producer's result
+    (a new input artifact) did."""
+    from slimnlp.mlops.run_parameters import task_config
+    from slimnlp.steps.spec import dag_steps
+
+    changed: set[str] = set()
+    for step in dag_steps(before):
+        producers = {i.producer for i in step.inputs}
+        if task_config(step, before) != task_config(step, after) or producers & changed:
+            changed.add(step.name)
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("export.atol=0.01", {"export-onnx", "benchmark", "promote"}),
+        ("distill.epochs=9", {"distill", "finetune-amp", "export-onnx", "benchmark", "promote"}),
+        ("registry.max_drop_vs_teacher=0.05", {"promote"}),
+        ("teacher.epochs=9", set(STEPS) - {"prepare-data"}),
+        ("data.test_fraction=0.3", set(STEPS)),
+    ],
+)
+def test_a_changed_section_changes_only_its_readers_and_what_follows(override, expected):
+    before = load_config(None, [])
+    assert changed_cache_inputs(before, load_config(None, [override])) == expected
+    assert changed_cache_inputs(before, load_config(None, [])) == set()
+
+
+def test_data_fingerprint_follows_the_bytes_not_the_path(tmp_path):
+    from slimnlp.mlops.run_parameters import data_fingerprint
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "train.csv").write_text("text,label\nx,1\n")
+    first = data_fingerprint(load_config(None, [f"data.dir={tmp_path / 'a'}", "data.train_file=train.csv"]))
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "train.csv").write_text("text,label\nx,1\n")
+    moved = data_fingerprint(load_config(None, [f"data.dir={tmp_path / 'b'}", "data.train_file=train.csv"]))
+    (tmp_path / "b" / "train.csv").write_text("text,label\nx,2\n")
+    edited = data_fingerprint(load_config(None, [f"data.dir={tmp_path / 'b'}", "data.train_file=train.csv"]))
+    assert first == moved != edited
+
+
+def test_each_step_runs_on_its_slice_with_the_settings_it_reads():
+    from slimnlp.config import config_from_json
+    from slimnlp.mlops.run_parameters import task_config
+    from slimnlp.steps.spec import dag_steps, step_config
+
+    cfg = load_config(
+        None, ["registry.enabled=false", "benchmark.runtimes=[pytorch]", "distill.epochs=9", "name=shc"]
+    )
+    for step in dag_steps(cfg):
+        rebuilt = config_from_json(task_config(step, cfg))  # what the task's step function gets
+        assert step_config(step, rebuilt) == step_config(step, cfg), step.name
+        assert (rebuilt.name, rebuilt.tracking) == (cfg.name, cfg.tracking)  # where it logs
+    assert config_from_json(task_config(dag_steps(cfg)[0], cfg)).distill.epochs != 9  # not read: default

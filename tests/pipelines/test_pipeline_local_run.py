@@ -57,12 +57,15 @@ def test_local_run_wires_steps_and_reports(fake_env, tmp_path, tracking_db, caps
     def seen(step, output):
         return json.loads((pipeline_dir / step / output / "seen.json").read_text())
 
+    def saw(step, output):
+        return json.loads((pipeline_dir / step / f"{output}.run.json").read_text())
+
     parent = parent_run(tracking_db, report["parent_run_id"])
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["slimnlp.kind"] == "pipeline"
     for step, output in [("prepare-data", "data"), ("prune", "model"), ("benchmark", "results")]:
-        assert seen(step, output)["parent_run_id"] == parent.info.run_id
-        assert seen(step, output)["tracking_uri"] == report["tracking_uri"]
+        assert saw(step, output)["parent_run_id"] == parent.info.run_id
+        assert saw(step, output)["tracking_uri"] == report["tracking_uri"]
     assert seen("distill", "model")["inputs"]["student"] == str(pipeline_dir / "prune" / "model")
     bench = seen("benchmark", "results")["inputs"]
     assert bench["student"] == str(pipeline_dir / "finetune-amp" / "model")

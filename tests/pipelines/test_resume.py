@@ -92,9 +92,13 @@ def test_changed_data_file_reruns_prepare_data_and_only_what_its_output_changes(
     calls(fakes)
     (tmp_path / "train.csv").write_text("text,label\nएक,a\nतीन,b\n", encoding="utf-8")
     run_all(cfg, tmp_path / "b", resume_on=True, monkeypatch=monkeypatch)
-    # The fake prepare-data writes the same output whatever the file holds: its consumers' inputs
-    # hash the same, so they are reused; a real one writes new splits and everything reruns.
-    assert calls(fakes) == ["prepare-data"]
+    # The fake prepare-data copies the file into its output, as a real one writes new splits: every
+    # consumer's input changed, so everything reruns.
+    assert calls(fakes) == list(STEP_NAMES)
+    # The same bytes again (a new file, same content): prepare-data's key is its files' content.
+    (tmp_path / "train.csv").write_text("text,label\nएक,a\nतीन,b\n", encoding="utf-8")
+    run_all(cfg, tmp_path / "c", resume_on=True, monkeypatch=monkeypatch)
+    assert calls(fakes) == []
 
 
 def test_failed_step_has_no_record_and_reruns_while_earlier_steps_are_reused(fakes, tmp_path, monkeypatch):

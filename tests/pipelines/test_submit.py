@@ -1,13 +1,15 @@
-"""`slimnlp submit / schedule / schedules` against a recording KFP API server.
+"""`slimnlp upload / submit / schedule / schedules` against a recording KFP API server.
 
 No KFP server can run here, so a small HTTP server on 127.0.0.1 (a thread in the test) answers the
-KFP v2beta1 REST calls the real `kfp.Client` makes (healthz, experiments, runs, recurringruns) and
-records every request; the tests check the payloads the client sent.
+KFP v2beta1 REST calls the real `kfp.Client` makes (healthz, experiments, pipelines and their
+versions, runs, recurringruns) and records every request; the tests check the payloads the client
+sent, each JSON body against the kfp client's own API model (kfp_server_api).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email.parser
 import http.server
 import json
 import threading
@@ -31,6 +33,7 @@ class FakeKfp(http.server.ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.experiments = {"Default": "exp-default", "slimnlp": "exp-slimnlp"}
         self.recurring: dict[str, dict] = {}
+        self.pipelines: dict[str, dict] = {}  # id -> {"display_name", "versions": {id: version}}
 
     @property
     def url(self) -> str:
@@ -59,12 +62,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        content_type = self.headers.get("Content-Type", "")
         request = {
             "method": self.command,
             "path": url.path,
             "query": urllib.parse.parse_qs(url.query),
             "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": json.loads(raw) if raw else None,
+            "body": _multipart(content_type, raw)
+            if "multipart" in content_type
+            else (json.loads(raw) if raw else None),
         }
         self.server.requests.append(request)
         return request
@@ -91,6 +97,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 runs = [run for run in runs if run["display_name"] == wanted]
             # The one camelCase field of the v2beta1 API (kfp_server_api maps it back to recurring_runs).
             return self._answer(200, {"recurringRuns": runs, "total_size": len(runs)})
+        if path == "/apis/v2beta1/pipelines":
+            wanted = (
+                json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
+            )
+            found = [
+                {"pipeline_id": pid, "display_name": p["display_name"]}
+                for pid, p in self.server.pipelines.items()
+                if wanted in (None, p["display_name"])
+            ]
+            return self._answer(200, {"pipelines": found, "total_size": len(found)} if found else {})
+        if path.startswith("/apis/v2beta1/pipelines/") and path.endswith("/versions"):
+            pipeline = self.server.pipelines[path.split("/")[4]]
+            wanted = (
+                json.loads(query["filter"][0])["predicates"][0]["stringValue"] if "filter" in query else None
+            )
+            found = [v for v in pipeline["versions"].values() if wanted in (None, v["display_name"])]
+            return self._answer(200, {"pipeline_versions": found, "total_size": len(found)} if found else {})
         if path.startswith("/apis/v2beta1/recurringruns/"):
             run = self.server.recurring.get(path.rsplit("/", 1)[1])
             if run is None:
@@ -104,6 +127,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/apis/v2beta1/experiments":
             self.server.experiments[body["display_name"]] = "exp-new"
             return self._answer(200, {**body, "experiment_id": "exp-new"})
+        if path == "/apis/v2beta1/pipelines/upload":
+            pid = f"p-{len(self.server.pipelines) + 1}"
+            name = request["query"]["name"][0]
+            self.server.pipelines[pid] = {"display_name": name, "versions": {}}
+            return self._answer(200, {"pipeline_id": pid, "display_name": name})
+        if path == "/apis/v2beta1/pipelines/upload_version":
+            pid, name = request["query"]["pipelineid"][0], request["query"]["name"][0]
+            versions = self.server.pipelines[pid]["versions"]
+            version = {
+                "pipeline_id": pid,
+                "pipeline_version_id": f"{pid}-v{len(versions) + 1}",
+                "display_name": name,
+            }
+            versions[version["pipeline_version_id"]] = version
+            return self._answer(200, version)
         if path == "/apis/v2beta1/runs":
             return self._answer(200, {**body, "run_id": "run-123", "state": "PENDING"})
         if path == "/apis/v2beta1/recurringruns":
@@ -120,6 +158,30 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         request = self._record()
         self.server.recurring.pop(request["path"].rsplit("/", 1)[1], None)
         return self._answer(200, {})
+
+
+def _multipart(content_type: str, raw: bytes) -> dict:
+    """A multipart/form-data upload as {field: text} (the pipeline YAML under "uploadfile")."""
+    message = email.parser.BytesParser().parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True).decode()
+        for part in message.get_payload()
+    }
+
+
+def check_model(body: dict, model: str) -> None:
+    """Every field of a request body is a field of the kfp client's own API model (recursively), and
+    the model accepts the values."""
+    import kfp_server_api
+
+    cls = getattr(kfp_server_api, model)
+    python_name = {json_name: name for name, json_name in cls.attribute_map.items()}
+    for key, value in body.items():
+        assert key in python_name, f"{model} has no field {key!r} (fields: {sorted(python_name)})"
+        kind = cls.openapi_types[python_name[key]]
+        if kind.startswith("V2beta1") and isinstance(value, dict):
+            check_model(value, kind)
+    cls(**{python_name[k]: v for k, v in body.items()})
 
 
 @pytest.fixture
@@ -148,32 +210,79 @@ OVERRIDES = [
 # submit
 
 
-def test_submit_sends_pipeline_spec_and_config(kfp_server, capsys):
+def uploads(server: FakeKfp, kind: str = "upload_version") -> list[dict]:
+    return [r for r in server.requests if r["path"] == f"/apis/v2beta1/pipelines/{kind}"]
+
+
+def test_upload_creates_the_pipeline_then_versions_by_config(kfp_server, capsys):
+    from slimnlp_pipelines.kfp_pipelines import version_name
+
+    argv = ["upload", "--host", kfp_server.url, *OVERRIDES]
+    assert main(argv) == 0
+    cfg = load_config(None, OVERRIDES[1::2])
+    (created,) = uploads(kfp_server, "upload")
+    assert created["query"]["name"] == ["slimnlp-marathi-sample"]
+    (version,) = uploads(kfp_server)
+    assert version["query"]["name"] == [version_name(cfg)] and version["query"]["pipelineid"] == ["p-1"]
+    assert (
+        version_name(cfg).rsplit("-", 1)[1]
+        == __import__("hashlib").sha256(cfg.to_json().encode()).hexdigest()[:12]
+    )
+    # The version holds the compiled pipeline: the config as the default of every run.
+    spec = next(yaml.safe_load_all(version["body"]["uploadfile"]))
+    base = spec["root"]["dag"]["tasks"]["resolve-config"]["inputs"]["parameters"]["base_config"]
+    assert json.loads(base["runtimeValue"]["constant"])["prune"]["target_sparsity"] == 0.35
+    assert (
+        f"uploaded pipeline 'slimnlp-marathi-sample' version '{version_name(cfg)}'" in capsys.readouterr().out
+    )
+    # The same config again: found, nothing uploaded. Another config: a new version of the same pipeline.
+    assert main(argv) == 0
+    assert len(uploads(kfp_server)) == 1 and "found pipeline" in capsys.readouterr().out
+    assert main([*argv, "--set", "distill.epochs=9"]) == 0
+    assert len(uploads(kfp_server, "upload")) == 1 and len(uploads(kfp_server)) == 2
+    assert len(kfp_server.pipelines["p-1"]["versions"]) == 2
+
+
+def test_submit_runs_the_version_with_typed_parameters(kfp_server, capsys):
     argv = ["submit", "--host", kfp_server.url, "--experiment", "slimnlp", "--run-name", "shc-1", *OVERRIDES]
-    assert main([*argv, "--tracking-uri", "http://mlflow:5000"]) == 0
-    assert "submitted run run-123" in capsys.readouterr().out
+    params = ["--param", "data_dir=s3://ml-data/shc-2026-12", "--param", "max_drop_vs_teacher=0.01"]
+    params += ["--param", "overrides=distill.epochs=2", "--param", "overrides=teacher.epochs=3"]
+    assert main([*argv, *params, "--tracking-uri", "http://mlflow:5000"]) == 0
+    out = capsys.readouterr().out
+    assert "submitted run run-123" in out and f"{kfp_server.url}/#/runs/details/run-123" in out
 
     (run,) = kfp_server.created("runs")
-    assert run["experiment_id"] == "exp-slimnlp"
-    assert run["display_name"] == "shc-1"
-    # With a Kubernetes platform spec, KFP sends both documents: {pipeline_spec, platform_spec}.
-    spec = run["pipeline_spec"]["pipeline_spec"]
-    platform = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert platform["exec-train-teacher"]["nodeSelector"]["labels"] == {"nvidia.com/gpu.present": "true"}
-    assert spec["pipelineInfo"]["name"] == "slimnlp-compress"
-    assert sorted(spec["root"]["dag"]["tasks"])[:3] == ["benchmark", "distill", "export-onnx"]
-    images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
-    assert images == {"registry.example/slimnlp:9", "registry.example/slimnlp:9-cuda"}
-    # The run parameters carry the whole config, overrides included.
-    params = run["runtime_config"]["parameters"]
-    config = json.loads(params["config_json"])
-    assert config == load_config(None, OVERRIDES[1::2]).to_dict()
-    assert config["prune"]["target_sparsity"] == 0.35
-    assert params["tracking_uri"] == "http://mlflow:5000"
+    check_model(run, "V2beta1Run")
+    assert run["experiment_id"] == "exp-slimnlp" and run["display_name"] == "shc-1"
+    assert "pipeline_spec" not in run  # the run points at the uploaded version
+    assert run["pipeline_version_reference"] == {"pipeline_id": "p-1", "pipeline_version_id": "p-1-v1"}
+    assert run["runtime_config"]["parameters"] == {
+        "data_dir": "s3://ml-data/shc-2026-12",
+        "max_drop_vs_teacher": 0.01,
+        "overrides": ["distill.epochs=2", "teacher.epochs=3"],
+        "kfp_host": kfp_server.url,
+        "tracking_uri": "http://mlflow:5000",
+    }
     # The token travels as a header, health was checked first, and no experiment was created.
     assert all(r["headers"]["authorization"] == f"Bearer {TOKEN}" for r in kfp_server.requests)
     assert kfp_server.requests[0]["path"] == "/apis/v2beta1/healthz"
     assert kfp_server.created("experiments") == []
+    # A second run of the same config reuses the version; --no-cache turns caching off for the run.
+    assert main([*argv, "--no-cache"]) == 0
+    assert len(uploads(kfp_server)) == 1
+    second = kfp_server.created("runs")[1]
+    assert second["pipeline_version_reference"]["pipeline_version_id"] == "p-1-v1"
+    assert second["runtime_config"]["parameters"]["cache"] is False
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [("epochs=3", "NAME one of data_dir"), ("max_drop_vs_teacher=lots", "max_drop_vs_teacher is a float")],
+)
+def test_bad_param_fails_before_any_request(kfp_server, capsys, param, message):
+    assert main(["submit", "--host", kfp_server.url, "--param", param]) == 2
+    assert message in capsys.readouterr().err
+    assert kfp_server.requests == []
 
 
 def test_submit_unknown_experiment_creates_nothing(kfp_server, capsys):
@@ -231,20 +340,20 @@ def test_schedule_converts_cron_and_shows_fire_times(kfp_server, capsys):
     out = capsys.readouterr().out
     assert "KFP '0 30 2 * * 1'" in out
     assert out.count(" 02:30:00") == 3 and out.count("Mon ") == 3
-    assert "created recurring run rr-1" in out
+    assert "created recurring run rr-1" in out and "on version '" in out
 
     (recurring,) = kfp_server.created("recurringruns")
+    check_model(recurring, "V2beta1RecurringRun")
     assert recurring["trigger"] == {"cron_schedule": {"cron": "0 30 2 * * 1"}}
     assert recurring["mode"] == "ENABLE"
     assert int(recurring["max_concurrency"]) == 1
     assert recurring["no_catchup"] is True
     assert recurring["display_name"] == "marathi-sample-retrain"
     assert recurring["experiment_id"] == "exp-slimnlp"
-    assert recurring["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "slimnlp-compress"
-    assert (
-        json.loads(recurring["runtime_config"]["parameters"]["config_json"])["prune"]["target_sparsity"]
-        == 0.35
-    )
+    # A recurring run points at a version: uploading another version later does not move it.
+    assert "pipeline_spec" not in recurring
+    assert recurring["pipeline_version_reference"] == {"pipeline_id": "p-1", "pipeline_version_id": "p-1-v1"}
+    assert recurring["runtime_config"]["parameters"] == {"kfp_host": kfp_server.url}
 
 
 @pytest.mark.parametrize(
@@ -341,10 +450,9 @@ def test_month_names_only_in_month_fields():
         to_kfp_cron("0 JAN * * *")
 
 
-def test_compiled_package_is_what_is_sent(kfp_server, tmp_path):
-    # The spec in the run equals `slimnlp compile` output for the same config.
+def test_compiled_package_is_what_is_uploaded(kfp_server, tmp_path):
+    # The uploaded version equals `slimnlp compile` output for the same config.
     assert main(["submit", "--host", kfp_server.url, *OVERRIDES]) == 0
     assert main(["compile", "--out", str(tmp_path / "p.yaml"), *OVERRIDES]) == 0
-    spec, platform = yaml.safe_load_all((tmp_path / "p.yaml").read_text())
-    sent = kfp_server.created("runs")[0]["pipeline_spec"]
-    assert sent == {"pipeline_spec": spec, "platform_spec": platform}
+    sent = list(yaml.safe_load_all(uploads(kfp_server)[0]["body"]["uploadfile"]))
+    assert sent == list(yaml.safe_load_all((tmp_path / "p.yaml").read_text()))

@@ -31,6 +31,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 RESUME_ENV = "SLIMNLP_RESUME"  # "1": reuse recorded steps (set by `slimnlp run --resume`)
+# `slimnlp run` without --no-cache: reuse like --resume, except the steps that read the outside
+# world (no inputs: prepare-data, whose files may change behind one URI) or change it (promote).
+CACHE = "cache"
 RECORD_DIR = "resume"
 REUSED_LINE = "slimnlp: reused "  # how a reused step says so in its log (pipelines/live.py reads it)
 # Files a step writes that do not make its output different: its metrics (wall time, energy).
@@ -40,15 +43,22 @@ NOT_CONTENT = frozenset({"metrics.json"})
 HASH_LIMIT_BYTES = 256 * 2**20
 
 
-def resume_requested() -> bool:
-    return os.environ.get(RESUME_ENV) == "1"
+def resume_requested(step: str | None = None) -> bool:
+    mode = os.environ.get(RESUME_ENV)
+    if mode == CACHE and step is not None:
+        from slimnlp.steps.spec import step_spec
+
+        spec = step_spec(step)
+        return bool(spec.inputs) and not spec.side_effects
+    return mode == "1"
 
 
 @contextlib.contextmanager
-def resume_env(enabled: bool) -> Iterator[None]:
-    """Set SLIMNLP_RESUME for the step subprocesses started inside the block, then restore it."""
+def resume_env(enabled: bool | str) -> Iterator[None]:
+    """Set SLIMNLP_RESUME for the step subprocesses started inside the block, then restore it
+    (True: reuse every recorded step, CACHE: all but prepare-data and promote, False: none)."""
     before = os.environ.get(RESUME_ENV)
-    os.environ[RESUME_ENV] = "1" if enabled else "0"
+    os.environ[RESUME_ENV] = enabled if isinstance(enabled, str) else ("1" if enabled else "0")
     try:
         yield
     finally:
@@ -214,7 +224,7 @@ def run_or_reuse(
     except OSError as err:  # an input that cannot be hashed: run the step, record nothing
         log.warning("%s: no resume key (%s); the step runs and is not recorded", step, err)
         return run()
-    record = find_record(run_dir, step, key) if resume_requested() else None
+    record = find_record(run_dir, step, key) if resume_requested(step) else None
     if record is not None:
         copy_output(record["out_dir"], out_dir)
         # `slimnlp run` reads this line and opens the step's MLflow run (tracking.reused_step_run)

@@ -30,6 +30,7 @@ from typing import Any
 from slimnlp.config import RunConfig
 from slimnlp.mlops.energy import step_energy
 from slimnlp.mlops.interrupt import sigterm_as_interrupt
+from slimnlp.mlops.lineage import kfp_parent, lineage_tags
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,7 @@ class StepRun:
     out_dir: Path | None = None
     result: dict[str, Any] | None = None
     log_output: bool = True
+    parent_id: str | None = None  # the pipeline's parent run (given, injected or found by KFP run id)
 
     def finish(self, out_dir: Path, metrics: dict[str, Any], log_output: bool = True) -> dict[str, Any]:
         """Hand over the step's metrics; `step_run` writes and logs them when the step's block ends.
@@ -251,6 +253,19 @@ def resolve_parent_run_id(parent_run_id: str | None) -> str | None:
     return parent_run_id or os.environ.get(PARENT_RUN_ENV) or os.environ.get("MLFLOW_RUN_ID") or None
 
 
+def pipeline_run_for_kfp(cfg: RunConfig, parent_run_id: str | None, lineage: dict[str, str]) -> str:
+    """The MLflow parent run of a KFP run, tagged with its KFP run id, name and UI URL (`lineage`):
+    the injected `parent_run_id` when there is one, else the run already tagged with this KFP run id
+    (a retried task), else a new one (slimnlp.mlops.lineage)."""
+    import mlflow
+
+    from slimnlp.mlops.lineage import open_pipeline_run
+
+    experiment_id = _setup(cfg)
+    parent = resolve_parent_run_id(parent_run_id)
+    return open_pipeline_run(mlflow.MlflowClient(), experiment_id, parent, lineage, cfg.name, cfg.to_dict())
+
+
 @contextlib.contextmanager
 def step_run(
     cfg: RunConfig, step: str, parent_run_id: str | None = None, params: dict[str, Any] | None = None
@@ -263,14 +278,14 @@ def step_run(
 
     experiment_id = _setup(cfg)
     client = mlflow.MlflowClient()
-    parent = resolve_parent_run_id(parent_run_id)
-    tags = {"slimnlp.step": step, "slimnlp.kind": "step", **_process_tags()}
+    parent = resolve_parent_run_id(parent_run_id) or kfp_parent(client)
+    tags = {"slimnlp.step": step, "slimnlp.kind": "step", **_process_tags(), **lineage_tags(client, parent)}
     if parent:
         tags["mlflow.parentRunId"] = parent
         # A step run lives beside its parent, also when KFP injected a parent of another experiment.
         experiment_id = client.get_run(parent).info.experiment_id
     run = client.create_run(experiment_id, run_name=step, tags=tags)
-    step_run_ = StepRun(run.info.run_id, client)
+    step_run_ = StepRun(run.info.run_id, client, parent_id=parent)
     if params:
         step_run_.log_params(params)
     country = cfg.tracking.country_iso_code if cfg.tracking.codecarbon else None
@@ -311,8 +326,9 @@ def reused_step_run(cfg: RunConfig, step: str, parent_run_id: str | None, record
 
     experiment_id = _setup(cfg)
     client = mlflow.MlflowClient()
-    parent = resolve_parent_run_id(parent_run_id)
+    parent = resolve_parent_run_id(parent_run_id) or kfp_parent(client)
     tags = {
+        **lineage_tags(client, parent),
         "slimnlp.step": step,
         "slimnlp.kind": "step",
         "slimnlp.reused": "true",

@@ -13,6 +13,7 @@ from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.data import load_splits
 from slimnlp.mlops import tracking
+from slimnlp.mlops.lineage import lineage_tags
 from slimnlp.steps.common import _finish, step_body
 
 
@@ -72,15 +73,14 @@ def benchmark(
             step_energy=step_energy,
         )
         results["compression_energy"] = spent
-        if tracking.resolve_parent_run_id(parent_run_id):  # sections earlier steps left (the NAS front)
+        parent = run.parent_id  # given, injected, or the one this KFP run opened (mlops.lineage)
+        if parent:  # sections earlier steps left (the NAS front), and the run's ids
             from slimnlp.benchmark.report import write_reports
             from slimnlp.benchmark.sections import upstream_sections
 
-            results["sections"] = upstream_sections(
-                run.client, tracking.resolve_parent_run_id(parent_run_id), out / "sections"
-            )
-            if results["sections"]:
-                results["files"] = write_reports(results, out)
+            results["sections"] = upstream_sections(run.client, parent, out / "sections")
+            results["sections"].append(_lineage_section(lineage_tags(run.client, parent)))
+            results["files"] = write_reports(results, out)
         shutil.rmtree(teacher_onnx / ".cache", ignore_errors=True)
         metrics = {"benchmark_seconds": time.perf_counter() - started, **spent}
         for row in results["rows"]:
@@ -92,12 +92,24 @@ def benchmark(
                 }
             )
         run.log_dict(results, "results.json")
-        parent = tracking.resolve_parent_run_id(parent_run_id)
         if parent:  # the report belongs on the pipeline's own run, where people look first
             for kind in ("html", "markdown"):
                 run.client.log_artifact(parent, results["files"][kind], "report")
         metrics = _finish(run, out, metrics, model_dir=False)
         return {**metrics, "rows": results["rows"], "summary": results["summary"]}
+
+
+def _lineage_section(tags: dict[str, str]) -> dict[str, Any]:
+    """A report section naming the MLflow parent run and the KFP run (with its UI address)."""
+    names = {
+        "slimnlp.parent_run_id": "MLflow parent run",
+        "kfp.run_id": "KFP run",
+        "kfp.run_name": "KFP run name",
+    }
+    lines = [f"{label}: `{tags[key]}`" for key, label in names.items() if tags.get(key)]
+    if tags.get("kfp.ui_url"):
+        lines.append(f"KFP UI: {tags['kfp.ui_url']}")
+    return {"title": "Runs", "text": "  \n".join(lines)}
 
 
 def _all_variants(
@@ -133,7 +145,7 @@ def _step_energy(run: tracking.StepRun, parent_run_id: str | None, dirs: dict[st
     from slimnlp.benchmark.energy import step_energy_from_metrics, step_energy_from_mlflow
 
     found = step_energy_from_metrics(dirs)
-    parent = tracking.resolve_parent_run_id(parent_run_id)
+    parent = run.parent_id
     if parent:
         found |= step_energy_from_mlflow(run.client, parent)
     return found
