@@ -391,11 +391,13 @@ def test_typed_run_parameters_default_to_the_compiled_config(tmp_path, capsys):
 def test_resolve_config_returns_one_config_per_step_of_the_list():
     import typing
 
+    from slimnlp.steps.spec import CANDIDATE_STEPS
     from slimnlp.steps.spec import STEPS as SPEC_STEPS
     from slimnlp_components.resolve import resolve_config
 
     fields = list(typing.get_type_hints(resolve_config)["return"].__annotations__)
-    assert fields == [s.name.replace("-", "_") for s in SPEC_STEPS] + ["data_fingerprint"]
+    names = [s.name.replace("-", "_") for s in SPEC_STEPS + CANDIDATE_STEPS]
+    assert fields == names + ["data_fingerprint"]
 
 
 def test_parameters_and_overrides_reach_the_config():

@@ -110,7 +110,8 @@ def test_the_compiled_pipeline_recovers_k_candidates_side_by_side(tmp_path, k):
     (name,) = [name for name, task in root.items() if task["taskInfo"]["name"] == "nas-candidate"]
     loop = root[name]
     assert loop["parameterIterator"]["items"]["raw"] == "[0, 1, 2]"
-    assert set(loop["dependentTasks"]) == {"prepare-data", "train-teacher", "prune"}
+    # the candidates' inputs, and resolve-config for each task's config slice and the data fingerprint
+    assert set(loop["dependentTasks"]) == {"prepare-data", "train-teacher", "prune", "resolve-config"}
     inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     assert set(inner) == {"recover-candidate"}
     candidate = inner["recover-candidate"]["inputs"]["parameters"]["candidate"]["componentInputParameter"]
