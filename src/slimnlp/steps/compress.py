@@ -22,10 +22,11 @@ def prune(
 ) -> dict[str, Any]:
     """Structured pruning of heads and FFN neurons with physical removal, by the pruner registered
     under prune.method (`slimnlp.prune`); out_dir is a (smaller) model directory."""
-    from slimnlp.prune import PruneContext, get_pruner
+    from slimnlp.prune import PruneContext, prune_method
 
     p = cfg.prune
-    pruner = get_pruner(p.method)
+    method = prune_method(p.method)  # its record: whether it trains, uses the target sparsity
+    pruner = method.load_pruner()
     with step_body(cfg, "prune", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = _splits(data_dir)
         model, tokenizer = models.load_model_dir(teacher_dir, default_device())
@@ -34,7 +35,7 @@ def prune(
         # A pruner that trains runs the one loop with its section's settings (it adds its loss terms).
         loop = (
             LoopSettings.from_section(p.section, max_length=max_length, seed=cfg.seed)
-            if pruner.trains
+            if method.trains
             else None
         )
         logits = _teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None
@@ -50,8 +51,6 @@ def prune(
             mlflow_run=run,
         )
         report = pruner.prune(model, tokenizer, train, dev, context)
-        from slimnlp.config.prune_registry import PRUNE_METHODS
-
-        target = f", target {p.target_sparsity:.0%}" if PRUNE_METHODS[p.method].USES_TARGET_SPARSITY else ""
+        target = f", target {p.target_sparsity:.0%}" if method.uses_target_sparsity else ""
         print(f"prune ({p.method}{target}): {report.summary()}", flush=True)
         return _save_model(run, out, model, tokenizer, test, id2label, cfg, report.metrics())

@@ -97,7 +97,7 @@ STEPS: tuple[Step, ...] = (
             _DATA,
             StepInput("pretrained", "pretrain-mlm", "pretrain-mlm output to start from", optional=True),
         ),
-        output="model", output_kind="Model", output_dir="teacher", gpu=True, reads=("pretrain", "seed"),
+        output="model", output_kind="Model", output_dir="teacher", gpu=True, reads=("seed",),
     ),
     Step(
         "prune", "compress:prune", "prune", "structured pruning by the registered pruner prune.method",
@@ -107,7 +107,8 @@ STEPS: tuple[Step, ...] = (
     Step(
         "distill", "train:distill", "distill", "distil the teacher into the pruned student",
         inputs=(_DATA, _TEACHER, StepInput("student", "prune", "student model directory to distil into")),
-        output="model", output_kind="Model", output_dir="distilled", gpu=True, reads=("seed",),
+        # prune: the method's record says whether training keeps its zeros (`keeps_zeros`)
+        output="model", output_kind="Model", output_dir="distilled", gpu=True, reads=("seed", "prune"),
     ),
     Step(
         "finetune-amp", "train:finetune_amp", "finetune_amp", "mixed-precision fine-tune of the student",
@@ -116,7 +117,7 @@ STEPS: tuple[Step, ...] = (
             StepInput("teacher", "train-teacher", "teacher model directory (KD term)"),
             StepInput("student", "distill", "student model directory to fine-tune"),
         ),
-        output="model", output_kind="Model", output_dir="student", gpu=True, reads=("seed",),
+        output="model", output_kind="Model", output_dir="student", gpu=True, reads=("seed", "prune"),
     ),
     Step(
         "export-onnx", "export:export_onnx", "export", "export the student to ONNX with a parity check",
@@ -183,12 +184,12 @@ def step_spec(name: str) -> Step:
 
 
 def step_reads(step: Step, cfg: Any) -> tuple[str, ...]:
-    """Every top-level config key the step reads: its section, its declared reads and, for a step that
-    reads `prune`, the sections the configured pruning method reads (nas: benchmark, export, registry).
-    Sorted, so that a key derived from it does not depend on declaration order."""
+    """Every top-level config key the step reads: its section, its declared reads and, for the step
+    that runs the pruning method (section `prune`), the sections the method reads (nas: benchmark,
+    export, registry). Sorted, so that a key derived from it does not depend on declaration order."""
     keys = {key for key in (step.section, *step.reads) if key}
-    if "prune" in keys:
-        from slimnlp.config.prune_registry import method_reads
+    if step.section == "prune":
+        from slimnlp.prune.methods import method_reads
 
         keys.update(method_reads(cfg.prune.method))
     return tuple(sorted(keys))

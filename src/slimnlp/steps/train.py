@@ -134,11 +134,11 @@ def train_teacher(
 @contextlib.contextmanager
 def _zeros_kept_after(cfg: RunConfig, model: Any, record: dict[str, Any]):
     """Training after a pruner that zeroes weights inside dense matrices (magnitude, wanda,
-    sparsegpt: `KEEPS_ZEROS`) keeps those weights at zero, so the sparsity survives distill and
-    finetune-amp; `record["zeros_kept"]` gets their count. Other methods train as before."""
-    from slimnlp.config.prune_registry import PRUNE_METHODS
+    sparsegpt: `PruneMethod.keeps_zeros`) keeps those weights at zero, so the sparsity survives distill
+    and finetune-amp; `record["zeros_kept"]` gets their count. Other methods train as before."""
+    from slimnlp.prune.methods import prune_method
 
-    if not PRUNE_METHODS[cfg.prune.method].KEEPS_ZEROS:
+    if not prune_method(cfg.prune.method).keeps_zeros:
         yield
         return
     from slimnlp.prune.oneshot.recovery import zero_count, zeros_kept

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.config import PruneConfig
-from slimnlp.config.nas import NasConfig
 from slimnlp.models import load_model_dir, save_model_dir
-from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
+from slimnlp.prune.base import PruneContext, PruneReport, Split
 from slimnlp.prune.importance import taylor_importance
+from slimnlp.prune.nas.config import NasConfig
 from slimnlp.prune.nas.front import check_front, latency_model_error, select_point, spread, write_front
 from slimnlp.prune.nas.latency import LatencyTarget, measure_latency_table
 from slimnlp.prune.nas.search import pareto_front, search
@@ -266,10 +266,7 @@ class _Run:
         }
 
 
-@register_pruner("nas")
 class NasPruner:
-    trains = False  # its own sandwich loop, not the one loop
-
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         return False  # the model it gets is the teacher: it computes them itself
 
