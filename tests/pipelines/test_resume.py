@@ -28,7 +28,7 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(FAKE_STEPS))
     import fake_slimnlp_steps
 
-    for module in ("data", "train", "compress", "export", "measure", "release", "grid"):
+    for module in ("data", "train", "pruning", "export", "measure", "release", "grid"):
         monkeypatch.setitem(sys.modules, f"slimnlp.steps.{module}", fake_slimnlp_steps)
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("FAKE_CALLS_FILE", str(calls))

@@ -169,7 +169,7 @@ def test_a_pruning_method_reads_what_its_record_declares(name):
 
 
 def test_the_finder_sees_reads_handed_on_and_aliased():
-    # distill hands cfg to _zeros_kept_after (cfg.prune) and to _settings in another module (cfg.seed).
+    # distill hands cfg to _zeros_kept_after (cfg.prune) and to loop_settings in another module (cfg.seed).
     assert {"distill", "prune", "seed"} <= step_code_reads(next(s for s in STEPS if s.name == "distill"))
     # nas reads the run config through an alias (`run = context.run`) in two functions.
     assert method_code_reads("nas") == {"benchmark", "export", "registry"}

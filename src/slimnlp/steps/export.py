@@ -7,7 +7,7 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.steps.common import _finish, _splits, step_body
+from slimnlp.steps.common import _splits, finish_step, step_body
 
 
 def export_onnx(
@@ -27,4 +27,4 @@ def export_onnx(
         metrics = export_onnx_model(
             model_dir, out, test[0], cfg.export, labels=test[1], max_length=models.model_max_length(model_dir)
         )
-        return _finish(run, out, dict(metrics), model_dir=False)
+        return finish_step(run, out, dict(metrics), model_dir=False)

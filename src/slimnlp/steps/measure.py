@@ -12,7 +12,7 @@ from typing import Any
 from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _splits, step_body
+from slimnlp.steps.common import _splits, finish_step, step_body
 
 
 def benchmark(
@@ -95,7 +95,7 @@ def benchmark(
         if parent:  # the report belongs on the pipeline's own run, where people look first
             for kind in ("html", "markdown"):
                 run.client.log_artifact(parent, results["files"][kind], "report")
-        metrics = _finish(run, out, metrics, model_dir=False)
+        metrics = finish_step(run, out, metrics, model_dir=False)
         return {**metrics, "rows": results["rows"], "summary": results["summary"]}
 
 

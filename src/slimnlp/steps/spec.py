@@ -76,11 +76,11 @@ class Step:
 
 
 _DATA = StepInput("data", "prepare-data", "prepared data directory")
-# The headline of a step that writes a model directory.
+_TEACHER = StepInput("teacher", "train-teacher", "teacher model directory")
+# The headline of a step that writes a model directory ...
 _MODEL = ("test_accuracy", "test_macro_f1", "params_total", "size_bytes", "best_epoch")
 # ... and of a step that measures several models (keys "<row>.<figure>").
 _ROWS = ("*.accuracy", "*.macro_f1", "*.latency_b32_p50_ms", "*.speedup_vs_teacher_b32")
-_TEACHER = StepInput("teacher", "train-teacher", "teacher model directory")
 
 STEPS: tuple[Step, ...] = (
     Step(
@@ -109,7 +109,7 @@ STEPS: tuple[Step, ...] = (
         output="model", output_kind="Model", output_dir="teacher", gpu=True, reads=("seed",), headline=_MODEL,
     ),
     Step(
-        "prune", "compress:prune", "prune", "structured pruning by the registered pruner prune.method",
+        "prune", "pruning:prune", "prune", "structured pruning by the registered pruner prune.method",
         inputs=(_DATA, _TEACHER), output="model", output_kind="Model", output_dir="pruned", gpu=True,
         reads=("seed",),
         headline=(

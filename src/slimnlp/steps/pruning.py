@@ -7,7 +7,7 @@ from typing import Any
 
 from slimnlp import models
 from slimnlp.config import RunConfig
-from slimnlp.steps.common import _epoch_logger, _save_model, _splits, _teacher_logits, step_body
+from slimnlp.steps.common import _splits, compute_teacher_logits, epoch_logger, finish_model_step, step_body
 from slimnlp.training.device import default_device
 from slimnlp.training.loop import LoopSettings
 
@@ -38,14 +38,14 @@ def prune(
             if method.trains
             else None
         )
-        logits = _teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None
+        logits = compute_teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None
         context = PruneContext(
             config=p,
             max_length=max_length,
             seed=cfg.seed,
             loop=loop,
             teacher_logits=logits,
-            on_epoch=_epoch_logger(run),
+            on_epoch=epoch_logger(run),
             run=cfg,
             out_dir=Path(out),
             mlflow_run=run,
@@ -53,4 +53,4 @@ def prune(
         report = pruner.prune(model, tokenizer, train, dev, context)
         target = f", target {p.target_sparsity:.0%}" if method.uses_target_sparsity else ""
         print(f"prune ({p.method}{target}): {report.summary()}", flush=True)
-        return _save_model(run, out, model, tokenizer, test, id2label, cfg, report.metrics())
+        return finish_model_step(run, out, model, tokenizer, test, id2label, report.metrics())
