@@ -10,14 +10,18 @@ best student's speed-up over every baseline (medians of per-round ratios from on
 its accuracy difference, and the energy payback of compressing it. Writes
 <run dir>/bench.json (the figures) beside <run dir>/benchmark/report.html.
 
-Steps whose output directory already holds a metrics.json are reused (their runs stay under the
-same MLflow parent, so the payback still finds their energy); `--fresh` starts over.
+A step is reused the way `slimnlp run --resume` reuses it: when its resume key (the config it reads,
+its input folders' content, slimnlp's version: `slimnlp.mlops.resume.step_key`) has a record and the
+recorded output is unchanged; any change reruns it and what follows. Reused outputs carry their
+metrics.json, so the payback still finds their energy; `--fresh` starts over.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import itertools
 import json
 import shutil
 import sys
@@ -25,15 +29,6 @@ import time
 from typing import Any
 
 STATE_FILE = "bench_state.json"
-# (step, output folder, input folders) in DAG order; pretrain-mlm joins when pretrain.enabled.
-STEPS = [
-    ("prepare_data", "data", []),
-    ("train_teacher", "teacher", ["data"]),
-    ("prune", "pruned", ["data", "teacher"]),
-    ("distill", "distilled", ["data", "teacher", "pruned"]),
-    ("finetune_amp", "student", ["data", "teacher", "distilled"]),
-    ("export_onnx", "onnx", ["data", "student"]),
-]
 SUMMARY_KEYS = (
     "name", "runtime", "role", "accuracy", "macro_f1", "agreement_with_teacher", "params_total",
     "size_mb", "gflops_per_sequence", "latency_b1_p50_ms", "latency_b32_p50_ms", "latency_b32_p95_ms",
@@ -50,18 +45,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def bench_steps(cfg) -> list[tuple[str, str, list[str]]]:
-    """The steps this config runs: with pretrain.enabled, pretrain-mlm (cached by corpus + config in
-    pretrain.cache_dir, so `make pretrain` beforehand saves its ~35 min) feeds train-teacher."""
-    if not cfg.pretrain.enabled:
-        return STEPS
-    return [STEPS[0], ("pretrain_mlm", "pretrained", ["data"]), *STEPS[1:]]
+def bench_steps(cfg) -> list:
+    """The pipeline's steps before the benchmark, from the step list: with pretrain.enabled,
+    pretrain-mlm (cached by corpus + config in pretrain.cache_dir, so `make pretrain` beforehand
+    saves its ~35 min) feeds train-teacher."""
+    from slimnlp.steps.spec import dag_steps
+
+    return list(itertools.takewhile(lambda step: step.name != "benchmark", dag_steps(cfg)))
+
+
+def _run_step(step, cfg, out: str, parent: str, inputs: dict[str, str]) -> dict[str, Any]:
+    """One step into an empty output folder (what an earlier config left there goes first)."""
+    shutil.rmtree(out, ignore_errors=True)
+    return step.load()(cfg, out_dir=out, parent_run_id=parent, **inputs)
 
 
 def run_steps(cfg, fresh: bool) -> str:
-    """Run (or reuse) the steps up to export-onnx; returns the MLflow parent run id they sit under."""
-    from slimnlp import steps
-    from slimnlp.mlops import tracking
+    """Run (or reuse, by resume key) the steps up to export-onnx; returns the MLflow parent run id."""
+    from slimnlp.mlops import resume, tracking
 
     run_dir = cfg.run_dir
     state_file = run_dir / STATE_FILE
@@ -69,25 +70,22 @@ def run_steps(cfg, fresh: bool) -> str:
         shutil.rmtree(run_dir)
     state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else {}
     with contextlib.ExitStack() as stack:
-        run_list = bench_steps(cfg)
         parent = state.get("parent_run_id")
         if parent is None:
-            for _, folder, _ in run_list:  # outputs without their MLflow runs would hide their energy
-                shutil.rmtree(run_dir / folder, ignore_errors=True)
             parent = stack.enter_context(tracking.parent_run(cfg, tags={"slimnlp.bench": "true"}))
             run_dir.mkdir(parents=True, exist_ok=True)
             state_file.write_text(json.dumps({"parent_run_id": parent}), encoding="utf-8")
-        for name, folder, inputs in run_list:
-            out = run_dir / folder
-            if (out / "metrics.json").is_file():
-                print(f"bench: reusing {out} (--fresh retrains)", flush=True)
-                continue
+        stack.enter_context(resume.resume_env(True))
+        outputs: dict[str, str] = {}
+        for step in bench_steps(cfg):
+            out = str(run_dir / step.output_dir)
+            inputs = {i.name: outputs[i.producer] for i in step.inputs if i.producer in outputs}
             started = time.perf_counter()
-            step = getattr(steps, name)
-            pretrained = name == "train_teacher" and cfg.pretrain.enabled
-            extra = {"pretrained_dir": run_dir / "pretrained"} if pretrained else {}
-            step(cfg, *[run_dir / i for i in inputs], out, parent_run_id=parent, **extra)
-            print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
+            kwargs = {i.param: inputs[i.name] for i in step.inputs if i.name in inputs}
+            run = functools.partial(_run_step, step, cfg, out, parent, kwargs)
+            resume.run_or_reuse(cfg, step.name, out, inputs, run)
+            outputs[step.name] = out
+            print(f"bench: {step.name} done in {time.perf_counter() - started:.0f} s", flush=True)
     return parent
 
 

@@ -40,7 +40,7 @@ STEP_OPTIONS: dict[str, list[tuple[str, str, str]]] = {
 def _prune_methods() -> str:
     from slimnlp.config import PRUNE_METHODS
 
-    lines = [f"  {name:16s} {cls.SUMMARY}" for name, cls in PRUNE_METHODS.items()]
+    lines = [f"  {name:16s} {method.summary}" for name, method in PRUNE_METHODS.items()]
     return "pruning methods (--set prune.method=NAME; settings under prune.NAME.*):\n" + "\n".join(lines)
 
 

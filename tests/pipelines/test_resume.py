@@ -28,7 +28,7 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(FAKE_STEPS))
     import fake_slimnlp_steps
 
-    for module in ("data", "train", "compress", "export", "measure", "release", "grid"):
+    for module in ("data", "train", "pruning", "export", "measure", "release", "grid"):
         monkeypatch.setitem(sys.modules, f"slimnlp.steps.{module}", fake_slimnlp_steps)
     calls = tmp_path / "calls.txt"
     monkeypatch.setenv("FAKE_CALLS_FILE", str(calls))
@@ -67,13 +67,15 @@ def test_unchanged_steps_are_reused_and_a_changed_section_reruns_from_its_step(f
     cfg = config(tmp_path)
     first = run_all(cfg, tmp_path / "a", resume_on=False, monkeypatch=monkeypatch)
     assert calls(fakes) == list(STEP_NAMES)
-    # Same config, --resume: nothing recomputed, every output in place, same headline figures.
+    # Same config, --resume: nothing recomputed but promote (its side effect is the model registry:
+    # never reused), every output in place, same headline figures.
     again = run_all(cfg, tmp_path / "b", resume_on=True, monkeypatch=monkeypatch)
-    assert calls(fakes) == []
+    assert calls(fakes) == ["promote"]
     assert {k: {m: v for m, v in r.items() if m != "wall_time_s"} for k, r in again.items()} == {
         k: {m: v for m, v in r.items() if m != "wall_time_s"} for k, r in first.items()
     }
-    for step in STEP_NAMES:
+    assert not (tmp_path / "r" / "resume" / "promote").exists()
+    for step in STEP_NAMES[:-1]:
         assert (tmp_path / "b" / step / "seen.json").read_bytes() == (
             tmp_path / "a" / step / "seen.json"
         ).read_bytes()
@@ -98,7 +100,7 @@ def test_changed_data_file_reruns_prepare_data_and_only_what_its_output_changes(
     # The same bytes again (a new file, same content): prepare-data's key is its files' content.
     (tmp_path / "train.csv").write_text("text,label\nएक,a\nतीन,b\n", encoding="utf-8")
     run_all(cfg, tmp_path / "c", resume_on=True, monkeypatch=monkeypatch)
-    assert calls(fakes) == []
+    assert calls(fakes) == ["promote"]  # a step with side effects is never reused
 
 
 def test_failed_step_has_no_record_and_reruns_while_earlier_steps_are_reused(fakes, tmp_path, monkeypatch):
@@ -126,6 +128,41 @@ def test_a_recorded_output_changed_or_deleted_since_is_recomputed(fakes, tmp_pat
     shutil.rmtree(tmp_path / "a" / "train-teacher")  # the recorded output deleted: recomputed
     run_all(cfg, tmp_path / "c", resume_on=True, monkeypatch=monkeypatch)
     assert calls(fakes)[:1] == ["train-teacher"]
+
+
+def test_the_budget_nas_selects_by_reruns_prune_when_the_promotion_gate_changes(fakes, tmp_path, monkeypatch):
+    """nas reads registry.max_drop_vs_teacher (its accuracy budget, when prune.nas.max_accuracy_drop
+    is null): the prune step's key holds it for nas, and not for a method that does not read it."""
+    # The fake prune's output names its input folders, so for nas the steps after it rerun too.
+    after_prune = ["prune", "distill", "finetune-amp", "export-onnx", "benchmark", "promote"]
+    for method, rerun in (("nas", after_prune), ("importance", ["promote"])):
+        root = tmp_path / method
+        root.mkdir()
+        cfg = config(root, f"prune.method={method}")
+        run_all(cfg, root / "a", resume_on=False, monkeypatch=monkeypatch)
+        calls(fakes)
+        changed = config(root, f"prune.method={method}", "registry.max_drop_vs_teacher=0.05")
+        run_all(changed, root / "b", resume_on=True, monkeypatch=monkeypatch)
+        assert calls(fakes) == rerun, method
+
+
+def test_step_keys_hash_what_the_step_reads(tmp_path):
+    inputs = {"data": str(tmp_path / "data"), "teacher": str(tmp_path / "teacher")}
+    for folder in inputs.values():
+        Path(folder).mkdir()
+        (Path(folder) / "weights.bin").write_bytes(b"w")
+
+    def key(step, *overrides):
+        return resume.step_key(config(tmp_path, *overrides), step, inputs)
+
+    nas = ("prune.method=nas",)
+    for changed in ("registry.max_drop_vs_teacher=0.05", "benchmark.threads=3", "export.atol=0.01"):
+        assert key("prune", *nas) != key("prune", *nas, changed), changed
+        assert key("prune") == key("prune", changed), changed
+    assert key("benchmark") != key("benchmark", "tracking.country_iso_code=FRA")
+    # distill keeps the zeros of a method that zeroes weights: the method is part of its key.
+    assert key("distill") != key("distill", "prune.method=wanda")
+    assert key("distill") == key("distill", "registry.max_drop_vs_teacher=0.05")
 
 
 def test_record_is_whole_and_names_output_and_metrics(fakes, tmp_path, monkeypatch):

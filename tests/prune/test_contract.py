@@ -24,7 +24,7 @@ from slimnlp.config import (
     config_from_dict,
     load_config,
 )
-from slimnlp.prune import PruneContext, PruneReport, get_pruner, registered_pruners
+from slimnlp.prune import PruneContext, PruneReport, get_pruner, prune_method, prune_methods
 from slimnlp.training.batches import predict_logits
 from slimnlp.training.loop import LoopSettings
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, build_tiny_model_dir
@@ -93,9 +93,8 @@ def _prunable_weights(model) -> tuple[int, int]:
 
 def _context(pruner, config: PruneConfig, teacher, tokenizer) -> PruneContext:
     """The context the prune step builds, for the tiny model (its teacher is an unpruned copy)."""
-    loop = (
-        LoopSettings.from_section(config.section, max_length=MAX_LENGTH, seed=13) if pruner.trains else None
-    )
+    trains = prune_method(config.method).trains
+    loop = LoopSettings.from_section(config.section, max_length=MAX_LENGTH, seed=13) if trains else None
     wants = pruner.wants_teacher_logits(config)
     logits = predict_logits(teacher, tokenizer, TINY_TEXTS, MAX_LENGTH) if wants else None
     return PruneContext(
@@ -108,7 +107,7 @@ def teacher_dir(tmp_path_factory):
     return build_tiny_model_dir(tmp_path_factory.mktemp("contract") / "teacher")
 
 
-@pytest.mark.parametrize("method", registered_pruners())
+@pytest.mark.parametrize("method", prune_methods())
 def test_pruner_contract(method, teacher_dir, tmp_path):
     config = config_from_dict(
         {"prune": {"method": method, "target_sparsity": TARGET, method: FAST.get(method, {})}}
@@ -139,7 +138,7 @@ def test_pruner_contract(method, teacher_dir, tmp_path):
         sum(layout["intermediate_sizes"]),
     )
     weights_after, nonzero = _prunable_weights(model)
-    if getattr(pruner, "structured", True):
+    if not prune_method(method).keeps_zeros:
         assert report.head_sparsity == 1 - heads_after / heads_before == TARGET
         assert report.ffn_sparsity == 1 - neurons_after / neurons_before == TARGET
     else:  # zeroes weights (unstructured, N:M): nothing removed, exactly TARGET of the weights zero
@@ -178,26 +177,30 @@ def test_pruner_contract(method, teacher_dir, tmp_path):
 # The registries and the config
 
 
-def test_config_and_pruner_registries_name_the_same_methods():
-    assert set(registered_pruners()) == set(PRUNE_METHODS)
+def test_every_registered_method_is_a_config_section_with_its_pruner():
     defaults = PruneConfig()
-    for name, section in PRUNE_METHODS.items():
-        assert isinstance(getattr(defaults, name), section), f"PruneConfig has no field {name} of {section}"
+    for name, method in PRUNE_METHODS.items():
+        assert method.name == name
+        assert isinstance(getattr(defaults, name), method.config), f"PruneConfig has no field {name}"
+        folder = method.config.__module__.rpartition(".")[0]  # slimnlp.prune.<method folder>
+        assert method.pruner.startswith(f"{folder}."), f"{name}: pruner outside its folder {folder}"
+        pruner = get_pruner(name)
+        assert callable(pruner.prune) and callable(pruner.wants_teacher_logits), name
     help_text = next(f for f in dataclasses.fields(PruneConfig) if f.name == "method").metadata["help"]
-    assert all(name in help_text for name in PRUNE_METHODS)
+    assert all(f"{name}: {method.summary}" in help_text for name, method in PRUNE_METHODS.items())
 
 
 def test_the_readme_method_table_lists_every_registered_pruner():
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Pruning methods", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    assert {row.split("`")[1] for row in rows} == set(registered_pruners())
-    for name in registered_pruners():
+    assert {row.split("`")[1] for row in rows} == set(prune_methods())
+    for name in prune_methods():
         assert f"`prune.{name}`" in section, f"the README's method table lacks the section prune.{name}"
 
 
 def test_every_prune_field_has_help():
-    for cls in (PruneConfig, *PRUNE_METHODS.values()):
+    for cls in (PruneConfig, *(method.config for method in PRUNE_METHODS.values())):
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
 

@@ -19,29 +19,24 @@ from slimnlp.config.export import ExportConfig
 from slimnlp.config.finetune_amp import FinetuneAmpConfig
 from slimnlp.config.grid import GridConfig
 from slimnlp.config.kubernetes import KubernetesConfig
-from slimnlp.config.nas import NasConfig
-from slimnlp.config.oneshot import (
+from slimnlp.config.pretrain import PretrainConfig
+from slimnlp.config.prune import PruneConfig
+from slimnlp.config.prune_registry import PRUNE_METHODS, PruneMethodConfig, prune_method, prune_methods
+from slimnlp.config.registry import RegistryConfig
+from slimnlp.config.run import RunConfig, config_from_dict, config_from_json, load_config
+from slimnlp.config.teacher import TeacherConfig
+from slimnlp.config.tracking import TrackingConfig
+from slimnlp.config.training import OptimizerSection, TrainingSection
+from slimnlp.prune.block_movement.config import BlockMovementConfig
+from slimnlp.prune.importance.config import ImportanceConfig
+from slimnlp.prune.nas.config import NasConfig
+from slimnlp.prune.oneshot.config import (
     CalibrationConfig,
     MagnitudeConfig,
     SparseGPTConfig,
     StructuredOneShotConfig,
     WandaConfig,
 )
-from slimnlp.config.pretrain import PretrainConfig
-from slimnlp.config.prune import (
-    PRUNE_METHODS,
-    BlockMovementConfig,
-    ImportanceConfig,
-    PruneConfig,
-    PruneMethodConfig,
-    prune_method,
-    prune_methods,
-)
-from slimnlp.config.registry import RegistryConfig
-from slimnlp.config.run import RunConfig, config_from_dict, config_from_json, load_config
-from slimnlp.config.teacher import TeacherConfig
-from slimnlp.config.tracking import TrackingConfig
-from slimnlp.config.training import OptimizerSection, TrainingSection
 
 __all__ = [
     "PRUNE_METHODS",

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.benchmark.tables import cell, markdown_lines
-from slimnlp.config import PRUNE_METHODS, ConfigError, RunConfig, config_from_dict
+from slimnlp.config import ConfigError, RunConfig, config_from_dict
 from slimnlp.models import read_metrics
+from slimnlp.prune.methods import prune_method
 
 ROW_FILE = "row.json"
 
@@ -57,43 +58,63 @@ class GridError(ValueError):
 # Branches
 
 
-# Methods that read prune.calibration: the grid's calibration axis applies to them only.
-UNCALIBRATED = ("block_movement", "importance", "magnitude")
 DEFAULT_METHOD = "block_movement"
 
 
 def branch_id(
-    sparsity: float, kd: bool, precision: str, method: str = DEFAULT_METHOD, calibration: int | None = None
+    sparsity: float | None,
+    kd: bool,
+    precision: str,
+    method: str = DEFAULT_METHOD,
+    calibration: int | None = None,
 ) -> str:
-    """`s50-kd-fp32` for block movement (the paper's grid), `wanda-c1-s50-kd-fp32` for others."""
-    plain = f"s{round(sparsity * 100):02d}-{'kd' if kd else 'ce'}-{'amp' if precision != 'fp32' else 'fp32'}"
+    """`s50-kd-fp32` for block movement (the paper's grid), `wanda-c1-s50-kd-fp32` for others,
+    `nas-kd-fp32` for a method that chooses its own size (no sparsity)."""
+    level = "" if sparsity is None else f"s{round(sparsity * 100):02d}-"
+    plain = f"{level}{'kd' if kd else 'ce'}-{'amp' if precision != 'fp32' else 'fp32'}"
     prefix = "" if method == DEFAULT_METHOD else f"{method}-"
     return prefix + (f"c{calibration}-" if calibration is not None else "") + plain
 
 
 def _accepts(method: str, sparsity: float) -> bool:
     try:
-        PRUNE_METHODS[method]().check_sparsity("target_sparsity", sparsity)
+        prune_method(method).config().check_sparsity("target_sparsity", sparsity)
     except ConfigError:
         return False
     return True
 
 
+def _sparsities(method: str, sparsities: list[float]) -> list[float | None]:
+    """The grid's sparsities the method accepts; one point (None) for a method that chooses its own
+    size (`uses_target_sparsity` false): every sparsity would give the same model."""
+    if not prune_method(method).uses_target_sparsity:
+        return [None]
+    return [s for s in sparsities if _accepts(method, s)]
+
+
+def _calibration_points(method: str, calibration: list[list[str]]) -> list[tuple[int, list[str]] | None]:
+    """(index, sources) of each calibration point for a method that calibrates; one point (None) for
+    a method that does not: each point would give the same model."""
+    if not prune_method(method).calibrates or not calibration:
+        return [None]
+    return list(enumerate(calibration))
+
+
 def branches(cfg: RunConfig) -> list[dict[str, Any]]:
-    """Every (method, calibration, sparsity, KD, precision) of `cfg.grid`, as plain dicts (KFP
-    ParallelFor items); a sparsity a method does not accept is left out."""
+    """Every (method, calibration, sparsity, KD, precision) of `cfg.grid` that gives its own model, as
+    plain dicts (KFP ParallelFor items): a sparsity a method does not accept is left out, and the
+    axes a method ignores (`PruneMethod.uses_target_sparsity`, `calibrates`) have one point for it."""
     g = cfg.grid
     items = []
     for method in g.methods:
-        points = [None] if method in UNCALIBRATED or not g.calibration else list(enumerate(g.calibration))
-        for point in points:
-            for s in (s for s in g.sparsities if _accepts(method, s)):
+        for point in _calibration_points(method, g.calibration):
+            for s in _sparsities(method, g.sparsities):
                 for kd in g.distillation:
                     for p in g.precisions:
                         index, sources = point if point is not None else (None, None)
                         item = {
                             "id": branch_id(s, kd, p, method, index),
-                            "sparsity": float(s),
+                            "sparsity": None if s is None else float(s),
                             "kd": bool(kd),
                         }
                         item["precision"] = p
@@ -107,17 +128,18 @@ def branches(cfg: RunConfig) -> list[dict[str, Any]]:
 
 
 def branch_config(cfg: RunConfig, branch: dict[str, Any]) -> RunConfig:
-    """The run config of one branch: its method (block movement by default) at the branch's sparsity,
-    its calibration sources, KD weight from prune.block_movement.alpha / finetune_amp.alpha or 0
-    without KD, finetune_amp in the branch's precision."""
+    """The run config of one branch: its method (block movement by default) at the branch's sparsity
+    (a branch without one keeps prune.target_sparsity: its method does not read it), its calibration
+    sources, KD weight from prune.block_movement.alpha / finetune_amp.alpha or 0 without KD,
+    finetune_amp in the branch's precision."""
     missing = {"id", "sparsity", "kd", "precision"} - set(branch)
     if missing:
         raise GridError(f"grid branch {branch!r} lacks {sorted(missing)}")
     method = branch.get("method") or DEFAULT_METHOD
     values = cfg.to_dict()
-    values["prune"].update(
-        method=method, target_sparsity=branch["sparsity"], head_sparsity=None, ffn_sparsity=None
-    )
+    values["prune"].update(method=method, head_sparsity=None, ffn_sparsity=None)
+    if branch["sparsity"] is not None:
+        values["prune"]["target_sparsity"] = branch["sparsity"]
     values["prune"]["block_movement"]["alpha"] = cfg.prune.block_movement.alpha if branch["kd"] else 0.0
     if branch.get("calibration"):
         values["prune"]["calibration"]["sources"] = list(branch["calibration"])
@@ -232,7 +254,7 @@ def read_rows(row_dirs: list[str | Path]) -> tuple[list[dict[str, Any]], dict[st
         key=lambda r: (
             r.get("method") or DEFAULT_METHOD,
             r.get("calibration") or "",
-            r["sparsity"],
+            -1 if r["sparsity"] is None else r["sparsity"],
             r["kd"],
             r["precision_requested"],
         ),
@@ -266,10 +288,11 @@ def plot_accuracy_vs_latency(rows: list[dict[str, Any]], teacher: dict[str, Any]
         size = 40 + 400 * (row.get("size_bytes") or 0) / biggest
         is_teacher = row["branch"] == "teacher"
         marker = "*" if is_teacher else ("o" if row.get("kd") else "s")
-        color = "black" if is_teacher else plt.cm.viridis(row["sparsity"] / 0.8)
+        level = row["sparsity"] if row.get("sparsity") is not None else row.get("structural_sparsity") or 0
+        color = "black" if is_teacher else plt.cm.viridis(level / 0.8)
         ax.scatter(x, y, s=size, marker=marker, color=color, alpha=0.7, edgecolors="k")
         ax.annotate(row["branch"], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    levels = sorted({r["sparsity"] for r in rows})
+    levels = sorted({r["sparsity"] for r in rows if r["sparsity"] is not None})
     handles = [
         plt.Line2D([], [], marker="o", linestyle="", color=plt.cm.viridis(s / 0.8), label=f"{s:.0%} pruned")
         for s in levels

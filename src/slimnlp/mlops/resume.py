@@ -4,13 +4,14 @@
     slimnlp run --config C --resume   # a step whose key has a record is copied, not recomputed
 
 A step's key is the SHA-256 of: the step's name, slimnlp's version, the global seed, the step's
-config it reads (`steps.spec.step_config`: its section, its declared reads and its pruning method's), the content of each input directory
-(`dir_digest`) and of every local file or folder its section names (the data files of prepare-data,
+config it reads (`steps.spec.step_config`: its section, its declared reads and its pruning
+method's), the content of each input directory (`dir_digest`) and of every local file or folder its section names (the data files of prepare-data,
 a local `teacher.checkpoint`). When a step finishes, `<run dir>/resume/<step>/<key>.json` records
 its output directory, that directory's digest and the step's metrics. With `--resume`, a step whose
 key has a record, and whose recorded output is still on disk unchanged, gets that output copied
 (hard links) into its own output directory and returns the recorded metrics; the first step whose
-key differs reruns, and so does everything after it whose inputs then differ.
+key differs reruns, and so does everything after it whose inputs then differ. A step with side
+effects (`Step.side_effects`: promote) is never reused and never recorded.
 
 Remote files (`s3://`, `http(s)://`, hub names) count as unchanged while their URI is.
 """
@@ -216,8 +217,14 @@ def run_or_reuse(
     """Run a step, or with SLIMNLP_RESUME=1 reuse its recorded output; record it when it finishes.
 
     A record is written only after the step returned, so a step stopped halfway (Ctrl-C, SIGTERM,
-    a crash) has none and reruns; every step that finished before it is reused.
+    a crash) has none and reruns; every step that finished before it is reused. A step with side
+    effects outside its output directory (promote: the model registry) always runs: a copy of its
+    output would not redo them.
     """
+    from slimnlp.steps.spec import step_spec
+
+    if step_spec(step).side_effects:
+        return run()
     run_dir = Path(cfg.run_dir).resolve()
     try:
         key = step_key(cfg, step, inputs, values)

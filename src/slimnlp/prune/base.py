@@ -1,14 +1,13 @@
-"""What every pruning method is: a registered `Pruner`, run in a `PruneContext`, giving a `PruneReport`.
+"""What every pruning method's code is: a `Pruner`, run in a `PruneContext`, giving a `PruneReport`.
 
-    @register_pruner("importance")
     class ImportancePruner:
         def wants_teacher_logits(self, config): return False
         def prune(self, model, tokenizer, train, dev, context) -> PruneReport: ...
 
     report = get_pruner(cfg.prune.method).prune(model, tokenizer, train, dev, context)
 
-The name is the method's `prune.method` value and its config section `prune.<name>`
-(`slimnlp.config.prune`); registering a pruner without such a section fails at import.
+A pruner is named by its method's record (`PruneMethod.pruner`, `slimnlp.prune.descriptor`), which
+also says whether it trains, calibrates or keeps zeros; the pruner holds behaviour only.
 """
 
 from __future__ import annotations
@@ -18,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from slimnlp.config import PRUNE_METHODS, PruneConfig
-
 if TYPE_CHECKING:
     import torch
 
+    from slimnlp.config import PruneConfig
     from slimnlp.training.loop import LoopSettings
 
 Split = tuple[list[str], list[int]]  # (texts, labels)
@@ -36,8 +34,8 @@ class PruneContext:
         config: The prune section: shared fields, and `config.section`, the method's own.
         max_length: Tokens per text (the teacher's tokenizer length).
         seed: The run's seed.
-        loop: Settings of the one training loop built from the method's section, for a pruner that
-            trains (`trains` is true); None otherwise.
+        loop: Settings of the one training loop built from the method's section, for a method that
+            trains (`PruneMethod.trains`); None otherwise.
         teacher_logits: The teacher's logits on the training texts (same order), when the pruner
             asked for them (`wants_teacher_logits`); None otherwise.
         on_epoch: Called with (epoch, record) after each training epoch (MLflow logging).
@@ -144,10 +142,8 @@ class PruneReport:
 
 
 class Pruner(Protocol):
-    """A pruning method. It prunes `model` in place (physically: the saved directory is smaller)."""
-
-    # True: the method trains in the one loop; the step passes `context.loop`, built from its section.
-    trains: bool
+    """A pruning method's code. It prunes `model` in place (physically: the saved directory is smaller,
+    or, for a method that keeps zeros, the weights are zeroed)."""
 
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         """Whether the step should compute the teacher's logits on the training texts (KD)."""
@@ -158,38 +154,3 @@ class Pruner(Protocol):
     ) -> PruneReport:
         """Prune `model` in place and report what was removed."""
         ...
-
-
-# --------------------------------------------------------------------------------------------------
-# The registry
-
-_PRUNERS: dict[str, type] = {}
-
-
-def register_pruner(name: str):
-    """Class decorator: register a pruner under its `prune.method` name."""
-
-    def register(cls: type) -> type:
-        if name not in PRUNE_METHODS:
-            raise ValueError(
-                f"pruner {cls.__name__} is registered as {name!r}, which has no config section; add "
-                f"@prune_method({name!r}) on its config class in slimnlp/config/prune.py"
-            )
-        if name in _PRUNERS:
-            raise ValueError(f"pruner {name!r} is registered twice ({_PRUNERS[name]}, {cls})")
-        _PRUNERS[name] = cls
-        return cls
-
-    return register
-
-
-def registered_pruners() -> tuple[str, ...]:
-    """The names of the registered pruners (import `slimnlp.prune` to register the shipped ones)."""
-    return tuple(_PRUNERS)
-
-
-def get_pruner(name: str) -> Pruner:
-    """A new pruner of method `name`."""
-    if name not in _PRUNERS:
-        raise ValueError(f"no pruner named {name!r}; registered: {registered_pruners()}")
-    return _PRUNERS[name]()

@@ -25,11 +25,11 @@ from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.data import load_splits
 from slimnlp.steps.common import (
-    _epoch_logger,
-    _finish,
-    _save_model,
-    _settings,
-    _teacher_logits,
+    compute_teacher_logits,
+    epoch_logger,
+    finish_model_step,
+    finish_step,
+    loop_settings,
     step_body,
 )
 
@@ -94,19 +94,19 @@ def recover_candidate(
             (out / RECOVERY_FILE).write_text(
                 json.dumps({"index": candidate, "skipped": reason}), encoding="utf-8"
             )
-            return _finish(run, out, {"candidate": candidate, "skipped": 1}, model_dir=False)
+            return finish_step(run, out, {"candidate": candidate, "skipped": 1}, model_dir=False)
     entry = entries[candidate]
     with step_body(cfg, "recover-candidate", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = load_splits(data_dir)
         search_dev, selection_dev = _selection_rows(cfg, dev, listing)
         model, tokenizer = models.load_model_dir(Path(pruned_dir) / CANDIDATES_DIR / entry["dir"])
-        teacher_logits = _teacher_logits(teacher_dir, train[0])
+        teacher_logits = compute_teacher_logits(teacher_dir, train[0])
         d, a = cfg.distill, cfg.finetune_amp
-        log = _epoch_logger(run)
+        log = epoch_logger(run)
         print(f"recover-candidate {candidate} `{entry['arch']}`: distill", flush=True)
         history = {"distill": train_classifier(
             model, tokenizer, train, search_dev,
-            _settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature, name="distill"),
+            loop_settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature, name="distill"),
             teacher_logits=teacher_logits, on_epoch=log,
         )}  # fmt: skip
         stages = {"distill": _correct(model, tokenizer, selection_dev)}
@@ -117,7 +117,7 @@ def recover_candidate(
             print(f"recover-candidate {candidate}: finetune-amp ({precision}, {reason})", flush=True)
             history["finetune-amp"] = train_classifier(
                 model, tokenizer, train, search_dev,
-                _settings(a, cfg, tokenizer, alpha=a.alpha, temperature=a.temperature, precision=precision,
+                loop_settings(a, cfg, tokenizer, alpha=a.alpha, temperature=a.temperature, precision=precision,
                           name="finetune_amp"),
                 teacher_logits=teacher_logits if a.alpha > 0 else None, on_epoch=log, device=device,
             )  # fmt: skip
@@ -143,7 +143,7 @@ def recover_candidate(
             **{f"selection_accuracy_{k.replace('-', '_')}": v for k, v in scores.items()},
             **{f"{stage}_best_epoch": h.get("best_epoch", 0) for stage, h in history.items()},
         }
-        return _save_model(run, out, model, tokenizer, test, id2label, cfg, metrics)
+        return finish_model_step(run, out, model, tokenizer, test, id2label, metrics)
 
 
 def select_student(
@@ -199,7 +199,7 @@ def select_student(
             "selection_delta_high": picked["paired"]["high"],
         }
         metrics.pop("size_bytes", None)
-        return _finish(run, out, metrics)
+        return finish_step(run, out, metrics)
 
 
 def _write_choice(run, folder: Path, choice: dict[str, Any], listing: dict[str, Any]) -> None:

@@ -20,15 +20,13 @@ from slimnlp.training.loop import LoopSettings
 from slimnlp.training.metrics import classification_metrics, distinct_text_scores
 
 
-def _out(out_dir: str | Path) -> Path:
+def make_output_dir(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
-def _model_metrics(
-    model, tokenizer, test, id2label, max_length: int, prefix: str = "test_"
-) -> dict[str, Any]:
+def score_model(model, tokenizer, test, id2label, max_length: int, prefix: str = "test_") -> dict[str, Any]:
     texts, labels = test[0], test[1]
     predictions = predict_logits(model, tokenizer, texts, max_length).argmax(-1).numpy()
     scores = classification_metrics(predictions, labels, id2label)
@@ -52,7 +50,7 @@ def step_body(
 ) -> Iterator[tuple[tracking.StepRun, Path]]:
     """The one body every step runs in: its output directory, a nested MLflow run named after the
     step with the step's config section (from the step list) as params, CodeCarbon around it, and
-    metrics.json written once at the end (`_finish`). A failure marks the run FAILED and leaves
+    metrics.json written once at the end (`finish_step`). A failure marks the run FAILED and leaves
     earlier steps' outputs alone."""
     from slimnlp.steps.spec import step_spec
     from slimnlp.training import distributed
@@ -62,13 +60,13 @@ def step_body(
             yield run, scratch
         return
     section = step_spec(name).section
-    out = _out(out_dir)
+    out = make_output_dir(out_dir)
     params = {section: cfg.to_dict()[section], **params} if section else params
     with tracking.step_run(cfg, name, parent_run_id, params=params) as run:
         yield run, out
 
 
-def _finish(
+def finish_step(
     run: tracking.StepRun, out: Path, metrics: dict[str, Any], model_dir: bool = True
 ) -> dict[str, Any]:
     """The step's result: its size on disk for a model directory; metrics.json is written once, by
@@ -78,23 +76,24 @@ def _finish(
     return run.finish(out, metrics)
 
 
-def _save_model(
-    run: tracking.StepRun, out: Path, model, tokenizer, test, id2label, cfg: RunConfig, extra: dict[str, Any]
+def finish_model_step(
+    run: tracking.StepRun, out: Path, model, tokenizer, test, id2label, extra: dict[str, Any]
 ) -> dict[str, Any]:
-    """Score the trained model on the test set, save it as a model directory, log and return metrics."""
+    """The end of a step that writes a model: score it on the test split, save it as a model
+    directory in `out`, and finish the step (`finish_step`) with `extra` and the scores."""
     model = model.cpu().float()
-    metrics = {**extra, **_model_metrics(model, tokenizer, test, id2label, models.max_length_of(tokenizer))}
+    metrics = {**extra, **score_model(model, tokenizer, test, id2label, models.max_length_of(tokenizer))}
     models.save_model_dir(model, tokenizer, out)
-    return _finish(run, out, metrics)
+    return finish_step(run, out, metrics)
 
 
-def _teacher_logits(teacher_dir: str | Path, texts: list[str]) -> torch.Tensor:
+def compute_teacher_logits(teacher_dir: str | Path, texts: list[str]) -> torch.Tensor:
     """The teacher's logits on `texts`, tokenised at the teacher's own length."""
     teacher, tokenizer = models.load_model_dir(teacher_dir, default_device())
     return predict_logits(teacher, tokenizer, texts, models.max_length_of(tokenizer))
 
 
-def _settings(
+def loop_settings(
     section: Any,
     cfg: RunConfig,
     tokenizer: Any,
@@ -118,5 +117,5 @@ def _settings(
     )
 
 
-def _epoch_logger(run: tracking.StepRun):
+def epoch_logger(run: tracking.StepRun):
     return lambda epoch, record: run.log_metrics(record, step=epoch)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.config import RunConfig
-from slimnlp.steps.common import _finish, step_body
+from slimnlp.steps.common import finish_step, step_body
 
 
 def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | None = None) -> dict[str, Any]:
@@ -17,4 +17,4 @@ def prepare_data(cfg: RunConfig, out_dir: str | Path, *, parent_run_id: str | No
     with step_body(cfg, "prepare-data", out_dir, parent_run_id) as (run, out):
         report = prepare_data_files(cfg.data, out)
         run.log_dict(report, "data_report.json")
-        return _finish(run, out, dict(report), model_dir=False)
+        return finish_step(run, out, dict(report), model_dir=False)

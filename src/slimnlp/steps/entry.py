@@ -6,53 +6,22 @@ package, where it is tested without KFP.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from slimnlp.mlops.tracking import numeric_metrics
-
-# What a KFP UI shows per step; everything else is in the step's MLflow run and metrics.json.
-HEADLINE_KEYS = (
-    "peak_rss_gib",
-    "train_rows",
-    "dev_rows",
-    "test_rows",
-    "num_labels",
-    "test_accuracy",
-    "test_macro_f1",
-    "params_total",
-    "size_bytes",
-    "heads_removed",
-    "neurons_removed",
-    "head_sparsity",
-    "ffn_sparsity",
-    "best_epoch",
-    "max_abs_diff",
-    "fp32_accuracy",
-    "int8_accuracy",
-    "onnx_size_bytes",
-    "int8_size_bytes",
-    "promoted",
-    "registered_version",
-    "heldout_perplexity",
-    "tokens_seen",
-    # block movement pruning (prune) and the grid's rows (grid-row)
-    "structural_sparsity",
-    "weight_sparsity",
-    "sparsity",
-    "accuracy",
-    "latency_b32_p50_ms",
-    "speedup_vs_teacher_b32",
-)
-HEADLINE_SUFFIXES = (".accuracy", ".macro_f1", ".latency_b32_p50_ms", ".speedup_vs_teacher_b32")
+from slimnlp.steps.spec import Step
 
 
-def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """The few numbers worth showing beside a pipeline task."""
+def headline_metrics(step: Step, metrics: dict[str, Any]) -> dict[str, float]:
+    """The few numbers worth showing beside a pipeline task: the step's `headline` keys (the step
+    list) and its peak memory; everything else is in its MLflow run and metrics.json."""
     flat = numeric_metrics({k: v for k, v in metrics.items() if not isinstance(v, dict)})
-    return {k: v for k, v in flat.items() if k in HEADLINE_KEYS or k.endswith(HEADLINE_SUFFIXES)}
+    patterns = (*step.headline, "peak_rss_gib")
+    return {k: v for k, v in flat.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
 
 
 def run_component(
@@ -113,4 +82,4 @@ def run_component(
         },
         values=values,
     )
-    return {**headline_metrics(result), "wall_time_s": round(time.perf_counter() - start, 3)}
+    return {**headline_metrics(spec, result), "wall_time_s": round(time.perf_counter() - start, 3)}

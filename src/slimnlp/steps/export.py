@@ -8,7 +8,7 @@ from typing import Any
 from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.data import load_splits
-from slimnlp.steps.common import _finish, step_body
+from slimnlp.steps.common import finish_step, step_body
 
 
 def export_onnx(
@@ -28,4 +28,4 @@ def export_onnx(
         metrics = export_onnx_model(
             model_dir, out, test[0], cfg.export, labels=test[1], max_length=models.model_max_length(model_dir)
         )
-        return _finish(run, out, dict(metrics), model_dir=False)
+        return finish_step(run, out, dict(metrics), model_dir=False)

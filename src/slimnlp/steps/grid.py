@@ -7,7 +7,7 @@ from typing import Any
 
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
-from slimnlp.steps.common import _finish, _out, step_body
+from slimnlp.steps.common import finish_step, make_output_dir, step_body
 
 
 def grid_branch_config(cfg: RunConfig, branch: dict[str, Any]) -> str:
@@ -32,7 +32,7 @@ def grid_row(
     teacher's row measured beside it; out_dir/row.json."""
     from slimnlp.grid.branches import write_branch_row
 
-    payload = write_branch_row(branch, pruned_dir, student_dir, results_dir, _out(out_dir))
+    payload = write_branch_row(branch, pruned_dir, student_dir, results_dir, make_output_dir(out_dir))
     return {k: v for k, v in payload["row"].items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
@@ -60,4 +60,4 @@ def grid_collect(
             ):
                 if isinstance(row.get(key), int | float):
                     metrics[f"{row['branch']}.{key}"] = row[key]
-        return _finish(run, out, metrics, model_dir=False)
+        return finish_step(run, out, metrics, model_dir=False)

@@ -14,7 +14,7 @@ from slimnlp.config import RunConfig
 from slimnlp.data import load_splits
 from slimnlp.mlops import tracking
 from slimnlp.mlops.lineage import lineage_tags
-from slimnlp.steps.common import _finish, step_body
+from slimnlp.steps.common import finish_step, step_body
 
 
 def benchmark(
@@ -95,7 +95,7 @@ def benchmark(
         if parent:  # the report belongs on the pipeline's own run, where people look first
             for kind in ("html", "markdown"):
                 run.client.log_artifact(parent, results["files"][kind], "report")
-        metrics = _finish(run, out, metrics, model_dir=False)
+        metrics = finish_step(run, out, metrics, model_dir=False)
         return {**metrics, "rows": results["rows"], "summary": results["summary"]}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from slimnlp.config import RunConfig
 from slimnlp.mlops import tracking
 from slimnlp.mlops.lineage import close_pipeline_run, lineage_tags
-from slimnlp.steps.common import _out, step_body
+from slimnlp.steps.common import make_output_dir, step_body
 
 
 def promote(
@@ -25,7 +25,7 @@ def promote(
     champion when the gate passes (slimnlp.promote.promotion); out_dir holds decision.json and the model."""
     from slimnlp.promote import promotion, registry
 
-    out = _out(out_dir)
+    out = make_output_dir(out_dir)
     if not cfg.registry.enabled:
         result: dict[str, Any] = {"registered": False, "reason": "registry.enabled is false"}
         promotion.write_decision(out, result)

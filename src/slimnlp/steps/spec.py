@@ -56,8 +56,12 @@ class Step:
     values: tuple[str, ...] = ()  # parameters that are values, not directories (grid-row's branch)
     # Config keys it reads beyond `section`: other sections ("export") or global values ("seed").
     # With the pruning method's own reads (`step_reads`), this is what its resume key and KFP cache
-    # key hash, and all of the config a KFP task receives.
+    # key hash, and all of the config a KFP task receives. tests/steps/test_reads.py checks it
+    # against the code (what tracks the step in MLflow is not counted).
     reads: tuple[str, ...] = ()
+    # Its headline figures: metrics.json keys (fnmatch patterns) shown beside its KFP task; the
+    # rest stays in its MLflow run and metrics.json.
+    headline: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., dict[str, Any]]:
         """The step function (imports torch and friends)."""
@@ -73,11 +77,16 @@ class Step:
 
 _DATA = StepInput("data", "prepare-data", "prepared data directory")
 _TEACHER = StepInput("teacher", "train-teacher", "teacher model directory")
+# The headline of a step that writes a model directory ...
+_MODEL = ("test_accuracy", "test_macro_f1", "params_total", "size_bytes", "best_epoch")
+# ... and of a step that measures several models (keys "<row>.<figure>").
+_ROWS = ("*.accuracy", "*.macro_f1", "*.latency_b32_p50_ms", "*.speedup_vs_teacher_b32")
 
 STEPS: tuple[Step, ...] = (
     Step(
         "prepare-data", "data:prepare_data", "data", "load, clean and split the labelled data",
         inputs=(), output="data", output_kind="Dataset", output_dir="data",
+        headline=("train_rows", "dev_rows", "test_rows", "num_labels"),
     ),
     Step(
         "pretrain-mlm", "train:pretrain_mlm", "pretrain",
@@ -89,7 +98,7 @@ STEPS: tuple[Step, ...] = (
             ),
         ),
         output="model", output_kind="Model", output_dir="pretrained", gpu=True, enabled_by="pretrain.enabled",
-        reads=("seed", "output_dir"),
+        reads=("seed", "output_dir"), headline=("heldout_perplexity", "tokens_seen", "params_total", "size_bytes"),
     ),
     Step(
         "train-teacher", "train:train_teacher", "teacher", "fine-tune (or build and train) the teacher",
@@ -97,17 +106,23 @@ STEPS: tuple[Step, ...] = (
             _DATA,
             StepInput("pretrained", "pretrain-mlm", "pretrain-mlm output to start from", optional=True),
         ),
-        output="model", output_kind="Model", output_dir="teacher", gpu=True, reads=("pretrain", "seed"),
+        output="model", output_kind="Model", output_dir="teacher", gpu=True, reads=("seed",), headline=_MODEL,
     ),
     Step(
-        "prune", "compress:prune", "prune", "structured pruning by the registered pruner prune.method",
+        "prune", "pruning:prune", "prune", "structured pruning by the registered pruner prune.method",
         inputs=(_DATA, _TEACHER), output="model", output_kind="Model", output_dir="pruned", gpu=True,
         reads=("seed",),
+        headline=(
+            *_MODEL, "heads_removed", "neurons_removed", "head_sparsity", "ffn_sparsity", "structural_sparsity",
+            "weight_sparsity",
+        ),
     ),
     Step(
         "distill", "train:distill", "distill", "distil the teacher into the pruned student",
         inputs=(_DATA, _TEACHER, StepInput("student", "prune", "student model directory to distil into")),
-        output="model", output_kind="Model", output_dir="distilled", gpu=True, reads=("seed",),
+        # prune: the method's record says whether training keeps its zeros (`keeps_zeros`)
+        output="model", output_kind="Model", output_dir="distilled", gpu=True, reads=("seed", "prune"),
+        headline=_MODEL,
     ),
     Step(
         "finetune-amp", "train:finetune_amp", "finetune_amp", "mixed-precision fine-tune of the student",
@@ -116,7 +131,8 @@ STEPS: tuple[Step, ...] = (
             StepInput("teacher", "train-teacher", "teacher model directory (KD term)"),
             StepInput("student", "distill", "student model directory to fine-tune"),
         ),
-        output="model", output_kind="Model", output_dir="student", gpu=True, reads=("seed",),
+        output="model", output_kind="Model", output_dir="student", gpu=True, reads=("seed", "prune"),
+        headline=_MODEL,
     ),
     Step(
         "export-onnx", "export:export_onnx", "export", "export the student to ONNX with a parity check",
@@ -125,6 +141,7 @@ STEPS: tuple[Step, ...] = (
             StepInput("model", "finetune-amp", "model directory to export"),
         ),
         output="onnx", output_kind="Artifact", output_dir="onnx",
+        headline=("max_abs_diff", "fp32_accuracy", "int8_accuracy", "onnx_size_bytes", "int8_size_bytes"),
     ),
     Step(
         "benchmark", "measure:benchmark", "benchmark", "teacher vs. students: accuracy, latency, size",
@@ -135,6 +152,7 @@ STEPS: tuple[Step, ...] = (
             StepInput("student_onnx", "export-onnx", "student ONNX directory", flag="onnx"),
         ),
         output="results", output_kind="Artifact", output_dir="benchmark", reads=("export", "tracking", "seed"),
+        headline=_ROWS,
     ),
     Step(
         "promote", "release:promote", "registry",
@@ -146,6 +164,7 @@ STEPS: tuple[Step, ...] = (
             StepInput("results", "benchmark", "benchmark output directory (results.json)"),
         ),
         output="decision", output_kind="Artifact", output_dir="promote", side_effects=("mlflow-registry",),
+        headline=("promoted", "registered_version"),
     ),
 )  # fmt: skip
 
@@ -160,11 +179,12 @@ GRID_STEPS: tuple[Step, ...] = (
             StepInput("results", "benchmark", "the branch's benchmark output"),
         ),
         output="row", output_kind="Artifact", output_dir="grid-rows", values=("branch",),
+        headline=("sparsity", "accuracy", "latency_b32_p50_ms", "speedup_vs_teacher_b32", "structural_sparsity"),
     ),
     Step(
         "grid-collect", "grid:grid_collect", "grid", "every branch's row in one table and one plot",
         inputs=(StepInput("rows", "grid-row", "the grid-row outputs of all branches", keyword="row_dirs"),),
-        output="report", output_kind="Artifact", output_dir="grid",
+        output="report", output_kind="Artifact", output_dir="grid", headline=_ROWS,
     ),
 )  # fmt: skip
 
@@ -205,12 +225,12 @@ def step_spec(name: str) -> Step:
 
 
 def step_reads(step: Step, cfg: Any) -> tuple[str, ...]:
-    """Every top-level config key the step reads: its section, its declared reads and, for a step that
-    reads `prune`, the sections the configured pruning method reads (nas: benchmark, export, registry).
-    Sorted, so that a key derived from it does not depend on declaration order."""
+    """Every top-level config key the step reads: its section, its declared reads and, for the step
+    that runs the pruning method (section `prune`), the sections the method reads (nas: benchmark,
+    export, registry). Sorted, so that a key derived from it does not depend on declaration order."""
     keys = {key for key in (step.section, *step.reads) if key}
-    if "prune" in keys:
-        from slimnlp.config.prune_registry import method_reads
+    if step.section == "prune":
+        from slimnlp.prune.methods import method_reads
 
         keys.update(method_reads(cfg.prune.method))
     return tuple(sorted(keys))

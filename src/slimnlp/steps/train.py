@@ -12,11 +12,11 @@ from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.data import load_splits
 from slimnlp.steps.common import (
-    _epoch_logger,
-    _finish,
-    _save_model,
-    _settings,
-    _teacher_logits,
+    compute_teacher_logits,
+    epoch_logger,
+    finish_model_step,
+    finish_step,
+    loop_settings,
     step_body,
 )
 from slimnlp.training.device import default_device, resolve_precision, seed_everything
@@ -60,7 +60,7 @@ def pretrain_mlm(
         shutil.copytree(model_dir, out, dirs_exist_ok=True)
         print(f"pretrain-mlm: {'reused' if metrics['cached'] else 'wrote'} {cache_root / key}", flush=True)
         metrics.update(cache_key=key, cache_dir=str(cache_root / key), corpus_sentences=len(corpus_texts))
-        return _finish(run, out, metrics)
+        return finish_step(run, out, metrics)
 
 
 def _vocab_transfer(section: Any, cfg: RunConfig, model, tokenizer, texts: list[str]):
@@ -125,22 +125,22 @@ def train_teacher(
             tokenizer,
             train,
             dev,
-            _settings(t, cfg, tokenizer, name="teacher"),
-            on_epoch=_epoch_logger(run),
+            loop_settings(t, cfg, tokenizer, name="teacher"),
+            on_epoch=epoch_logger(run),
         )
         shutil.rmtree(out / ".cache", ignore_errors=True)
         extra = {"source": source, **fvt, **history}
-        return _save_model(run, out, model, tokenizer, test, id2label, cfg, extra)
+        return finish_model_step(run, out, model, tokenizer, test, id2label, extra)
 
 
 @contextlib.contextmanager
 def _zeros_kept_after(cfg: RunConfig, model: Any, record: dict[str, Any]):
     """Training after a pruner that zeroes weights inside dense matrices (magnitude, wanda,
-    sparsegpt: `KEEPS_ZEROS`) keeps those weights at zero, so the sparsity survives distill and
-    finetune-amp; `record["zeros_kept"]` gets their count. Other methods train as before."""
-    from slimnlp.config.prune_registry import PRUNE_METHODS
+    sparsegpt: `PruneMethod.keeps_zeros`) keeps those weights at zero, so the sparsity survives distill
+    and finetune-amp; `record["zeros_kept"]` gets their count. Other methods train as before."""
+    from slimnlp.prune.methods import prune_method
 
-    if not PRUNE_METHODS[cfg.prune.method].KEEPS_ZEROS:
+    if not prune_method(cfg.prune.method).keeps_zeros:
         yield
         return
     from slimnlp.prune.oneshot.recovery import zero_count, zeros_kept
@@ -168,7 +168,7 @@ def distill(
         train, dev, test, id2label = load_splits(data_dir)
         # The student first: a bad student dir fails before the teacher has run.
         model, tokenizer = models.load_model_dir(student_dir)
-        teacher_logits = _teacher_logits(teacher_dir, train[0])
+        teacher_logits = compute_teacher_logits(teacher_dir, train[0])
         kept_layers = None
         if d.student == "layers":
             kept_layers = models.keep_layers(model, d.student_layers)
@@ -180,18 +180,17 @@ def distill(
                 tokenizer,
                 train,
                 dev,
-                _settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature, name="distill"),
+                loop_settings(d, cfg, tokenizer, alpha=d.alpha, temperature=d.temperature, name="distill"),
                 teacher_logits=teacher_logits,
-                on_epoch=_epoch_logger(run),
+                on_epoch=epoch_logger(run),
             )
-        return _save_model(
+        return finish_model_step(
             run,
             out,
             model,
             tokenizer,
             test,
             id2label,
-            cfg,
             {"kept_layers": kept_layers, **fvt, **history, **kept},
         )
 
@@ -218,7 +217,7 @@ def finetune_amp(
         model, tokenizer = models.load_model_dir(student_dir)
         history: dict[str, Any] = {"epochs_run": 0}
         if a.epochs > 0:
-            teacher_logits = _teacher_logits(teacher_dir, train[0]) if a.alpha > 0 else None
+            teacher_logits = compute_teacher_logits(teacher_dir, train[0]) if a.alpha > 0 else None
             with _zeros_kept_after(cfg, model, history):
                 history.update(
                     train_classifier(
@@ -226,7 +225,7 @@ def finetune_amp(
                         tokenizer,
                         train,
                         dev,
-                        _settings(
+                        loop_settings(
                             a,
                             cfg,
                             tokenizer,
@@ -236,17 +235,16 @@ def finetune_amp(
                             name="finetune_amp",
                         ),
                         teacher_logits=teacher_logits,
-                        on_epoch=_epoch_logger(run),
+                        on_epoch=epoch_logger(run),
                         device=device,
                     )
                 )
-        return _save_model(
+        return finish_model_step(
             run,
             out,
             model,
             tokenizer,
             test,
             id2label,
-            cfg,
             {**history, "precision": precision, "precision_reason": reason, "device": device},
         )

@@ -9,5 +9,5 @@ import sys
 
 import fake_slimnlp_steps
 
-for module in ("data", "train", "compress", "export", "measure", "release", "grid"):
+for module in ("data", "train", "pruning", "export", "measure", "release", "grid"):
     sys.modules[f"slimnlp.steps.{module}"] = fake_slimnlp_steps

@@ -13,9 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from slimnlp.config import BlockMovementConfig, PruneConfig
-from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
+from slimnlp.config import PruneConfig
+from slimnlp.prune.base import PruneContext, PruneReport, Split
 from slimnlp.prune.block_movement import masks
+from slimnlp.prune.block_movement.config import BlockMovementConfig
 from slimnlp.prune.block_movement.removal import finalize
 from slimnlp.training.device import default_device
 from slimnlp.training.loop import LoopSettings, train_classifier
@@ -113,10 +114,7 @@ def block_movement_prune(
     return report
 
 
-@register_pruner("block_movement")
 class BlockMovementPruner:
-    trains = True  # context.loop comes from prune.block_movement
-
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         return config.block_movement.alpha > 0
 

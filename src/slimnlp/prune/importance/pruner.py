@@ -14,8 +14,9 @@ from typing import Any
 
 from torch import nn
 
-from slimnlp.config import ImportanceConfig, PruneConfig
-from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
+from slimnlp.config import PruneConfig
+from slimnlp.prune.base import PruneContext, PruneReport, Split
+from slimnlp.prune.importance.config import ImportanceConfig
 from slimnlp.prune.importance.taylor import Importance, taylor_importance
 from slimnlp.prune.removal import build_report, choose_removals, measure, remove_units
 from slimnlp.training.batches import evaluate
@@ -44,10 +45,7 @@ def prune_model(
     return build_report("importance", model, before, head_keep, clamped)
 
 
-@register_pruner("importance")
 class ImportancePruner:
-    trains = False
-
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         return False  # the importance loss is plain CE
 

@@ -6,10 +6,27 @@
 - `latency`: the per-layer latency table measured in the target runtime;
 - `search`: optuna NSGA-II (or random) over accuracy vs predicted latency, and the Pareto front;
 - `front`: the front measured end to end, its table and plot, and selection by a budget;
-- `pruner`: the registered `NasPruner` that runs them in that order.
+- `pruner`: the `NasPruner` that runs them in that order;
+- `config`: the section `prune.nas` and the method's record (torch-free).
 """
 
-from slimnlp.prune.nas.pruner import NasPruner
-from slimnlp.prune.nas.space import SearchSpace, SubNetwork
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Where each public name lives; imported on first use (the code imports torch, the config does not).
+_HOME = {
+    "NasPruner": "pruner",
+    "SearchSpace": "space",
+    "SubNetwork": "space",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["NasPruner", "SearchSpace", "SubNetwork"]

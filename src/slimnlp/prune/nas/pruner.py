@@ -23,11 +23,11 @@ from typing import Any
 
 from slimnlp.benchmark.paired import correct
 from slimnlp.config import PruneConfig
-from slimnlp.config.nas import NasConfig
 from slimnlp.models import load_model_dir, save_model_dir
-from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
+from slimnlp.prune.base import PruneContext, PruneReport, Split
 from slimnlp.prune.importance import taylor_importance
 from slimnlp.prune.nas.choose import CANDIDATES_DIR, CANDIDATES_FILE, recovery_candidates
+from slimnlp.prune.nas.config import NasConfig
 from slimnlp.prune.nas.front import (
     NasSelectionError,
     check_front,
@@ -347,10 +347,7 @@ class _Run:
         }
 
 
-@register_pruner("nas")
 class NasPruner:
-    trains = False  # its own sandwich loop, not the one loop
-
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         return False  # the model it gets is the teacher: it computes them itself
 

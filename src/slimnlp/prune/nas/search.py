@@ -18,8 +18,8 @@ from typing import Any
 
 from torch import nn
 
-from slimnlp.config.nas import NasConfig
 from slimnlp.models import head_dim
+from slimnlp.prune.nas.config import NasConfig
 from slimnlp.prune.nas.latency import LatencyTable
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from slimnlp.config.nas import NasConfig
+from slimnlp.prune.nas.config import NasConfig
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slimnlp.config.nas import NasConfig
+from slimnlp.prune.nas.config import NasConfig
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import active
 from slimnlp.training.batches import collate, encode, evaluate, pad_id_of

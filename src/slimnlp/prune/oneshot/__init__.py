@@ -4,11 +4,29 @@
 
 `magnitude`, `wanda` and `sparsegpt` zero weights (unstructured or N:M, `unstructured.py`);
 `structured_oneshot` removes heads and FFN neurons and refits what is left (`structured.py`). All
-share the calibration stage (`calibration.py`) and the padding-free activation capture (`capture.py`).
+share the calibration stage (`calibration.py`) and the padding-free activation capture (`capture.py`);
+`config.py` holds their sections and records (torch-free).
 """
 
-from slimnlp.prune.oneshot import structured, unstructured  # noqa: F401  (registers the pruners)
-from slimnlp.prune.oneshot.calibration import Calibration, CalibrationError, load_calibration
-from slimnlp.prune.oneshot.unstructured import prune_layers, prune_weight
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Where each public name lives; imported on first use (the code imports torch, the config does not).
+_HOME = {
+    "Calibration": "calibration",
+    "CalibrationError": "calibration",
+    "load_calibration": "calibration",
+    "prune_layers": "unstructured",
+    "prune_weight": "unstructured",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Calibration", "CalibrationError", "load_calibration", "prune_layers", "prune_weight"]

@@ -21,12 +21,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from slimnlp.config import PruneConfig, StructuredOneShotConfig
+from slimnlp.config import PruneConfig
 from slimnlp.models import encoder_layers, head_dim, layer_modules
-from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
+from slimnlp.prune.base import PruneContext, PruneReport, Split
 from slimnlp.prune.oneshot.calibration import Calibration
 from slimnlp.prune.oneshot.capture import capture_rows
 from slimnlp.prune.oneshot.common import calibrate, finish
+from slimnlp.prune.oneshot.config import StructuredOneShotConfig
 from slimnlp.prune.oneshot.unit_scores import fisher_scores, fluctuation_scores
 from slimnlp.prune.removal import build_report, choose_removals, measure, remove_units
 
@@ -116,11 +117,7 @@ def _dense_targets(model: nn.Module, calibration: Calibration) -> dict[str, torc
     return capture_rows(model, modules, calibration.batches, "output")
 
 
-@register_pruner("structured_oneshot")
 class StructuredOneShotPruner:
-    trains = False
-    structured = True
-
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         return False
 

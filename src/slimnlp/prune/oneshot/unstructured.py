@@ -20,12 +20,13 @@ import torch
 from torch import nn
 
 from slimnlp.config import PruneConfig
-from slimnlp.config.oneshot import UnstructuredSection
 from slimnlp.models import encoder_layers, layer_modules
-from slimnlp.prune.base import PruneContext, PruneReport, Split, register_pruner
+from slimnlp.prune.base import PruneContext, PruneReport, Split
+from slimnlp.prune.methods import prune_method
 from slimnlp.prune.oneshot.calibration import Calibration
 from slimnlp.prune.oneshot.capture import InputStatistics, input_statistics
 from slimnlp.prune.oneshot.common import calibrate, finish
+from slimnlp.prune.oneshot.config import UnstructuredSection
 from slimnlp.prune.oneshot.masks import check_n_m, choose_mask, reconstruction_error, sparsegpt
 from slimnlp.prune.removal import build_report, measure
 
@@ -102,18 +103,16 @@ def prune_layers(
 def magnitude_2of4(model: nn.Module) -> None:
     """Prune every encoder matrix to 2:4 by magnitude, no calibration (the CUDA sparse-kernel
     benchmark and its tests: speed does not depend on which weights are kept)."""
-    from slimnlp.config.oneshot import MagnitudeConfig
+    from slimnlp.prune.oneshot.config import MagnitudeConfig
 
     prune_layers(model, "magnitude", MagnitudeConfig(pattern="2:4"), 0.5, None, progress=False)
 
 
 class OneShotUnstructured:
-    """One-shot pruning that zeroes weights (rows or N:M groups); the subclasses name the rule."""
+    """One-shot pruning that zeroes weights (rows or N:M groups); the subclasses name the rule. Whether
+    it calibrates is its method's record (`PruneMethod.calibrates`: magnitude does not)."""
 
-    trains = False
-    structured = False  # zeroes weights, removes nothing: weight_sparsity, not structural_sparsity
     method = ""
-    uses_calibration = True
 
     def wants_teacher_logits(self, config: PruneConfig) -> bool:
         return False
@@ -125,7 +124,8 @@ class OneShotUnstructured:
         section: UnstructuredSection = context.config.section
         sparsity = self.sparsity(context.config)
         before = measure(model)
-        calibration = calibrate(model, tokenizer, train[0], context) if self.uses_calibration else None
+        calibrates = prune_method(self.method).calibrates
+        calibration = calibrate(model, tokenizer, train[0], context) if calibrates else None
         errors = prune_layers(model, self.method, section, sparsity, calibration, context.progress)
         kept = [list(range(n)) for n in before.heads_per_layer]
         extras: dict[str, Any] = {"pattern": section.pattern, "target_weight_sparsity": sparsity}
@@ -142,17 +142,13 @@ class OneShotUnstructured:
         return (n_m[1] - n_m[0]) / n_m[1]
 
 
-@register_pruner("magnitude")
 class MagnitudePruner(OneShotUnstructured):
     method = "magnitude"
-    uses_calibration = False
 
 
-@register_pruner("wanda")
 class WandaPruner(OneShotUnstructured):
     method = "wanda"
 
 
-@register_pruner("sparsegpt")
 class SparseGPTPruner(OneShotUnstructured):
     method = "sparsegpt"

@@ -1,4 +1,4 @@
-"""Calibrated one-shot pruners' sections (prune.magnitude, prune.wanda, prune.sparsegpt,
+"""Calibrated one-shot pruners' sections and records (prune.magnitude, prune.wanda, prune.sparsegpt,
 prune.structured_oneshot) and the calibration texts they share (prune.calibration). Torch-free.
 
     prune:
@@ -11,10 +11,9 @@ prune.structured_oneshot) and the calibration texts they share (prune.calibratio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from slimnlp.config.base import _help, _require
-from slimnlp.config.prune_registry import PruneMethodConfig, prune_method
+from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
 
 PATTERN_HELP = (
     "Sparsity pattern: 'unstructured' (prune.target_sparsity of every output row, exactly) or 'N:M' "
@@ -70,7 +69,6 @@ class CalibrationConfig:
 class UnstructuredSection(PruneMethodConfig):
     """What magnitude, wanda and sparsegpt share: the pattern, and a sparsity check that knows it."""
 
-    KEEPS_ZEROS: ClassVar[bool] = True
     pattern: str
 
     @property
@@ -88,42 +86,24 @@ class UnstructuredSection(PruneMethodConfig):
             _require(0 < value < 1, name, f"must be in (0, 1), got {value}")
 
 
-@prune_method("magnitude")
 @dataclass(frozen=True)
 class MagnitudeConfig(UnstructuredSection):
-    SUMMARY: ClassVar[str] = (
-        "one-shot unstructured or N:M pruning of the smallest |W| in every output row (the baseline; "
-        "no calibration)"
-    )
-
     pattern: str = _help(PATTERN_HELP, "unstructured")
 
     def __post_init__(self) -> None:
         self.check_pattern()
 
 
-@prune_method("wanda")
 @dataclass(frozen=True)
 class WandaConfig(UnstructuredSection):
-    SUMMARY: ClassVar[str] = (
-        "one-shot pruning of the lowest |W| x ||X|| in every output row, X the calibration inputs of each "
-        "layer (Sun et al. 2023), layers in order"
-    )
-
     pattern: str = _help(PATTERN_HELP, "unstructured")
 
     def __post_init__(self) -> None:
         self.check_pattern()
 
 
-@prune_method("sparsegpt")
 @dataclass(frozen=True)
 class SparseGPTConfig(UnstructuredSection):
-    SUMMARY: ClassVar[str] = (
-        "one-shot pruning with reconstruction of the kept weights from the calibration Hessian X^T X "
-        "(Frantar and Alistarh 2023), layers in order"
-    )
-
     pattern: str = _help(PATTERN_HELP, "unstructured")
     damping: float = _help("Damping added to the Hessian's diagonal, as a fraction of its mean.", 0.01)
     block_size: int = _help("Columns pruned and compensated together (lazy batch updates).", 128)
@@ -134,15 +114,8 @@ class SparseGPTConfig(UnstructuredSection):
         _require(self.block_size >= 1, "block_size", f"must be >= 1, got {self.block_size}")
 
 
-@prune_method("structured_oneshot")
 @dataclass(frozen=True)
 class StructuredOneShotConfig(PruneMethodConfig):
-    SUMMARY: ClassVar[str] = (
-        "one-shot removal of heads and FFN neurons scored on calibration activations (Fisher, Kwon et al. "
-        "2022, or activation fluctuation, FLAP) under a FLOPs target, then least-squares reconstruction of "
-        "each layer's output projections on the calibration set"
-    )
-
     budget: str = _help(
         "What prune.target_sparsity counts: 'flops' (that fraction of the encoder's FLOPs removed, heads "
         "and neurons ranked together by score per FLOP) or 'units' (that fraction of heads and of FFN "
@@ -171,3 +144,51 @@ class StructuredOneShotConfig(PruneMethodConfig):
         _require(self.score in scores, "score", f"must be one of {scores}, got {self.score!r}")
         _require(self.damping > 0, "damping", f"must be > 0, got {self.damping}")
         _require(self.sequence_length >= 1, "sequence_length", f"must be >= 1, got {self.sequence_length}")
+
+
+# --------------------------------------------------------------------------------------------------
+# The methods
+
+MAGNITUDE = PruneMethod(
+    name="magnitude",
+    config=MagnitudeConfig,
+    pruner="slimnlp.prune.oneshot.unstructured:MagnitudePruner",
+    summary=(
+        "one-shot unstructured or N:M pruning of the smallest |W| in every output row (the baseline; "
+        "no calibration)"
+    ),
+    keeps_zeros=True,
+)
+WANDA = PruneMethod(
+    name="wanda",
+    config=WandaConfig,
+    pruner="slimnlp.prune.oneshot.unstructured:WandaPruner",
+    summary=(
+        "one-shot pruning of the lowest |W| x ||X|| in every output row, X the calibration inputs of each "
+        "layer (Sun et al. 2023), layers in order"
+    ),
+    calibrates=True,
+    keeps_zeros=True,
+)
+SPARSEGPT = PruneMethod(
+    name="sparsegpt",
+    config=SparseGPTConfig,
+    pruner="slimnlp.prune.oneshot.unstructured:SparseGPTPruner",
+    summary=(
+        "one-shot pruning with reconstruction of the kept weights from the calibration Hessian X^T X "
+        "(Frantar and Alistarh 2023), layers in order"
+    ),
+    calibrates=True,
+    keeps_zeros=True,
+)
+STRUCTURED_ONESHOT = PruneMethod(
+    name="structured_oneshot",
+    config=StructuredOneShotConfig,
+    pruner="slimnlp.prune.oneshot.structured:StructuredOneShotPruner",
+    summary=(
+        "one-shot removal of heads and FFN neurons scored on calibration activations (Fisher, Kwon et al. "
+        "2022, or activation fluctuation, FLAP) under a FLOPs target, then least-squares reconstruction of "
+        "each layer's output projections on the calibration set"
+    ),
+    calibrates=True,
+)

@@ -8,7 +8,7 @@ from typing import Any
 from slimnlp import models
 from slimnlp.config import RunConfig
 from slimnlp.data import load_splits
-from slimnlp.steps.common import _epoch_logger, _save_model, _teacher_logits, step_body
+from slimnlp.steps.common import compute_teacher_logits, epoch_logger, finish_model_step, step_body
 from slimnlp.training.device import default_device
 from slimnlp.training.loop import LoopSettings
 
@@ -23,10 +23,11 @@ def prune(
 ) -> dict[str, Any]:
     """Structured pruning of heads and FFN neurons with physical removal, by the pruner registered
     under prune.method (`slimnlp.prune`); out_dir is a (smaller) model directory."""
-    from slimnlp.prune import PruneContext, get_pruner
+    from slimnlp.prune import PruneContext, prune_method
 
     p = cfg.prune
-    pruner = get_pruner(p.method)
+    method = prune_method(p.method)  # its record: whether it trains, uses the target sparsity
+    pruner = method.load_pruner()
     with step_body(cfg, "prune", out_dir, parent_run_id) as (run, out):
         train, dev, test, id2label = load_splits(data_dir)
         model, tokenizer = models.load_model_dir(teacher_dir, default_device())
@@ -35,24 +36,22 @@ def prune(
         # A pruner that trains runs the one loop with its section's settings (it adds its loss terms).
         loop = (
             LoopSettings.from_section(p.section, max_length=max_length, seed=cfg.seed)
-            if pruner.trains
+            if method.trains
             else None
         )
-        logits = _teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None
+        logits = compute_teacher_logits(teacher_dir, train[0]) if pruner.wants_teacher_logits(p) else None
         context = PruneContext(
             config=p,
             max_length=max_length,
             seed=cfg.seed,
             loop=loop,
             teacher_logits=logits,
-            on_epoch=_epoch_logger(run),
+            on_epoch=epoch_logger(run),
             run=cfg,
             out_dir=Path(out),
             mlflow_run=run,
         )
         report = pruner.prune(model, tokenizer, train, dev, context)
-        from slimnlp.config.prune_registry import PRUNE_METHODS
-
-        target = f", target {p.target_sparsity:.0%}" if PRUNE_METHODS[p.method].USES_TARGET_SPARSITY else ""
+        target = f", target {p.target_sparsity:.0%}" if method.uses_target_sparsity else ""
         print(f"prune ({p.method}{target}): {report.summary()}", flush=True)
-        return _save_model(run, out, model, tokenizer, test, id2label, cfg, report.metrics())
+        return finish_model_step(run, out, model, tokenizer, test, id2label, report.metrics())

@@ -1,4 +1,4 @@
-"""prune.nas: structural pruning by neural architecture search (torch-free).
+"""prune.nas: structural pruning by neural architecture search: its section and its record (torch-free).
 
     prune:
       method: nas
@@ -13,10 +13,9 @@ sliced. `prune.target_sparsity` is not used: the budget (`select` and its target
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from slimnlp.config.base import _help, _require
-from slimnlp.config.prune_registry import PruneMethodConfig, prune_method
+from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
 
 # The paper's search spaces (Klein et al. 2024, section 4), on importance-ordered units.
 SPACES = {
@@ -30,16 +29,8 @@ LATENCY_RUNTIMES = ("onnx-int8", "onnx", "pytorch")
 SEARCHERS = ("nsga2", "random")
 
 
-@prune_method("nas")
 @dataclass(frozen=True)
 class NasConfig(PruneMethodConfig):
-    USES_TARGET_SPARSITY: ClassVar[bool] = False
-    READS: ClassVar[tuple[str, ...]] = ("benchmark", "export", "registry")
-    SUMMARY: ClassVar[str] = (
-        "weight-sharing super-network of importance-ordered heads, FFN units and layers, a multi-objective "
-        "search of accuracy vs measured latency (Pareto front), then the selected sub-network sliced"
-    )
-
     # -- the search space
     space: str = _help("Search space preset: " + "; ".join(f"{k}: {v}" for k, v in SPACES.items()), "large")
     ffn_step: int = _help(
@@ -210,3 +201,19 @@ class NasConfig(PruneMethodConfig):
                 "most_accurate_under needs exactly one target: set prune.nas.max_latency_ms or "
                 f"prune.nas.min_speedup (got {targets or 'neither'})",
             )
+
+
+METHOD = PruneMethod(
+    name="nas",
+    config=NasConfig,
+    pruner="slimnlp.prune.nas.pruner:NasPruner",
+    summary=(
+        "weight-sharing super-network of importance-ordered heads, FFN units and layers, a multi-objective "
+        "search of accuracy vs measured latency (Pareto front), then the selected sub-network sliced"
+    ),
+    trains=False,  # its own sandwich loop, not the one loop
+    uses_target_sparsity=False,  # a budget selects a front point
+    # latency_target: the benchmark's threads, batch sizes and sequence length, the export settings;
+    # accuracy_budget: registry.max_drop_vs_teacher when prune.nas.max_accuracy_drop is null.
+    reads=("benchmark", "export", "registry"),
+)

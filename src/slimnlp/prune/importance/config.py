@@ -1,0 +1,35 @@
+"""prune.importance: Taylor importance pruning's section and its record (torch-free).
+
+prune:
+  method: importance
+  target_sparsity: 0.25
+  importance: {batches: 16, batch_size: 32}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slimnlp.config.base import _help, _require
+from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
+
+
+@dataclass(frozen=True)
+class ImportanceConfig(PruneMethodConfig):
+    batches: int = _help("Training batches used to estimate importance.", 16)
+    batch_size: int = _help("Texts per importance batch.", 32)
+
+    def __post_init__(self) -> None:
+        _require(self.batches >= 1, "batches", f"must be >= 1, got {self.batches}")
+        _require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+
+
+METHOD = PruneMethod(
+    name="importance",
+    config=ImportanceConfig,
+    pruner="slimnlp.prune.importance.pruner:ImportancePruner",
+    summary=(
+        "first-order Taylor importance of heads and FFN neurons over a few training batches, one shot, "
+        "then physical removal"
+    ),
+)
