@@ -55,6 +55,7 @@ EXTENSIONS = (
     "slimnlp_pipelines.cli_kfp",  # submit, schedule, schedules
     "slimnlp_pipelines.cli_report",  # report
     "slimnlp_pipelines.cli_mlm",  # vocab-transfer
+    "slimnlp_pipelines.cli_serve",  # serve
 )
 
 

@@ -39,9 +39,10 @@ def test_predicts_labels_and_probabilities_from_text(packaged):
     probabilities = out[[f"prob_{label}" for label in LABELS]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-5)
     # The same answers as the ONNX runner the export's parity check and the benchmark use (serving.py
-    # keeps its own copy of it: it must load without slimnlp).
+    # keeps its own copy of it: it must load without slimnlp), on the served file (int8 by default).
     onnx_dir, _ = tiny_onnx_export("student")
-    expected = predict_logits(OnnxRunner(onnx_dir / "model.onnx", onnx_dir, threads=1), TINY_TEXTS).argmax(-1)
+    runner = OnnxRunner(onnx_dir / "model.int8.onnx", onnx_dir, threads=1)
+    expected = predict_logits(runner, TINY_TEXTS).argmax(-1)
     assert out["label"].tolist() == [TINY_ID2LABEL[int(i)] for i in expected]
     assert (out["score"] == probabilities.max(1)).all()
     assert len(model.predict(pd.DataFrame({"text": pd.Series([], dtype=str)}))) == 0
@@ -54,8 +55,12 @@ def test_input_without_a_text_column_is_refused_by_its_schema(packaged):
 
 
 def test_package_needs_an_onnx_export(tmp_path):
-    with pytest.raises(registry.RegistryError, match="has no model.onnx; pass the export-onnx output"):
+    with pytest.raises(
+        registry.RegistryError, match="has no model.int8.onnx, the int8 model registry.serve_"
+    ):
         promotion.package_model(tmp_path, tmp_path / "model")
+    with pytest.raises(registry.RegistryError, match="has no model.onnx, the fp32 model"):
+        promotion.package_model(tmp_path, tmp_path / "model", "fp32")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,28 @@ def champion(mlflow_s3_server, packaged):
     version = registry.register(client, name, run.info.run_id, packaged, {"slimnlp.test": "1"})
     registry.make_champion(client, name, version)
     return name
+
+
+def test_the_champion_is_a_logged_model_with_signature_and_input_example(mlflow_s3_server, champion):
+    client = mlflow.MlflowClient(mlflow_s3_server.url)
+    version = client.get_model_version_by_alias(champion, "champion")
+    assert version.model_id and version.source == f"models:/{version.model_id}"
+    logged = client.get_logged_model(version.model_id)
+    assert (
+        logged.status.to_string() == "READY"
+        if hasattr(logged.status, "to_string")
+        else "READY" in str(logged.status)
+    )
+    assert logged.source_run_id == version.run_id
+    found = mlflow.search_logged_models(experiment_ids=[logged.experiment_id], output_format="list")
+    assert [m.model_id for m in found] == [version.model_id]
+    info = mlflow.models.get_model_info(f"models:/{champion}@champion")
+    assert info.signature.inputs.input_names() == ["text"]
+    assert info.signature.outputs.input_names() == ["label", "score", *[f"prob_{label}" for label in LABELS]]
+    assert info.saved_input_example_info is not None
+    assert info.metadata["slimnlp_serve_variant"] == "int8"
+    assert info.metadata["slimnlp_onnx_file"] == "model.int8.onnx"
+    assert "CUDAExecutionProvider when onnxruntime offers it" in info.metadata["onnxruntime_providers"]
 
 
 def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_server, champion):

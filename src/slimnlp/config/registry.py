@@ -32,8 +32,18 @@ class RegistryConfig:
         "benchmark's rounds, so a difference inside the measurement noise never moves the champion.",
         1.1,
     )
+    serve_variant: str = _help(
+        "The ONNX model that is registered and served, and that the gate measures: int8 (ORT dynamic "
+        "int8, the smallest and on CPU the fastest) or fp32.",
+        "int8",
+    )
 
     def __post_init__(self) -> None:
+        _require(
+            self.serve_variant in ("int8", "fp32"),
+            "serve_variant",
+            f"must be 'int8' or 'fp32', got {self.serve_variant!r}",
+        )
         _require(
             self.gate in ("faster", "smaller"), "gate", f"must be 'faster' or 'smaller', got {self.gate!r}"
         )
