@@ -200,8 +200,27 @@ def results_dir(root: Path, *, accuracy=0.9, latency=1.0, size=1e6, teacher_accu
     ]
     rows[0] |= {"latency_b1_p50_ms": 4.0, "params_total": 4000}
     rows[1] |= {"latency_b1_p50_ms": latency, "params_total": 1000}
-    (out / "results.json").write_text(json.dumps({"rows": rows}))
+    # The int8 rows (what serves by default) with the same numbers; the fp32 ones 3x slower.
+    int8 = [{**row, "name": row["name"] + "-int8"} for row in rows]
+    for row in rows:
+        row["latency_b1_p50_ms"] *= 3
+    (out / "results.json").write_text(json.dumps({"rows": rows + int8}))
     return out
+
+
+@pytest.mark.parametrize(("variant", "student_ms"), [("int8", 1.0), ("fp32", 3.0)])
+def test_the_gate_reads_the_rows_of_the_served_variant(tmp_path, variant, student_ms):
+    from slimnlp.promote.promotion import _benchmark_rows
+
+    student, teacher = _benchmark_rows(results_dir(tmp_path), "latency_b1_p50_ms", variant)
+    assert (student["latency_ms"], teacher["latency_ms"]) == (student_ms, 4.0 * student_ms)
+    assert student["variant"] == variant
+    (tmp_path / "only-fp32").mkdir()
+    (tmp_path / "only-fp32" / "results.json").write_text(json.dumps({"rows": [{"name": "student-onnx"}]}))
+    with pytest.raises(
+        RegistryError, match=r"no student-onnx-int8 row .* keep 'onnx-int8' in benchmark.runtimes"
+    ):
+        _benchmark_rows(tmp_path / "only-fp32", "latency_b1_p50_ms", "int8")
 
 
 def config(server_url: str, name: str, *extra: str):
