@@ -261,7 +261,22 @@ def promote_student(
     run.log_dict(result, "decision.json")
     run.client.set_tag(run.run_id, TAG + "promotion", "promoted" if decision.promote else "refused")
     run.client.set_tag(run.run_id, TAG + "registered_version", f"{name}/{version}")
+    _report_the_decision(cfg, run, Path(results_dir), out, result, parent_run_id)
     return result
+
+
+def _report_the_decision(
+    cfg: RunConfig, run: Any, results_dir: Path, out: Path, result: dict[str, Any], parent_run_id: str | None
+) -> None:
+    """report.html and results.md again, opened by the decision (slimnlp.promote.report). The aliases
+    have moved by now: a report that cannot be written is a warning, not a failed promotion."""
+    from slimnlp.promote import report
+
+    try:
+        files = report.rewrite_report(results_dir, out, result, cfg.registry.latency_metric)
+        report.log_report(run.client, parent_run_id or run.run_id, files)
+    except Exception as err:  # noqa: BLE001 - plots, fonts, the artifact store: none may undo the decision
+        print(f"promote: warning: the report with the decision was not written ({type(err).__name__}: {err})")
 
 
 def _benchmark_rows(

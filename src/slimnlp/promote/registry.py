@@ -245,14 +245,21 @@ def register(
     """
     from slimnlp.mlops.storage import describe_error
 
+    logged = client.create_logged_model(
+        client.get_run(run_id).info.experiment_id,
+        name=MODEL_ARTIFACT,
+        source_run_id=run_id,
+        model_type="onnx-text-classifier",
+    )
     try:
-        model_id = log_packaged_model(client, run_id, model_dir)
+        log_packaged_model(client, run_id, model_dir, logged.model_id)
     except Exception as err:  # noqa: BLE001 - botocore, requests and MLflow all raise their own
         _forget_s3_clients()
         raise RegistryError(
-            describe_error(err, f"logging the model of run {run_id} to {client.tracking_uri}")
+            describe_error(err, f"uploading the model to {logged.artifact_location}")
             + f"; nothing was registered under {name!r} and no alias moved"
         ) from err
+    model_id = logged.model_id
     _ensure_registered_model(client, name)
     version = client.create_model_version(
         name,
@@ -272,10 +279,10 @@ def register(
     return str(version.version)
 
 
-def log_packaged_model(client: Any, run_id: str, model_dir: Path) -> str:
-    """`mlflow.pyfunc.log_model(name=...)` of the pyfunc saved (and scored) in `model_dir`, as a
-    LoggedModel whose source is `run_id`: the same model code, artifacts, signature, input example
-    and metadata. Returns the model id (`models:/<id>` loads it)."""
+def log_packaged_model(client: Any, run_id: str, model_dir: Path, model_id: str) -> None:
+    """`mlflow.pyfunc.log_model(name=...)` of the pyfunc saved (and scored) in `model_dir` into the
+    LoggedModel `model_id` of run `run_id`: the same model code, artifacts, signature, input example
+    and metadata (`models:/<model_id>` loads it). A failed upload leaves that LoggedModel FAILED."""
     import mlflow
     from mlflow.entities import LoggedModelOutput
     from mlflow.models import Model
@@ -283,17 +290,13 @@ def log_packaged_model(client: Any, run_id: str, model_dir: Path) -> str:
     from slimnlp.promote import serving
 
     saved = Model.load(str(model_dir))
-    run = client.get_run(run_id)
-    logged = client.create_logged_model(
-        run.info.experiment_id, name=MODEL_ARTIFACT, source_run_id=run_id, model_type="onnx-text-classifier"
-    )
     # log_model reads the tracking server from MLflow's global state: point it at this client's.
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(client.tracking_uri)
     try:
         mlflow.pyfunc.log_model(
             name=MODEL_ARTIFACT,
-            model_id=logged.model_id,
+            model_id=model_id,
             python_model=serving.__file__,
             artifacts={"onnx_dir": str(Path(model_dir, "artifacts", "onnx"))},
             signature=saved.signature,
@@ -303,8 +306,7 @@ def log_packaged_model(client: Any, run_id: str, model_dir: Path) -> str:
         )
     finally:
         mlflow.set_tracking_uri(previous)
-    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
-    return logged.model_id
+    client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
 
 
 def _ensure_registered_model(client: Any, name: str) -> None:
