@@ -79,16 +79,12 @@ def champion(mlflow_s3_server, packaged):
 def test_the_champion_is_a_logged_model_with_signature_and_input_example(mlflow_s3_server, champion):
     client = mlflow.MlflowClient(mlflow_s3_server.url)
     version = client.get_model_version_by_alias(champion, "champion")
-    assert version.model_id and version.source == f"models:/{version.model_id}"
-    logged = client.get_logged_model(version.model_id)
-    assert (
-        logged.status.to_string() == "READY"
-        if hasattr(logged.status, "to_string")
-        else "READY" in str(logged.status)
-    )
-    assert logged.source_run_id == version.run_id
+    assert version.source.startswith("models:/m-")  # the version points at a LoggedModel
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    assert str(logged.status).endswith("READY") and logged.source_run_id == version.run_id
+    assert logged.name == "model"
     found = mlflow.search_logged_models(experiment_ids=[logged.experiment_id], output_format="list")
-    assert [m.model_id for m in found] == [version.model_id]
+    assert [m.model_id for m in found] == [logged.model_id]
     info = mlflow.models.get_model_info(f"models:/{champion}@champion")
     assert info.signature.inputs.input_names() == ["text"]
     assert info.signature.outputs.input_names() == ["label", "score", *[f"prob_{label}" for label in LABELS]]
