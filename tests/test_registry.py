@@ -254,10 +254,10 @@ def aliases(client, name) -> dict[str, str]:
 # The promote step and the CLI on a real server
 
 
-def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs, capsys):
+def test_challenger_champion_refusal_and_rollback(registry_server, run_outputs, capsys):
     name = f"flow-{uuid.uuid4().hex[:6]}"
-    cfg = config(mlflow_s3_server.url, name)
-    client = client_for(mlflow_s3_server)
+    cfg = config(registry_server.url, name)
+    client = client_for(registry_server)
     root = run_outputs["root"]
 
     first = promote(cfg, run_outputs, results_dir(root, latency=1.0))
@@ -285,13 +285,13 @@ def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs,
     assert tags["slimnlp.decision"] == "promoted" and "emissions_kg_co2" in " ".join(tags)
     assert client.get_model_version(name, "2").tags["slimnlp.decision"] == "refused"
 
-    assert main(["registry", "rollback", name, "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert main(["registry", "rollback", name, "--tracking-uri", registry_server.url]) == 0
     assert "champion is now version 1, previous is version 3" in capsys.readouterr().out
     assert aliases(client, name)["champion"] == "1" and aliases(client, name)["previous"] == "3"
 
-    assert main(["registry", "promote", name, "2", "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert main(["registry", "promote", name, "2", "--tracking-uri", registry_server.url]) == 0
     assert "champion is now version 2; was version 1" in capsys.readouterr().out
-    assert main(["registry", "list", name, "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert main(["registry", "list", name, "--tracking-uri", registry_server.url]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[0].split()[:3] == ["name", "version", "aliases"]
     assert [line.split()[1:3] for line in listing[1:]] == [

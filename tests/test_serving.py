@@ -64,10 +64,10 @@ def test_package_needs_an_onnx_export(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def champion(mlflow_s3_server, packaged):
+def champion(registry_server, packaged):
     """The packaged model registered on the S3-backed server as champion of a fresh name."""
-    mlflow.set_tracking_uri(mlflow_s3_server.url)
-    client = registry.connect(mlflow_s3_server.url)
+    mlflow.set_tracking_uri(registry_server.url)
+    client = registry.connect(registry_server.url)
     experiment = client.create_experiment(f"serving-{uuid.uuid4().hex[:6]}")
     run = client.create_run(experiment)
     name = f"serving-{uuid.uuid4().hex[:6]}"
@@ -76,8 +76,8 @@ def champion(mlflow_s3_server, packaged):
     return name
 
 
-def test_the_champion_is_a_logged_model_with_signature_and_input_example(mlflow_s3_server, champion):
-    client = mlflow.MlflowClient(mlflow_s3_server.url)
+def test_the_champion_is_a_logged_model_with_signature_and_input_example(registry_server, champion):
+    client = mlflow.MlflowClient(registry_server.url)
     version = client.get_model_version_by_alias(champion, "champion")
     assert version.source.startswith("models:/m-")  # the version points at a LoggedModel
     logged = client.get_logged_model(version.source.removeprefix("models:/"))
@@ -94,7 +94,7 @@ def test_the_champion_is_a_logged_model_with_signature_and_input_example(mlflow_
     assert "CUDAExecutionProvider when onnxruntime offers it" in info.metadata["onnxruntime_providers"]
 
 
-def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_server, champion):
+def test_fresh_process_without_slimnlp_predicts_with_the_champion(registry_server, champion):
     code = (
         "import sys; sys.modules['slimnlp'] = None\n"  # any `import slimnlp` now fails
         "import json, mlflow, pandas as pd\n"
@@ -102,7 +102,7 @@ def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_serv
         f"out = model.predict(pd.DataFrame({{'text': {TINY_TEXTS[:4]!r}}}))\n"
         "print(json.dumps(out['label'].tolist()))\n"
     )
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry_server.url}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env
     )
@@ -111,11 +111,11 @@ def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_serv
     assert len(labels) == 4 and set(labels) <= set(LABELS)
 
 
-def test_mlflow_models_serve_answers_http(mlflow_s3_server, champion, tmp_path):
+def test_mlflow_models_serve_answers_http(registry_server, champion, tmp_path):
     (port,) = _free_ports(1)
     # `mlflow models serve` execs `uvicorn` from PATH: the one beside this interpreter.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url, "PATH": path}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry_server.url, "PATH": path}
     command = [
         sys.executable,
         "-m",

@@ -58,6 +58,13 @@ class ModelServer(ThreadingHTTPServer):
             self.batcher = DynamicBatcher(model.predict, max_wait_ms=self._max_wait_ms)
         self.model = model
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up (a probe's timeout, a load test stopping) is not an error
+        super().handle_error(request, client_address)
+
     def predict(self, frame: Any) -> Any:
         return self.batcher.predict(frame) if self.batcher is not None else self.model.predict(frame)
 
