@@ -13,6 +13,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 
 @dataclass
 class Postgres:
-    uri: str  # postgresql://user@127.0.0.1:port/database (trust auth on loopback only)
+    uri: str  # postgresql+psycopg2://user@127.0.0.1:port/mlflow (trust auth, loopback only)
 
 
 def _binary(name: str) -> str | None:
@@ -56,10 +57,11 @@ def running_postgres(root: Path, port: int):
             pytest.fail(reason)
         pytest.skip(reason)
     owner = "postgres" if os.geteuid() == 0 else None
+    if owner:  # pytest's own folders are private to root: the cluster lives where `postgres` can reach
+        root = Path(tempfile.mkdtemp(prefix="slimnlp-pg-"))
+        shutil.chown(root, owner)
     data = root / "pgdata"
     root.mkdir(parents=True, exist_ok=True)
-    if owner:
-        shutil.chown(root, owner)
     user = owner or os.environ.get("USER", "postgres")
     subprocess.run(
         _as_owner([_binary("initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8"], owner),
@@ -77,7 +79,7 @@ def running_postgres(root: Path, port: int):
         connection.autocommit = True
         connection.cursor().execute("CREATE DATABASE mlflow")
         connection.close()
-        yield Postgres(f"postgresql://{user}@127.0.0.1:{port}/mlflow")
+        yield Postgres(f"postgresql+psycopg2://{user}@127.0.0.1:{port}/mlflow")
     finally:
         subprocess.run(
             _as_owner([_binary("pg_ctl"), "-D", str(data), "-m", "fast", "stop"], owner), capture_output=True
