@@ -189,16 +189,21 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             print(f"round {r + 1}/{args.rounds} done", flush=True)
+        rows = {config: summary(parts[config]) for config in configs}
+        print_table(rows, args)  # before the servers stop: a slow exit must not lose the figures
+        if args.out:
+            named = [{"role": r, "variant": v, "max_wait_ms": w, **row} for (r, v, w), row in rows.items()]
+            Path(args.out).write_text(
+                json.dumps({"args": vars(args), "rows": named}, indent=2), encoding="utf-8"
+            )
     finally:
         for process, _ in servers.values():
             process.terminate()
         for process, _ in servers.values():
-            process.wait(timeout=30)
-    rows = {config: summary(parts[config]) for config in configs}
-    print_table(rows, args)
-    if args.out:
-        named = [{"role": r, "variant": v, "max_wait_ms": w, **row} for (r, v, w), row in rows.items()]
-        Path(args.out).write_text(json.dumps({"args": vars(args), "rows": named}, indent=2), encoding="utf-8")
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
     return 1 if any(row["errors"] or not row["requests"] for row in rows.values()) else 0
 
 
