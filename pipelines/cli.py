@@ -56,6 +56,7 @@ EXTENSIONS = (
     "slimnlp_pipelines.cli_report",  # report
     "slimnlp_pipelines.cli_mlm",  # vocab-transfer
     "slimnlp_pipelines.cli_config",  # config-schema (and each step's config keys in its --help)
+    "slimnlp_pipelines.cli_serve",  # serve
 )
 
 

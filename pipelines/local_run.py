@@ -328,6 +328,10 @@ def write_report(run: LocalRun) -> Path:
     if report.exists():
         shutil.rmtree(report)
     shutil.copytree(run.results_dir, report)
+    # The promote step rewrote the report with its decision first (slimnlp.promote.report).
+    for promoted in (run.steps.get("promote") or {}).get("outputs", {}).values():
+        if Path(promoted, "report").is_dir():
+            shutil.copytree(Path(promoted, "report"), report, dirs_exist_ok=True)
     summary = {
         "parent_run_id": run.parent_run_id,
         "tracking_uri": run.tracking_uri,

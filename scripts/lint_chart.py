@@ -7,7 +7,9 @@ For the chart's defaults and each `ci/*-values.yaml` (or the files given with --
 1. check the values against `values.schema.json` (a missing required Secret name fails here),
 2. `helm lint --strict`,
 3. render the templates as an install would (`helm template`),
-4. validate every rendered object with kubernetes-validate in strict mode (unknown fields fail),
+4. validate every rendered object with kubernetes-validate in strict mode (unknown fields fail); a
+   KServe InferenceService against the vendored schema `scripts/schemas/inferenceservice-v1beta1.json`
+   (strict), its predictor's pod fields against the Kubernetes Pod schema,
 5. check the chart's own promises: every pod runs as non-root without privilege escalation.
 
 The real `helm` binary is used where it is on PATH; otherwise the helm-python-sdk wheel (Helm's Go
@@ -141,7 +143,64 @@ def _pod_specs(obj: dict) -> list[dict]:
         return [spec["template"]["spec"]]
     if obj["kind"] == "CronJob":
         return [spec["jobTemplate"]["spec"]["template"]["spec"]]
+    if obj["kind"] == "InferenceService":
+        return [_predictor_pod(obj)["spec"]]
     return []
+
+
+# Custom resources kubernetes-validate has no schema for: (apiVersion, kind) -> vendored JSON schema.
+CRD_SCHEMAS = {
+    ("serving.kserve.io/v1beta1", "InferenceService"): Path(__file__).parent
+    / "schemas"
+    / "inferenceservice-v1beta1.json"
+}
+# PredictorSpec fields that are KServe's own; the rest of the predictor is a Kubernetes PodSpec.
+KSERVE_COMPONENT_FIELDS = {
+    "minReplicas",
+    "maxReplicas",
+    "scaleMetric",
+    "scaleTarget",
+    "canaryTrafficPercent",
+    "timeout",
+}
+
+
+def _predictor_pod(obj: dict) -> dict:
+    """The predictor's PodSpec fields as a Pod, for the Kubernetes schema."""
+    predictor = obj["spec"]["predictor"]
+    spec = {k: v for k, v in predictor.items() if k not in KSERVE_COMPONENT_FIELDS}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": obj["metadata"]["name"]}, "spec": spec}
+
+
+def _validate_builtin(obj: dict, kube_version: str) -> list[str]:
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(obj, kube_version, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        return [f"{'.'.join(str(p) for p in err.path) or '(top level)'}: {err.message}"]
+    except kubernetes_validate.SchemaNotFoundError as err:
+        return [err.message]
+    return []
+
+
+def _validate_custom(obj: dict, kube_version: str) -> list[str]:
+    """A custom resource against its vendored schema (and its pod against Kubernetes'); the errors."""
+    import json
+
+    import jsonschema
+    import kubernetes_validate
+
+    schema = json.loads(CRD_SCHEMAS[(obj["apiVersion"], obj["kind"])].read_text(encoding="utf-8"))
+    errors = [
+        f"{'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
+        for e in jsonschema.Draft7Validator(schema).iter_errors(obj)
+    ]
+    try:
+        kubernetes_validate.validate(_predictor_pod(obj), kube_version, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        errors.append(f"spec.predictor.{'.'.join(str(p) for p in err.path)}: {err.message}")
+    return errors
 
 
 def check_objects(objects: list[dict], label: str, kube_version: str = KUBE_VERSION) -> None:
@@ -150,19 +209,16 @@ def check_objects(objects: list[dict], label: str, kube_version: str = KUBE_VERS
     Raises:
         ChartLintError: Naming the values file, the object and the failing field.
     """
-    import kubernetes_validate
 
     errors = []
     for obj in objects:
         name = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
-        try:
-            kubernetes_validate.validate(obj, kube_version, strict=True)
-        except kubernetes_validate.ValidationError as err:
-            where = ".".join(str(p) for p in err.path) or "(top level)"
-            errors.append(f"{name}: {where}: {err.message}")
-            continue
-        except kubernetes_validate.SchemaNotFoundError as err:
-            errors.append(f"{name}: {err.message}")
+        if (obj.get("apiVersion"), obj.get("kind")) in CRD_SCHEMAS:
+            problems = _validate_custom(obj, kube_version)
+        else:
+            problems = _validate_builtin(obj, kube_version)
+        if problems:
+            errors += [f"{name}: {problem}" for problem in problems]
             continue
         for pod in _pod_specs(obj):
             if not pod.get("securityContext", {}).get("runAsNonRoot"):

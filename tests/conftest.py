@@ -256,9 +256,31 @@ def mlflow_s3_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Serv
         yield server
 
 
+@pytest.fixture(scope="session")
+def mlflow_pg_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server):
+    """`mlflow_s3_server` on a real PostgreSQL backend (a fresh cluster and database per session,
+    tests/postgres.py): the backend store the chart's MLflow uses."""
+    from tests.postgres import running_postgres
+
+    root = tmp_path_factory.mktemp("mlflow-pg-server")
+    bucket = s3_server.create_bucket("mlflow-pg-artifacts")
+    env = {**s3_server.env(), "MLFLOW_S3_ENDPOINT_URL": s3_server.endpoint_url}
+    with running_postgres(root / "postgres", _free_ports(1)[0]) as postgres:
+        with _running_mlflow_server(root, f"s3://{bucket}/", env, backend=postgres.uri) as server:
+            yield server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def registry_server(request: pytest.FixtureRequest):
+    """The MLflow server of a registry test, once per backend store: SQLite and PostgreSQL."""
+    return request.getfixturevalue("mlflow_s3_server" if request.param == "sqlite" else "mlflow_pg_server")
+
+
 @contextlib.contextmanager
-def _running_mlflow_server(root: Path, artifacts_destination: str, extra_env: dict[str, str]):
-    """Start `mlflow server` (SQLite under `root`) on a free port; stop it on exit, also on failure."""
+def _running_mlflow_server(
+    root: Path, artifacts_destination: str, extra_env: dict[str, str], backend: str | None = None
+):
+    """Start `mlflow server` (SQLite under `root`, or `backend`) on a free port; stop it on exit, also on failure."""
     import sys
 
     (port,) = _free_ports(1)
@@ -277,7 +299,7 @@ def _running_mlflow_server(root: Path, artifacts_destination: str, extra_env: di
         "--workers",
         "1",
         "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
+        backend or f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination",
         artifacts_destination,
     ]

@@ -70,7 +70,13 @@ def values_file(tmp_path: Path, values: dict) -> Path:
 
 
 def test_defaults_and_ci_variants_validate(rendered):
-    assert set(rendered) == {"default values", "dev-values.yaml", "prod-values.yaml"}
+    assert set(rendered) == {
+        "default values",
+        "dev-values.yaml",
+        "prod-values.yaml",
+        "serving-deployment-values.yaml",
+        "serving-kserve-values.yaml",
+    }
     assert sorted(rendered["default values"]) == [
         "Deployment/slimnlp-mlflow",
         "Job/slimnlp-bucket-init",
@@ -222,7 +228,7 @@ def test_command_line(tmp_path):
     script = str(REPO / "scripts" / "lint_chart.py")
     ok = subprocess.run([sys.executable, script, str(CHART)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.count("ok  ") == 3 and "valid for Kubernetes 1.34.0" in ok.stdout
+    assert ok.stdout.count("ok  ") == 5 and "valid for Kubernetes 1.34.0" in ok.stdout
     path = values_file(tmp_path, {"mlflow": {"backendStore": {"existingSecret": None}}})
     bad = subprocess.run(
         [sys.executable, script, str(CHART), "--values", str(path)],
@@ -244,3 +250,63 @@ def test_read_only_root_filesystem_with_a_writable_tmp(rendered):
                 assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
                 mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
                 assert "/tmp" in mounts or container["name"] == "s3-config", (name, container["name"])
+
+
+# --------------------------------------------------------------------------------------------------
+# The model-serving release
+
+
+def test_serving_renders_nothing_when_off(rendered):
+    for file in ("default values", "dev-values.yaml", "prod-values.yaml"):
+        assert not [name for name in rendered[file] if "serving" in name], file
+
+
+def test_serving_on_kserve_is_an_inference_service_with_a_canary(rendered):
+    objects = rendered["serving-kserve-values.yaml"]
+    service = objects["InferenceService/slimnlp-serving"]
+    predictor = service["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 10 and predictor["scaleMetric"] == "cpu"
+    (container,) = predictor["containers"]
+    assert container["command"] == ["slimnlp", "serve"]
+    assert "--model=models:/slimnlp-marathi-sample@champion" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    env = env_of(container)
+    assert env["MLFLOW_TRACKING_URI"] == "http://slimnlp-mlflow.mlops.svc:5000"
+    assert (
+        env["SLIMNLP_ROLLOUT_ID"] == "3" and env["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["name"] == "slimnlp-s3"
+    )
+    # The CLI accepts exactly the arguments the chart passes.
+    build_parser().parse_args(container["command"][1:] + container["args"])
+
+
+def test_serving_without_kserve_is_a_deployment_service_and_autoscaler(rendered):
+    objects = rendered["serving-deployment-values.yaml"]
+    deployment = objects["Deployment/slimnlp-serving"]
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    (container,) = pod(deployment)["containers"]
+    assert "--max-wait-ms=2" in container["args"]
+    hpa = objects["HorizontalPodAutoscaler/slimnlp-serving"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "slimnlp-serving"
+    selector = objects["Service/slimnlp-serving"]["spec"]["selector"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_an_invalid_inference_service_fails_the_kserve_schema(rendered):
+    service = dict(rendered["serving-kserve-values.yaml"]["InferenceService/slimnlp-serving"])
+    predictor = {**service["spec"]["predictor"], "canaryTrafficPercent": 150, "replicas": 2}
+    bad = {**service, "spec": {"predictor": predictor}}
+    with pytest.raises(lint_chart.ChartLintError) as err:
+        lint_chart.check_objects([bad], "test")
+    assert "canaryTrafficPercent: 150 is greater than the maximum of 100" in str(err.value)
+    assert "'replicas' was unexpected" in str(err.value)
+    pod_fields = {**service["spec"]["predictor"], "containers": [{"name": "x", "image": "y", "portz": []}]}
+    with pytest.raises(lint_chart.ChartLintError, match="spec.predictor"):
+        lint_chart.check_objects([{**service, "spec": {"predictor": pod_fields}}], "test")
+
+
+def test_serving_needs_a_model_name(tmp_path):
+    values = values_file(tmp_path, {"serving": {"enabled": True}})
+    with pytest.raises(lint_chart.ChartLintError, match="model"):
+        lint_chart.lint_values(CHART, values)

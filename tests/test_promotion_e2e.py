@@ -66,7 +66,7 @@ def test_register_gate_refuse_rollback_and_serve(mlflow_s3_server, s3_server, tm
     assert decision["metrics"]["promoted"] == 1.0
     # The model's files went through the server into the SeaweedFS bucket.
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket="mlflow-artifacts")["Contents"]]
-    assert any(k.endswith("model/artifacts/onnx/model.onnx") for k in keys)
+    assert any(k.endswith("artifacts/onnx/model.int8.onnx") for k in keys)  # the LoggedModel, int8
 
     # 2. A worse run: registered as challenger, refused as champion, reasons printed.
     assert main(["run", "--set", "name=worse", *run_args(tmp_path, url, name, WORSE)]) == 0

@@ -203,8 +203,27 @@ def results_dir(root: Path, *, accuracy=0.9, latency=1.0, size=1e6, teacher_accu
     ]
     rows[0] |= {"latency_b1_p50_ms": 4.0, "params_total": 4000}
     rows[1] |= {"latency_b1_p50_ms": latency, "params_total": 1000}
-    (out / "results.json").write_text(json.dumps({"rows": rows}))
+    # The int8 rows (what serves by default) with the same numbers; the fp32 ones 3x slower.
+    int8 = [{**row, "name": row["name"] + "-int8"} for row in rows]
+    for row in rows:
+        row["latency_b1_p50_ms"] *= 3
+    (out / "results.json").write_text(json.dumps({"rows": rows + int8}))
     return out
+
+
+@pytest.mark.parametrize(("variant", "student_ms"), [("int8", 1.0), ("fp32", 3.0)])
+def test_the_gate_reads_the_rows_of_the_served_variant(tmp_path, variant, student_ms):
+    from slimnlp.promote.promotion import _benchmark_rows
+
+    student, teacher = _benchmark_rows(results_dir(tmp_path), "latency_b1_p50_ms", variant)
+    assert (student["latency_ms"], teacher["latency_ms"]) == (student_ms, 4.0 * student_ms)
+    assert student["variant"] == variant
+    (tmp_path / "only-fp32").mkdir()
+    (tmp_path / "only-fp32" / "results.json").write_text(json.dumps({"rows": [{"name": "student-onnx"}]}))
+    with pytest.raises(
+        RegistryError, match=r"no student-onnx-int8 row .* keep 'onnx-int8' in benchmark.runtimes"
+    ):
+        _benchmark_rows(tmp_path / "only-fp32", "latency_b1_p50_ms", "int8")
 
 
 def config(server_url: str, name: str, *extra: str):
@@ -238,10 +257,10 @@ def aliases(client, name) -> dict[str, str]:
 # The promote step and the CLI on a real server
 
 
-def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs, capsys):
+def test_challenger_champion_refusal_and_rollback(registry_server, run_outputs, capsys):
     name = f"flow-{uuid.uuid4().hex[:6]}"
-    cfg = config(mlflow_s3_server.url, name)
-    client = client_for(mlflow_s3_server)
+    cfg = config(registry_server.url, name)
+    client = client_for(registry_server)
     root = run_outputs["root"]
 
     first = promote(cfg, run_outputs, results_dir(root, latency=1.0))
@@ -269,13 +288,13 @@ def test_challenger_champion_refusal_and_rollback(mlflow_s3_server, run_outputs,
     assert tags["slimnlp.decision"] == "promoted" and "emissions_kg_co2" in " ".join(tags)
     assert client.get_model_version(name, "2").tags["slimnlp.decision"] == "refused"
 
-    assert main(["registry", "rollback", name, "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert main(["registry", "rollback", name, "--tracking-uri", registry_server.url]) == 0
     assert "champion is now version 1, previous is version 3" in capsys.readouterr().out
     assert aliases(client, name)["champion"] == "1" and aliases(client, name)["previous"] == "3"
 
-    assert main(["registry", "promote", name, "2", "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert main(["registry", "promote", name, "2", "--tracking-uri", registry_server.url]) == 0
     assert "champion is now version 2; was version 1" in capsys.readouterr().out
-    assert main(["registry", "list", name, "--tracking-uri", mlflow_s3_server.url]) == 0
+    assert main(["registry", "list", name, "--tracking-uri", registry_server.url]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[0].split()[:3] == ["name", "version", "aliases"]
     assert [line.split()[1:3] for line in listing[1:]] == [

@@ -39,9 +39,10 @@ def test_predicts_labels_and_probabilities_from_text(packaged):
     probabilities = out[[f"prob_{label}" for label in LABELS]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-5)
     # The same answers as the ONNX runner the export's parity check and the benchmark use (serving.py
-    # keeps its own copy of it: it must load without slimnlp).
+    # keeps its own copy of it: it must load without slimnlp), on the served file (int8 by default).
     onnx_dir, _ = tiny_onnx_export("student")
-    expected = predict_logits(OnnxRunner(onnx_dir / "model.onnx", onnx_dir, threads=1), TINY_TEXTS).argmax(-1)
+    runner = OnnxRunner(onnx_dir / "model.int8.onnx", onnx_dir, threads=1)
+    expected = predict_logits(runner, TINY_TEXTS).argmax(-1)
     assert out["label"].tolist() == [TINY_ID2LABEL[int(i)] for i in expected]
     assert (out["score"] == probabilities.max(1)).all()
     assert len(model.predict(pd.DataFrame({"text": pd.Series([], dtype=str)}))) == 0
@@ -54,15 +55,19 @@ def test_input_without_a_text_column_is_refused_by_its_schema(packaged):
 
 
 def test_package_needs_an_onnx_export(tmp_path):
-    with pytest.raises(registry.RegistryError, match="has no model.onnx; pass the export-onnx output"):
+    with pytest.raises(
+        registry.RegistryError, match="has no model.int8.onnx, the int8 model registry.serve_"
+    ):
         promotion.package_model(tmp_path, tmp_path / "model")
+    with pytest.raises(registry.RegistryError, match="has no model.onnx, the fp32 model"):
+        promotion.package_model(tmp_path, tmp_path / "model", "fp32")
 
 
 @pytest.fixture(scope="module")
-def champion(mlflow_s3_server, packaged):
+def champion(registry_server, packaged):
     """The packaged model registered on the S3-backed server as champion of a fresh name."""
-    mlflow.set_tracking_uri(mlflow_s3_server.url)
-    client = registry.connect(mlflow_s3_server.url)
+    mlflow.set_tracking_uri(registry_server.url)
+    client = registry.connect(registry_server.url)
     experiment = client.create_experiment(f"serving-{uuid.uuid4().hex[:6]}")
     run = client.create_run(experiment)
     name = f"serving-{uuid.uuid4().hex[:6]}"
@@ -71,7 +76,25 @@ def champion(mlflow_s3_server, packaged):
     return name
 
 
-def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_server, champion):
+def test_the_champion_is_a_logged_model_with_signature_and_input_example(registry_server, champion):
+    client = mlflow.MlflowClient(registry_server.url)
+    version = client.get_model_version_by_alias(champion, "champion")
+    assert version.source.startswith("models:/m-")  # the version points at a LoggedModel
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    assert str(logged.status).endswith("READY") and logged.source_run_id == version.run_id
+    assert logged.name == "model"
+    found = mlflow.search_logged_models(experiment_ids=[logged.experiment_id], output_format="list")
+    assert [m.model_id for m in found] == [logged.model_id]
+    info = mlflow.models.get_model_info(f"models:/{champion}@champion")
+    assert info.signature.inputs.input_names() == ["text"]
+    assert info.signature.outputs.input_names() == ["label", "score", *[f"prob_{label}" for label in LABELS]]
+    assert info.saved_input_example_info is not None
+    assert info.metadata["slimnlp_serve_variant"] == "int8"
+    assert info.metadata["slimnlp_onnx_file"] == "model.int8.onnx"
+    assert "CUDAExecutionProvider when onnxruntime offers it" in info.metadata["onnxruntime_providers"]
+
+
+def test_fresh_process_without_slimnlp_predicts_with_the_champion(registry_server, champion):
     code = (
         "import sys; sys.modules['slimnlp'] = None\n"  # any `import slimnlp` now fails
         "import json, mlflow, pandas as pd\n"
@@ -79,7 +102,7 @@ def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_serv
         f"out = model.predict(pd.DataFrame({{'text': {TINY_TEXTS[:4]!r}}}))\n"
         "print(json.dumps(out['label'].tolist()))\n"
     )
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry_server.url}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env
     )
@@ -88,11 +111,11 @@ def test_fresh_process_without_slimnlp_predicts_with_the_champion(mlflow_s3_serv
     assert len(labels) == 4 and set(labels) <= set(LABELS)
 
 
-def test_mlflow_models_serve_answers_http(mlflow_s3_server, champion, tmp_path):
+def test_mlflow_models_serve_answers_http(registry_server, champion, tmp_path):
     (port,) = _free_ports(1)
     # `mlflow models serve` execs `uvicorn` from PATH: the one beside this interpreter.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_s3_server.url, "PATH": path}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry_server.url, "PATH": path}
     command = [
         sys.executable,
         "-m",

@@ -56,8 +56,8 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_two_runs_promoting_at_once_leave_one_champion(mlflow_s3_server, run_outputs, tmp_path):  # noqa: F811
-    url, name = mlflow_s3_server.url, f"race-{uuid.uuid4().hex[:6]}"
+def test_two_runs_promoting_at_once_leave_one_champion(registry_server, run_outputs, tmp_path):  # noqa: F811
+    url, name = registry_server.url, f"race-{uuid.uuid4().hex[:6]}"
     client = mlflow.MlflowClient(url, registry_uri=url)
     root = run_outputs["root"]
     client.create_registered_model(name + LOCK_SUFFIX, tags={"holder": "the test"})  # hold the gate shut

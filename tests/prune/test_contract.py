@@ -28,6 +28,7 @@ from slimnlp.prune import PruneContext, PruneReport, get_pruner, prune_method, p
 from slimnlp.training.batches import predict_logits
 from slimnlp.training.loop import LoopSettings
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, build_tiny_model_dir
+from tests.models.test_remote_code import assert_loads_in_transformers
 
 MAX_LENGTH = 32
 TARGET = 0.5  # of 8 heads and 128 FFN neurons: exact counts for every method
@@ -164,6 +165,8 @@ def test_pruner_contract(method, teacher_dir, tmp_path):
         atol=1e-6,
         rtol=0,
     )
+    # ... and so does plain transformers (trust_remote_code: the saved slimnlp_modeling.py).
+    assert_loads_in_transformers(saved)
 
     # 3. The ONNX export passes its parity check (it raises ExportParityError otherwise).
     from slimnlp.export.onnx import export_onnx_model

@@ -62,6 +62,12 @@ def render_html(results: dict[str, Any], images: dict[str, Path]) -> str:
     """The page: verdicts, the best student vs the baselines, method, tables, plots."""
     summary = results.get("summary") or {}
     parts = ["<h1>slimnlp benchmark</h1>"]
+    if results.get("decision"):  # left by the promote step (slimnlp.promote.report)
+        decision = results["decision"]
+        parts.append(
+            f"<h2 id='decision'>Decision</h2><p class='verdict'>{html.escape(decision['headline'])}</p>"
+        )
+        parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in decision["lines"]) + "</ul>")
     parts += [f"<p class='verdict'>{html.escape(v)}</p>" for v in summary.get("verdicts", [])]
     if summary.get("best_student"):
         parts.append(f"<h2>{html.escape(summary['best_student'])} vs the baselines</h2>")

@@ -94,6 +94,9 @@ def markdown(results: dict[str, Any], images: dict[str, str] | None = None) -> s
     """results.md: verdicts, the best student vs every baseline, method, tables, plots (relative links)."""
     summary = results.get("summary") or {}
     lines = ["# Benchmark"]
+    if results.get("decision"):  # left by the promote step (slimnlp.promote.report)
+        lines += ["", "## Decision", "", f"**{results['decision']['headline']}**", ""]
+        lines += [f"- {line}" for line in results["decision"]["lines"]]
     for i, verdict in enumerate(summary.get("verdicts", [])):
         lines += ["", f"**{verdict}**" if i == 0 else verdict]
     if summary.get("best_student"):

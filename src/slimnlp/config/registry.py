@@ -48,3 +48,9 @@ class RegistryConfig(Section):
         1.1,
         ge=1.0,
     )
+    serve_variant: str = _help(
+        "The ONNX model that is registered and served, and that the gate measures: int8 (ORT dynamic "
+        "int8, the smallest and on CPU the fastest) or fp32.",
+        "int8",
+        choices=("int8", "fp32"),
+    )

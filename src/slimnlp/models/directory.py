@@ -46,12 +46,35 @@ def save_model_dir(
 ) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    layout = model_layout(model)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    (out / LAYOUT_FILE).write_text(json.dumps(model_layout(model), indent=2), encoding="utf-8")
+    (out / LAYOUT_FILE).write_text(json.dumps(layout, indent=2), encoding="utf-8")
+    _add_remote_code(out, layout)
     if metrics is not None:
         write_metrics(out, metrics)
     return out
+
+
+def _add_remote_code(out: Path, layout: dict[str, Any]) -> None:
+    """Make the directory loadable by plain transformers (`trust_remote_code=True`): the modeling
+    file beside the weights, the layout and `auto_map` in config.json (slimnlp.models.remote_code)."""
+    import shutil
+
+    from slimnlp.models import remote_code
+
+    config_file = out / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    cls = remote_code.CLASS_OF_MODEL_TYPE.get(config.get("model_type"))
+    if cls is None:
+        return  # not a layout we prune: the stock class loads it
+    shutil.copyfile(remote_code.__file__, out / REMOTE_CODE_FILE)
+    config["slimnlp_layout"] = layout
+    config["auto_map"] = {"AutoModelForSequenceClassification": f"{REMOTE_CODE_FILE[:-3]}.{cls.__name__}"}
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+REMOTE_CODE_FILE = "slimnlp_modeling.py"
 
 
 def write_metrics(out_dir: str | Path, metrics: dict[str, Any]) -> None:

@@ -36,34 +36,79 @@ from slimnlp.promote.registry import (
 # Packaging and scoring
 
 
-def package_model(onnx_dir: str | Path, dest: str | Path) -> Path:
-    """Save the fp32 ONNX model + tokenizer as an MLflow pyfunc directory (slimnlp.promote.serving)."""
+def package_model(
+    onnx_dir: str | Path, dest: str | Path, variant: str = "int8", example_texts: list[str] | None = None
+) -> Path:
+    """Save the `variant` ONNX model (int8 or fp32) + tokenizer as an MLflow pyfunc directory
+    (slimnlp.promote.serving), with its input and output signature, an input example and metadata
+    naming the served file and how ONNX Runtime's providers are chosen."""
     import shutil
 
     import mlflow
+
+    from slimnlp.promote import serving
+
+    onnx_dir, dest = Path(onnx_dir), Path(dest)
+    onnx_file = SERVED_FILES[variant]
+    if not (onnx_dir / onnx_file).is_file():
+        hint = " (export.quantize_int8 is off? set registry.serve_variant=fp32)" if variant == "int8" else ""
+        raise RegistryError(
+            f"{onnx_dir} has no {onnx_file}, the {variant} model registry.serve_variant asks for{hint}; "
+            "pass the export-onnx output directory"
+        )
+    # Only what serving needs: the served variant's file, not the other one or metrics.
+    others = [f"{name}*" for name in SERVED_FILES.values() if name != onnx_file]
+    staged = dest.parent / "onnx"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(
+        onnx_dir, staged, ignore=shutil.ignore_patterns(*others, "model.fused*", "*metrics.json", ".*")
+    )
+    served = {"variant": variant, "onnx_file": onnx_file}
+    (staged / serving.SERVING_FILE).write_text(json.dumps(served), encoding="utf-8")
+    shutil.rmtree(dest, ignore_errors=True)
+    mlflow.pyfunc.save_model(
+        str(dest),
+        python_model=serving.__file__,
+        artifacts={"onnx_dir": str(staged)},
+        signature=_signature(staged),
+        input_example=_frame((example_texts or ["example text"])[:2]),
+        metadata=_metadata(served),
+        pip_requirements=_requirements(),
+    )
+    shutil.rmtree(staged, ignore_errors=True)
+    return dest
+
+
+SERVED_FILES = {"int8": "model.int8.onnx", "fp32": "model.onnx"}
+SERVED_RUNTIMES = {"int8": "onnx-int8", "fp32": "onnx"}  # the benchmark's runtime of each variant
+
+
+def _signature(onnx_dir: Path) -> Any:
+    """Input: a string `text` column; output: `label`, `score` and `prob_<label>` per label."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
     from slimnlp.promote import serving
 
-    onnx_dir, dest = Path(onnx_dir), Path(dest)
-    if not (onnx_dir / serving.ONNX_FILE).is_file():
-        raise RegistryError(f"{onnx_dir} has no {serving.ONNX_FILE}; pass the export-onnx output directory")
-    # Only what serving needs: not the int8 file or metrics (smaller registry, faster loads).
-    staged = dest.parent / "onnx"
-    shutil.rmtree(staged, ignore_errors=True)
-    shutil.copytree(onnx_dir, staged, ignore=shutil.ignore_patterns("*.int8.onnx", "*metrics.json", ".*"))
-    shutil.rmtree(dest, ignore_errors=True)
-    signature = ModelSignature(inputs=Schema([ColSpec("string", serving.TEXT_COLUMN)]))
-    mlflow.pyfunc.save_model(
-        str(dest),
-        python_model=serving.__file__,
-        artifacts={"onnx_dir": str(staged)},
-        signature=signature,
-        pip_requirements=_requirements(),
-    )
-    shutil.rmtree(staged, ignore_errors=True)
-    return dest
+    id2label = json.loads((onnx_dir / "config.json").read_text(encoding="utf-8"))["id2label"]
+    labels = [id2label[str(i)] for i in range(len(id2label))]
+    outputs = [ColSpec("string", "label"), ColSpec("float", "score")]
+    outputs += [ColSpec("float", f"prob_{label}") for label in labels]
+    return ModelSignature(inputs=Schema([ColSpec("string", serving.TEXT_COLUMN)]), outputs=Schema(outputs))
+
+
+def _metadata(served: dict[str, str]) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    from slimnlp.promote import serving
+
+    return {
+        "slimnlp_serve_variant": served["variant"],
+        "slimnlp_onnx_file": served["onnx_file"],
+        "onnxruntime_providers": "chosen where the model loads: CUDAExecutionProvider when onnxruntime "
+        "offers it (onnxruntime-gpu and a GPU), else CPUExecutionProvider",
+        "onnxruntime_providers_when_packaged": serving.choose_providers(ort.get_available_providers()),
+    }
 
 
 def _requirements() -> list[str]:
@@ -190,8 +235,9 @@ def promote_student(
     texts, label_ids = read_split(data_dir, "test")
     id2label = read_label_map(data_dir)
     labels = [id2label[i] for i in label_ids]
-    student, teacher = _benchmark_rows(Path(results_dir), cfg.registry.latency_metric)
-    model_dir = package_model(onnx_dir, out / MODEL_ARTIFACT)
+    variant = cfg.registry.serve_variant
+    student, teacher = _benchmark_rows(Path(results_dir), cfg.registry.latency_metric, variant)
+    model_dir = package_model(onnx_dir, out / MODEL_ARTIFACT, variant, texts)
     served = score_pyfunc(str(model_dir), texts, labels)
     candidate = {**student, "served_accuracy": served["accuracy"]}
     tags = _version_tags(cfg, client, run.run_id, parent_run_id, data_dir, teacher_dir, student, served)
@@ -215,23 +261,43 @@ def promote_student(
     run.log_dict(result, "decision.json")
     run.client.set_tag(run.run_id, TAG + "promotion", "promoted" if decision.promote else "refused")
     run.client.set_tag(run.run_id, TAG + "registered_version", f"{name}/{version}")
+    _report_the_decision(cfg, run, Path(results_dir), out, result, parent_run_id)
     return result
 
 
-def _benchmark_rows(results_dir: Path, latency_metric: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The student's and the teacher's ONNX fp32 rows (what the pyfunc serves) from results.json."""
+def _report_the_decision(
+    cfg: RunConfig, run: Any, results_dir: Path, out: Path, result: dict[str, Any], parent_run_id: str | None
+) -> None:
+    """report.html and results.md again, opened by the decision (slimnlp.promote.report). The aliases
+    have moved by now: a report that cannot be written is a warning, not a failed promotion."""
+    from slimnlp.promote import report
+
+    try:
+        files = report.rewrite_report(results_dir, out, result, cfg.registry.latency_metric)
+        report.log_report(run.client, parent_run_id or run.run_id, files)
+    except Exception as err:  # noqa: BLE001 - plots, fonts, the artifact store: none may undo the decision
+        print(f"promote: warning: the report with the decision was not written ({type(err).__name__}: {err})")
+
+
+def _benchmark_rows(
+    results_dir: Path, latency_metric: str, variant: str = "fp32"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The student's and the teacher's rows of the served ONNX variant (`registry.serve_variant`:
+    the gate decides on what serves) from results.json."""
     path = results_dir / "results.json"
     if not path.is_file():
         raise RegistryError(f"{path} does not exist; pass the benchmark output directory")
     results = json.loads(path.read_text(encoding="utf-8"))
     rows = {row["name"]: row for row in results["rows"]}
     picked = []
+    runtime = SERVED_RUNTIMES[variant]
     for role in ("student", "teacher"):
-        row = rows.get(f"{role}-onnx")
+        row = rows.get(f"{role}-{runtime}")
         if row is None:
             raise RegistryError(
-                f"{path} has no {role}-onnx row (rows: {sorted(rows)}); the gate compares the ONNX model "
-                "that is registered: keep 'onnx' in benchmark.runtimes"
+                f"{path} has no {role}-{runtime} row (rows: {sorted(rows)}); the gate compares the ONNX "
+                f"model that is registered (registry.serve_variant={variant}): keep {runtime!r} in "
+                "benchmark.runtimes"
             )
         if latency_metric not in row:
             raise RegistryError(
@@ -245,8 +311,9 @@ def _benchmark_rows(results_dir: Path, latency_metric: str) -> tuple[dict[str, A
                 "latency_ms": float(row[latency_metric]),
                 "size_bytes": float(row["size_bytes"]),
                 "params_total": row.get("params_total"),
-                "latency_spread": spread_from_results(results, f"{role}-onnx", latency_metric),
-                "correct": (results.get("correct") or {}).get(f"{role}-onnx"),  # the gate's paired test
+                "latency_spread": spread_from_results(results, f"{role}-{runtime}", latency_metric),
+                "variant": variant,
+                "correct": (results.get("correct") or {}).get(f"{role}-{runtime}"),  # the gate's paired test
             }
         )
     return picked[0], picked[1]

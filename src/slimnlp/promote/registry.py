@@ -237,26 +237,36 @@ def _drop_lock(client: Any, lock: str) -> None:
 def register(
     client: Any, name: str, run_id: str, model_dir: Path, tags: dict[str, Any], wait_s: float = 120
 ) -> str:
-    """Upload the packaged model into the run's artifacts and register it; returns the version.
+    """Log the packaged pyfunc `model_dir` as an MLflow 3 LoggedModel of the run and register it;
+    returns the version.
 
     The upload comes first: if the artifact store refuses it (credentials, a missing bucket, a
     server gone), nothing is registered.
     """
     from slimnlp.mlops.storage import describe_error
 
-    artifact_uri = client.get_run(run_id).info.artifact_uri
+    logged = client.create_logged_model(
+        client.get_run(run_id).info.experiment_id,
+        name=MODEL_ARTIFACT,
+        source_run_id=run_id,
+        model_type="onnx-text-classifier",
+    )
     try:
-        client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT)
+        log_packaged_model(client, run_id, model_dir, logged.model_id)
     except Exception as err:  # noqa: BLE001 - botocore, requests and MLflow all raise their own
         _forget_s3_clients()
         raise RegistryError(
-            describe_error(err, f"uploading the model to {artifact_uri}/{MODEL_ARTIFACT}")
+            describe_error(err, f"uploading the model to {logged.artifact_location}")
             + f"; nothing was registered under {name!r} and no alias moved"
         ) from err
+    model_id = logged.model_id
     _ensure_registered_model(client, name)
-    source = f"{artifact_uri}/{MODEL_ARTIFACT}"
     version = client.create_model_version(
-        name, source, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+        name,
+        f"models:/{model_id}",
+        run_id=run_id,
+        tags={k: str(v) for k, v in tags.items()},
+        model_id=model_id,
     )
     deadline = time.monotonic() + wait_s
     while version.status == "PENDING_REGISTRATION" and time.monotonic() < deadline:
@@ -267,6 +277,36 @@ def register(
             f"{name} version {version.version} is {version.status}, not READY; aliases untouched"
         )
     return str(version.version)
+
+
+def log_packaged_model(client: Any, run_id: str, model_dir: Path, model_id: str) -> None:
+    """`mlflow.pyfunc.log_model(name=...)` of the pyfunc saved (and scored) in `model_dir` into the
+    LoggedModel `model_id` of run `run_id`: the same model code, artifacts, signature, input example
+    and metadata (`models:/<model_id>` loads it). A failed upload leaves that LoggedModel FAILED."""
+    import mlflow
+    from mlflow.entities import LoggedModelOutput
+    from mlflow.models import Model
+
+    from slimnlp.promote import serving
+
+    saved = Model.load(str(model_dir))
+    # log_model reads the tracking server from MLflow's global state: point it at this client's.
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            model_id=model_id,
+            python_model=serving.__file__,
+            artifacts={"onnx_dir": str(Path(model_dir, "artifacts", "onnx"))},
+            signature=saved.signature,
+            input_example=saved.load_input_example(str(model_dir)),
+            metadata=saved.metadata,
+            pip_requirements=str(Path(model_dir, "requirements.txt")),
+        )
+    finally:
+        mlflow.set_tracking_uri(previous)
+    client.log_outputs(run_id, [LoggedModelOutput(model_id, step=0)])
 
 
 def _ensure_registered_model(client: Any, name: str) -> None:

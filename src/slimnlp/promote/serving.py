@@ -8,8 +8,12 @@
 This file is logged as *model code* (MLflow "models from code"): MLflow stores it beside the model
 and runs it at load time, so a model loads where slimnlp is not installed. It must therefore import
 nothing from slimnlp; it needs numpy, pandas, onnxruntime and transformers (for the tokenizer),
-which are the model's pip requirements. The artifact `onnx_dir` is an export-onnx output directory:
-`model.onnx` (+ `model.onnx.data` for large models), the tokenizer and `config.json` (id2label).
+which are the model's pip requirements. The artifact `onnx_dir` is an export-onnx output directory
+cut to what serves: the ONNX file of the served variant (`serving.json` names it: `model.int8.onnx`
+or `model.onnx`, `registry.serve_variant`), the tokenizer and `config.json` (id2label).
+
+ONNX Runtime's providers come from the machine that loads the model, not the one that logged it:
+CUDA first when onnxruntime offers `CUDAExecutionProvider` (onnxruntime-gpu with a GPU), else CPU.
 
     mlflow models serve -m models:/slimnlp-marathi-sample@champion --env-manager local -p 5001
     curl -s localhost:5001/invocations -H 'Content-Type: application/json' \
@@ -32,8 +36,24 @@ import pandas as pd
 warnings.filterwarnings("ignore", message=r"Add type hints to the `predict` method")
 
 ONNX_FILE = "model.onnx"
+SERVING_FILE = "serving.json"  # {"variant": "int8" | "fp32", "onnx_file": ...} beside the model
 TEXT_COLUMN = "text"
 BATCH_SIZE = 32
+
+
+def choose_providers(available: list[str]) -> list[str]:
+    """ONNX Runtime providers for this machine: CUDA first when onnxruntime offers it, then CPU."""
+    preferred = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    return [p for p in preferred if p in available] or ["CPUExecutionProvider"]
+
+
+def served_file(onnx_dir: str) -> dict[str, str]:
+    """What `onnx_dir` serves: `serving.json` when packaged by slimnlp, else the fp32 model."""
+    path = os.path.join(onnx_dir, SERVING_FILE)
+    if not os.path.isfile(path):
+        return {"variant": "fp32", "onnx_file": ONNX_FILE}
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
 
 
 # The one allowed copy of the ONNX runner: the session, tokenising and `run -> logits` below repeat
@@ -60,9 +80,14 @@ class OnnxTextClassifier(mlflow.pyfunc.PythonModel):
         options = ort.SessionOptions()
         # A serving process may hold several models: keep each to the threads it is given.
         options.intra_op_num_threads = int(os.environ.get("SLIMNLP_SERVING_THREADS", "0"))
+        self.served = served_file(onnx_dir)
         self.session = ort.InferenceSession(
-            os.path.join(onnx_dir, ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            os.path.join(onnx_dir, self.served["onnx_file"]),
+            options,
+            providers=choose_providers(ort.get_available_providers()),
         )
+        # What actually runs (a provider that failed to initialise is dropped by onnxruntime).
+        self.providers = self.session.get_providers()
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     # No type hints here: MLflow would read them as the model's input schema (the signature says it).
