@@ -5,7 +5,7 @@
     task = components["prepare-data"](config_json=cfg.to_json(), parent_run_id="", tracking_uri="")
 
 One component per step of `slimnlp.steps.spec` (STEPS and GRID_STEPS), each the function of the same
-name in `slimnlp_components.steps` (the grid's in `grid_steps`) (tests/test_step_list.py checks their signatures against the
+name in `slimnlp_components.steps` (the grid's in `grid_steps`) (tests/steps/test_step_list.py checks their signatures against the
 list). Steps that train (`Step.gpu`) run in `gpu_image` when one is set, every other step in `image`.
 """
 

@@ -1,5 +1,5 @@
 """The DAG the tests expect, written out once (not read from the code under test);
-tests/test_step_list.py checks the step list (slimnlp.steps.spec) against it."""
+tests/steps/test_step_list.py checks the step list (slimnlp.steps.spec) against it."""
 
 # The default DAG (pretrain.enabled false).
 STEPS = [

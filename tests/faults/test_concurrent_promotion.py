@@ -21,7 +21,7 @@ import mlflow
 import pytest
 
 from slimnlp.promote.registry import LOCK_SUFFIX
-from tests.test_registry import results_dir, run_outputs  # noqa: F401 - run_outputs is a fixture
+from tests.promote.test_registry import results_dir, run_outputs  # noqa: F401 - run_outputs is a fixture
 
 
 def _promote_process(url: str, name: str, inputs: dict, results, out) -> subprocess.Popen:

@@ -13,7 +13,7 @@ from slimnlp import steps
 from slimnlp.mlops.lineage import KFP_RUN_ENV
 from slimnlp.mlops.run_parameters import resolve_run
 from slimnlp.steps.spec import STEPS
-from tests.test_registry import config, results_dir, run_outputs  # noqa: F401 - fixture
+from tests.promote.test_registry import config, results_dir, run_outputs  # noqa: F401 - fixture
 
 
 @pytest.mark.slow  # an MLflow server with S3 artifacts and a real registration

@@ -70,7 +70,7 @@ def test_providers_follow_what_onnxruntime_offers(available, expected):
 
 def test_the_loaded_model_asks_for_cuda_when_onnxruntime_offers_it(tmp_path, monkeypatch):
     """With onnxruntime-gpu on a GPU machine `get_available_providers` lists CUDA; the session is
-    asked for it first (the real CUDA load runs under `make test-gpu`, tests/test_gpu.py)."""
+    asked for it first (the real CUDA load runs under `make test-gpu`, tests/runtime/test_gpu.py)."""
     import onnxruntime as ort
 
     onnx_dir, _ = tiny_onnx_export("student")

@@ -9,7 +9,7 @@ from slimnlp.benchmark import report
 from slimnlp.config import RegistryConfig
 from slimnlp.promote.gate import decide
 from slimnlp.promote.report import decision_block, rewrite_report
-from tests.test_report_html import results  # noqa: F401 - a fixture: a real tiny benchmark
+from tests.benchmark.test_report_html import results  # noqa: F401 - a fixture: a real tiny benchmark
 
 
 def decided(promote: bool) -> dict:

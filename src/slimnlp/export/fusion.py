@@ -13,7 +13,7 @@ Why this path, measured on these machines (torch 2.13, transformers 5.24, onnxru
 - So the head count of each layer is detected from the graph itself: the output width of that
   layer's Q projection divided by head_size. A pruned model with [3, 1] heads gets Attention ops
   with num_heads 3 and 1, and matches PyTorch to ~3e-6. (Passing one num_heads for the whole graph,
-  what the optimizer's arguments allow, is silently wrong on uneven heads: tests/test_export.py.)
+  what the optimizer's arguments allow, is silently wrong on uneven heads: tests/export/test_export.py.)
 - Fusion is a candidate, not a rule: export-onnx times the plain and the fused graph, fp32 and int8
   apart, interleaved on real texts, and keeps whichever is faster (`choose_faster`).
 """

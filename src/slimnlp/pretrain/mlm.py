@@ -212,7 +212,7 @@ def heldout_loss(model: nn.Module, batches: list[dict], device: str) -> float:
 
 # One function on purpose (~150 lines): the step loop, the phase it is in and the RNG state taken at
 # each step are what an interruption (Ctrl-C, SIGTERM of an evicted pod) must save together for a
-# resumed run to continue bit-identically (tests/test_mlm.py); split, they would travel as shared state.
+# resumed run to continue bit-identically (tests/pretrain/test_mlm.py); split, they would travel as shared state.
 def run_mlm(
     model: nn.Module,
     tokenizer: Any,

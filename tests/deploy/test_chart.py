@@ -20,7 +20,7 @@ import yaml
 from slimnlp.config import load_config
 from slimnlp_pipelines.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "slimnlp"
 
 if not os.environ.get("CI"):  # CI installs the dev extra: there a missing wheel fails, not skips

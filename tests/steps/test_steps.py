@@ -110,7 +110,7 @@ def test_mlflow_run_tree(run):
     children = client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run['parent']}'"
     )
-    # promote (registry side effects) is run and checked in tests/test_registry.py
+    # promote (registry side effects) is run and checked in tests/promote/test_registry.py
     assert sorted(c.info.run_name for c in children) == sorted(set(expected_steps.STEPS) - {"promote"})
     assert {c.info.status for c in children} == {"FINISHED"}
     teacher = next(c for c in children if c.info.run_name == "train-teacher")

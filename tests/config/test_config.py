@@ -6,7 +6,7 @@ import pytest
 
 from slimnlp.config import ConfigError, config_from_json, load_config
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml")) + sorted((ROOT / "benchmarks").glob("*.yaml"))
 
 

@@ -49,7 +49,9 @@ def test_export_passes_parity_and_reports_int8(kind: str) -> None:
         "model_metrics.json",
     ):
         assert (out / name).is_file(), name
-    assert not (out / "metrics.json").exists(), "the step writes metrics.json, once (tests/test_steps.py)"
+    assert not (out / "metrics.json").exists(), (
+        "the step writes metrics.json, once (tests/steps/test_steps.py)"
+    )
     assert not list(out.glob("*.data")), "weights must live inside model.onnx"
 
 

@@ -123,7 +123,7 @@ def test_pyproject_lists_every_package():
     import tomllib
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {
         "slimnlp" + "".join("." + part for part in init.parent.relative_to(root / "src/slimnlp").parts)

@@ -106,7 +106,7 @@ def test_another_seed_gives_other_weights(two_teachers, tmp_path):
 def _sample_texts() -> list[str]:
     import csv
 
-    sample = Path(__file__).parents[1] / "src" / "slimnlp" / "data" / "sample" / "marathi_topics.csv"
+    sample = Path(__file__).parents[2] / "src" / "slimnlp" / "data" / "sample" / "marathi_topics.csv"
     return [row["text"] for row in csv.DictReader(sample.open(encoding="utf-8"))]
 
 

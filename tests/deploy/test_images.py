@@ -19,7 +19,7 @@ import pytest
 from slimnlp.steps.spec import GPU_STEPS as TRAINING_STEPS
 from slimnlp.steps.spec import STEP_NAMES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = [REPO / "docker" / "Dockerfile.cpu", REPO / "docker" / "Dockerfile.gpu"]
 
 

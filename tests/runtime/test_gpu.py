@@ -5,7 +5,7 @@ import torch
 
 from slimnlp.training.device import resolve_precision
 from slimnlp.training.loop import LoopSettings, train_classifier
-from tests.test_training import sport_or_rain_model
+from tests.training.test_training import sport_or_rain_model
 
 pytestmark = [
     pytest.mark.gpu,

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from slimnlp_pipelines.cli import main
 from tests.expected_steps import STEPS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SMALL = [
     "data.max_train_rows=600",
     "data.max_dev_rows=120",

@@ -17,8 +17,8 @@ from slimnlp.benchmark.energy import (
 from slimnlp.benchmark.harness import benchmark_models
 from slimnlp.config import BenchmarkConfig, load_config
 from slimnlp.mlops import tracking
+from tests.benchmark.test_benchmark import tiny_variants
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS
-from tests.test_benchmark import tiny_variants
 
 
 def test_payback_is_compression_energy_over_the_saving_per_prediction() -> None:

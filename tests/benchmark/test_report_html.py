@@ -15,8 +15,8 @@ from slimnlp.benchmark.baselines import train_tfidf_baseline
 from slimnlp.benchmark.harness import Variant, benchmark_models
 from slimnlp.config import BenchmarkConfig
 from slimnlp_pipelines.cli import main
+from tests.benchmark.test_benchmark import tiny_variants
 from tests.helpers_models import TINY_ID2LABEL, TINY_LABELS, TINY_TEXTS
-from tests.test_benchmark import tiny_variants
 
 CHROMIUM_FLAGS = [
     "--headless",
