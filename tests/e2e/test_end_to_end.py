@@ -13,6 +13,9 @@ from safetensors.torch import load_file
 from slimnlp_pipelines.cli import main
 from tests.expected_steps import STEPS
 
+# The whole pipeline on tiny models through the CLI and kfp.local (~4 min): make test-slow.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 SMALL = [
     "data.max_train_rows=600",

@@ -55,7 +55,9 @@ def test_onnx_graph_matches_pytorch_up_to_the_maximum_length(long_export, pad_to
 
 def test_served_pyfunc_takes_long_texts_and_truncates_at_the_maximum(long_export, tmp_path: Path):
     model_dir, onnx_dir, _ = long_export
-    model = mlflow.pyfunc.load_model(str(promotion.package_model(onnx_dir, tmp_path / "pyfunc")))
+    model = mlflow.pyfunc.load_model(
+        str(promotion.package_model(onnx_dir, tmp_path / "pyfunc", variant="fp32"))
+    )
     out = model.predict(pd.DataFrame({"text": LONG_TEXTS}))
     pytorch = TorchRunner.from_dir(model_dir, MAX)
     logits = pytorch.run(pytorch.encode(LONG_TEXTS))

@@ -83,7 +83,10 @@ def tiny(tmp_path_factory):
     return model.eval(), tokenizer
 
 
-@pytest.mark.parametrize("runtime", ["pytorch", "onnx-int8"])
+@pytest.mark.parametrize(
+    "runtime",
+    ["pytorch", pytest.param("onnx-int8", marks=pytest.mark.slow)],  # ORT int8 table: ~40 s
+)
 def test_a_measured_table_is_monotone_and_saved_with_the_machine(tiny, runtime, tmp_path):
     model, tokenizer = tiny
     # ORT exports a model per probe (seconds each): 3 and 4 heads x 32 and 64 units keeps it to four.

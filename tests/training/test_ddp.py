@@ -21,6 +21,8 @@ from slimnlp.mlops import tracking
 from slimnlp.pretrain import mlm
 from tests.training import ddp_worker
 
+pytestmark = pytest.mark.slow  # torchrun with 2 processes per test (~70 s in all): make test-slow
+
 WORKER = Path(ddp_worker.__file__)
 ROOT = WORKER.parents[2]
 RTOL = 1e-4

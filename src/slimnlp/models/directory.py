@@ -64,6 +64,8 @@ def _add_remote_code(out: Path, layout: dict[str, Any]) -> None:
     from slimnlp.models import remote_code
 
     config_file = out / "config.json"
+    if not config_file.is_file():  # a follower rank under torchrun: transformers saved nothing here
+        return
     config = json.loads(config_file.read_text(encoding="utf-8"))
     cls = remote_code.CLASS_OF_MODEL_TYPE.get(config.get("model_type"))
     if cls is None:
