@@ -12,7 +12,7 @@ import pytest
 from slimnlp import steps
 from slimnlp.mlops.lineage import KFP_RUN_ENV
 from slimnlp.mlops.run_parameters import resolve_run
-from slimnlp.steps.spec import STEPS
+from slimnlp.steps.spec import CANDIDATE_STEPS, STEPS
 from tests.promote.test_registry import config, results_dir, run_outputs  # noqa: F401 - fixture
 
 
@@ -30,7 +30,7 @@ def test_the_kfp_run_id_reaches_the_step_run_and_the_registered_version(
 
     # resolve-config: no parent injected, so it opens one, tagged with the KFP run.
     outputs = resolve_run(cfg.to_json(), {}, [], "", "", kfp_run, "shc-weekly", "http://kfp.example")
-    assert len(outputs) == len(STEPS) + 1
+    assert len(outputs) == len(STEPS) + len(CANDIDATE_STEPS) + 1  # a config per task, the fingerprint
     client = mlflow.MlflowClient(mlflow_s3_server.url)
     (parent,) = client.search_runs(
         [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id],
