@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slimnlp.prune.lazy import lazy_names
 
 # Where each public name lives; imported on first use (the code imports torch, the config does not).
 _HOME = {
@@ -16,11 +15,7 @@ _HOME = {
     "prune_model": "pruner",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _HOME)
 
 
 __all__ = ["Importance", "ImportancePruner", "prune_model", "taylor_importance"]

@@ -12,8 +12,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slimnlp.prune.lazy import lazy_names
 
 # Where each public name lives; imported on first use (the code imports torch, the config does not).
 _HOME = {
@@ -22,11 +21,7 @@ _HOME = {
     "SubNetwork": "space",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _HOME)
 
 
 __all__ = ["NasPruner", "SearchSpace", "SubNetwork"]
