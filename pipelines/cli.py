@@ -190,7 +190,8 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from slimnlp_pipelines.local_run import print_summary, run_local
+    from slimnlp_pipelines.local_run import run_local
+    from slimnlp_pipelines.run_report import print_summary
 
     cfg = _load(args)
     if not args.skip_preflight and _preflight(cfg, quiet=True) != 0:

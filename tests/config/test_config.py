@@ -40,7 +40,7 @@ def test_benchmark_shares_the_cpu_pretraining():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("prune.target_sparsity=1.5", "prune.target_sparsity must be in (0, 1), got 1.5"),
+        ("prune.target_sparsity=1.5", "prune.target_sparsity must be in [0, 1), got 1.5"),
         ("prune.target_sparsity=0", "prune.target_sparsity must be in (0, 1), got 0"),
         ("prune.targt_sparsity=0.5", "unknown config key 'prune.targt_sparsity'"),
         ("teacher.epochs=many", "teacher.epochs must be an integer, got 'many'"),
@@ -53,6 +53,12 @@ def test_benchmark_shares_the_cpu_pretraining():
             "benchmark.runtimes=[onnx-int8]",
             "benchmark.runtimes ['onnx-int8'] lacks 'onnx', which the promote step",
         ),
+        (
+            "export.quantize_int8=false",
+            "registry.serve_variant is int8: the promote step registers, gates and serves the int8 ONNX "
+            "model, which needs export.quantize_int8: true; set them, or registry.serve_variant: fp32",
+        ),
+        ("benchmark.runtimes=[onnx]", "which needs onnx-int8 in benchmark.runtimes;"),
         ("teacher.budget_minutes=0", "teacher.budget_minutes must be > 0 or null, got 0"),
         ("distill.budget_minutes=-1", "distill.budget_minutes must be > 0 or null"),
         ("noequals", "must look like key.path=value"),
@@ -62,6 +68,13 @@ def test_bad_values_name_the_key(override, message):
     with pytest.raises(ConfigError) as err:
         load_config(overrides=[override])
     assert message in str(err.value)
+
+
+def test_fp32_serving_needs_no_int8_model():
+    cfg = load_config(
+        overrides=["registry.serve_variant=fp32", "export.quantize_int8=false", "benchmark.runtimes=[onnx]"]
+    )
+    assert (cfg.registry.serve_variant, cfg.export.quantize_int8) == ("fp32", False)
 
 
 def test_without_the_promote_step_a_benchmark_of_int8_alone_is_fine():

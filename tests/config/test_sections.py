@@ -102,9 +102,9 @@ def test_every_number_of_a_section_declares_what_it_accepts():
     """The issue's 'every field checked': no int or float key of a Section is unbounded (before,
     teacher.weight_decay and teacher.dropout took any value)."""
     unchecked = []
-    for prefix, cls in _sections():
-        if not issubclass(cls, Section):
-            continue  # prune (h1) and data (h4) sections move onto Section later
+    sections = list(_sections())
+    assert [prefix for prefix, cls in sections if not issubclass(cls, Section)] == []
+    for prefix, cls in sections:
         hints = type_hints(cls)
         for item in dataclasses.fields(cls):
             base = [
@@ -113,7 +113,7 @@ def test_every_number_of_a_section_declares_what_it_accepts():
             if base[0] in (int, float) and "check" not in item.metadata:
                 unchecked.append(prefix + item.name)
     assert unchecked == []
-    assert sum(issubclass(cls, Section) for _, cls in _sections()) >= 11
+    assert len(sections) >= 21  # the root, 11 sections, prune's calibration and 7 method sections
 
 
 @pytest.mark.parametrize(
@@ -156,6 +156,19 @@ def test_every_number_of_a_section_declares_what_it_accepts():
         ("seed=-1", "seed must be in [0, 4294967296), got -1"),
         ("name=a/b", "name must be a folder name"),
         ("teacher.hidden_size=102", "teacher.hidden_size (102) must be divisible by num_heads (4)"),
+        ("prune.min_heads_per_layer=0", "prune.min_heads_per_layer must be >= 1, got 0"),
+        ("prune.head_sparsity=1.0", "prune.head_sparsity must be in [0, 1) or null, got 1.0"),
+        ("prune.block_movement.batch_size=0", "prune.block_movement.batch_size must be >= 1, got 0"),
+        ("prune.block_movement.block_size=0", "prune.block_movement.block_size must be 'head' or a positive"),
+        ("prune.nas.learning_rate=0", "prune.nas.learning_rate must be > 0, got 0"),
+        ("prune.nas.confidence=0.5", "prune.nas.confidence must be in (0.5, 1), got 0.5"),
+        ("prune.nas.space=huge", "prune.nas.space must be one of ('small', 'medium', 'layer', 'large')"),
+        ("prune.sparsegpt.damping=0", "prune.sparsegpt.damping must be > 0, got 0"),
+        ("prune.calibration.max_unknown=0", "prune.calibration.max_unknown must be in (0, 1], got 0"),
+        ("data.dev_fraction=0.5", "data.dev_fraction must be in (0, 0.5), got 0.5"),
+        ("data.max_train_rows=0", "data.max_train_rows must be >= 1 or null, got 0"),
+        ("data.unseen_labels=keep", "data.unseen_labels must be 'error' or 'drop', got 'keep'"),
+        ("data.seed=-3", "data.seed must be in [0, 4294967296), got -3"),
     ],
 )
 def test_a_bad_value_names_its_key(override, message):

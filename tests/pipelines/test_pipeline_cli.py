@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from slimnlp_pipelines.cli import main
-from slimnlp_pipelines.local_run import LocalRun, results_table, step_times, steps_table, write_report
+from slimnlp_pipelines.run_report import LocalRun, results_table, step_times, steps_table, write_report
 from tests.expected_steps import STEPS
 
 VERBS = [

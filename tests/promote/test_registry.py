@@ -4,6 +4,7 @@ whose artifact store is a real S3 server (SeaweedFS), including the faults peopl
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -302,6 +303,41 @@ def test_challenger_champion_refusal_and_rollback(registry_server, run_outputs, 
         ["2", "champion"],
         ["1", "previous"],
     ]
+
+
+def test_a_nas_student_that_holds_no_budget_is_challenger_with_the_reason(
+    registry_server, run_outputs, capsys
+):
+    """select-student's reason (kept by export-onnx as model_metrics.json) reaches the version's tags,
+    decision.json and the printed decision (issue 29)."""
+    name = f"nas-{uuid.uuid4().hex[:6]}"
+    onnx = run_outputs["root"] / f"onnx-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(run_outputs["onnx"], onnx)
+    reason = "no recovered candidate holds the 0.0100 budget: 7 (-0.0400 .. -0.0100) is the most accurate"
+    choice = {
+        "choice_reason": reason,
+        "student_holds_budget": False,
+        "student_arch": "-|1x64",
+        "accuracy": 0.8,
+    }
+    (onnx / "model_metrics.json").write_text(json.dumps(choice))
+    cfg = config(registry_server.url, name)
+    decision = steps.promote(
+        cfg, run_outputs["data"], run_outputs["teacher"], onnx, results_dir(run_outputs["root"], accuracy=0.85),
+        run_outputs["root"] / f"promote-{uuid.uuid4().hex[:6]}",
+    )["decision"]  # fmt: skip
+    assert not decision["promoted"]
+    assert decision["selection"] == {k: v for k, v in choice.items() if k != "accuracy"}
+    tags = client_for(registry_server).get_model_version(name, decision["version"]).tags
+    assert (tags["slimnlp.choice_reason"], tags["slimnlp.student_holds_budget"]) == (reason, "False")
+    assert f"student chosen among the recovered NAS candidates: {reason}" in capsys.readouterr().out
+    # a run without candidates (every other recipe) adds no such tag
+    plain = promote(cfg, run_outputs, results_dir(run_outputs["root"]))
+    assert plain["selection"] == {}
+    assert (
+        "slimnlp.choice_reason"
+        not in client_for(registry_server).get_model_version(name, plain["version"]).tags
+    )
 
 
 def test_disabled_registry_registers_nothing(mlflow_s3_server, run_outputs):

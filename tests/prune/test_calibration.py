@@ -88,7 +88,9 @@ def test_a_source_the_tokenizer_cannot_read_is_named(tokenizer, tmp_path):
 def test_calibration_config_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"prune.calibration.samples must be >= 1"):
         load_config(overrides=["prune.calibration.samples=0"])
-    with pytest.raises(ConfigError, match=r"prune.calibration.sources must name at least one source"):
+    with pytest.raises(
+        ConfigError, match=r"prune.calibration.sources must be a non-empty list, each .train., a file"
+    ):
         load_config(overrides=["prune.calibration.sources=[]"])
     with pytest.raises(ConfigError, match=r"prune.wanda.pattern must be 'unstructured' or 'N:M'"):
         load_config(overrides=["prune.method=wanda", "prune.wanda.pattern=4:2"])

@@ -23,16 +23,13 @@ REPO = Path(__file__).parents[2]
 TOY_CONFIG = """
 from dataclasses import dataclass
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import _help
 from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
 
 
 @dataclass(frozen=True)
 class ToyConfig(PruneMethodConfig):
-    keep_heads: int = _help("Heads each layer keeps (its first ones).", 1)
-
-    def __post_init__(self) -> None:
-        _require(self.keep_heads >= 1, "keep_heads", f"must be >= 1, got {self.keep_heads}")
+    keep_heads: int = _help("Heads each layer keeps (its first ones).", 1, ge=1)
 
 
 METHOD = PruneMethod(

@@ -115,14 +115,14 @@ def test_min_heads_per_layer_is_kept_and_reported(model_and_tokenizer):
         ),
         (
             ["prune.method=block_movement", "prune.target_sparsity=1.0"],
-            "prune.target_sparsity must be in [0, 1) for block_movement",
+            "prune.target_sparsity must be in [0, 1), got 1.0",
         ),
         (["prune.method=block_movement", "prune.ffn_sparsity=-0.1"], "prune.ffn_sparsity must be in [0, 1)"),
         (
             ["prune.block_movement.block_size=32x32"],
             "prune.block_movement.block_size must be 'head' or a positive integer",
         ),
-        (["prune.block_movement.fill=refill"], "prune.block_movement.fill must be one of"),
+        (["prune.block_movement.fill=refill"], "prune.block_movement.fill must be 'zero' or 'hybrid-filled'"),
         (
             ["prune.block_movement.warmup_fraction=0.5", "prune.block_movement.cooldown_fraction=0.5"],
             "prune.block_movement.cooldown_fraction plus warmup_fraction",

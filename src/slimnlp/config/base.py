@@ -103,28 +103,6 @@ def is_nullable(hint: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Shared fields and checks of the sections that have not moved onto `Section` yet (prune: `prune.py`)
-
-
-def _check_training(section: Any) -> None:
-    """The loop settings every training section shares (teacher, distill, finetune_amp, a pruning
-    method that trains): epochs, batch_size, learning_rate, weight_decay, warmup_ratio, patience."""
-    _require(section.epochs >= 0, "epochs", f"must be >= 0, got {section.epochs}")
-    for name in ("batch_size", "patience"):
-        _require(getattr(section, name) >= 1, name, f"must be >= 1, got {getattr(section, name)}")
-    _require(section.learning_rate > 0, "learning_rate", f"must be > 0, got {section.learning_rate}")
-    _require(section.weight_decay >= 0, "weight_decay", f"must be >= 0, got {section.weight_decay}")
-    _require(0 <= section.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {section.warmup_ratio}")
-    _check_budget(section)
-
-
-def _check_budget(section: Any) -> None:
-    """`budget_minutes` of a training section: None or > 0."""
-    budget = getattr(section, "budget_minutes", None)
-    _require(budget is None or budget > 0, "budget_minutes", f"must be > 0 or null, got {budget}")
-
-
-# --------------------------------------------------------------------------------------------------
 # Building a section from plain values (YAML, JSON, --set), checking every value against its hint
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import Section, _help, _require
+
+FILE_FORMATS = ("auto", "csv", "tsv", "jsonl", "json", "parquet", "arrow", "xlsx", "xls")
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     dir: str | None = _help(
         "Directory holding the data files; relative file names below resolve against it. "
         "Env var SLIMNLP_DATA_DIR overrides it. None with no files = the shipped Marathi sample.",
@@ -32,9 +34,13 @@ class DataConfig:
     test_file: str | None = _help("Test file; split off train (stratified) when absent.", None)
     text_column: str = _help("Column holding the text.", "text")
     label_column: str = _help("Column holding the label.", "label")
-    file_format: str = _help("auto, csv, tsv, jsonl (json), parquet, arrow, xlsx or xls.", "auto")
-    dev_fraction: float = _help("Fraction of train held out as dev when no dev file is given.", 0.1)
-    test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2)
+    file_format: str = _help(
+        "auto, csv, tsv, jsonl (json), parquet, arrow, xlsx or xls.", "auto", choices=FILE_FORMATS
+    )
+    dev_fraction: float = _help(
+        "Fraction of train held out as dev when no dev file is given.", 0.1, gt=0, lt=0.5
+    )
+    test_fraction: float = _help("Fraction held out as test when no test file is given.", 0.2, gt=0, lt=0.5)
     drop_test_overlap: bool = _help("Drop train/dev rows whose text is also in test.", True)
     drop_duplicates: bool = _help(
         "Drop repeated rows (same text and label) in every file. False keeps the files as published, "
@@ -55,37 +61,23 @@ class DataConfig:
         "A dev/test label the training data lacks: error (stop, naming it) or drop (remove those rows; "
         "counted in the data report as dropped_unseen_labels).",
         "error",
+        choices=("error", "drop"),
     )
     repair_mojibake: bool = _help(
         "Repair Devanagari decoded as cp866 when the repair round-trips (such rows are dropped when it "
         "does not, or when this is false).",
         True,
     )
-    max_train_rows: int | None = _help("Keep at most this many training rows (stratified).", None)
-    max_dev_rows: int | None = _help("Keep at most this many dev rows (stratified).", None)
-    max_test_rows: int | None = _help("Keep at most this many test rows (stratified).", None)
-    min_examples_per_label: int = _help("A label with fewer training examples is an error.", 2)
-    seed: int = _help("Seed for splits and subsets.", 13)
+    max_train_rows: int | None = _help("Keep at most this many training rows (stratified).", None, ge=1)
+    max_dev_rows: int | None = _help("Keep at most this many dev rows (stratified).", None, ge=1)
+    max_test_rows: int | None = _help("Keep at most this many test rows (stratified).", None, ge=1)
+    min_examples_per_label: int = _help("A label with fewer training examples is an error.", 2, ge=1)
+    seed: int = _help("Seed for splits and subsets.", 13, ge=0, lt=2**32)
 
-    def __post_init__(self) -> None:
-        _require(0 < self.dev_fraction < 0.5, "dev_fraction", f"must be in (0, 0.5), got {self.dev_fraction}")
-        _require(
-            0 < self.test_fraction < 0.5, "test_fraction", f"must be in (0, 0.5), got {self.test_fraction}"
-        )
-        fmts = ("auto", "csv", "tsv", "jsonl", "json", "parquet", "arrow", "xlsx", "xls")
-        _require(self.file_format in fmts, "file_format", f"must be one of {fmts}, got {self.file_format!r}")
-        _require(
-            self.unseen_labels in ("error", "drop"),
-            "unseen_labels",
-            f"must be 'error' or 'drop', got {self.unseen_labels!r}",
-        )
+    def check(self) -> None:
         ours = ("train", "dev", "test")
         _require(
             self.splits is None or (set(self.splits) <= set(ours) and "train" in self.splits),
             "splits",
             f"keys must be among {list(ours)} and include train, got {self.splits}",
         )
-        _require(self.min_examples_per_label >= 1, "min_examples_per_label", "must be >= 1")
-        for name in ("max_train_rows", "max_dev_rows", "max_test_rows"):
-            value = getattr(self, name)
-            _require(value is None or value > 0, name, f"must be a positive integer or null, got {value}")

@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import Section, _help
 from slimnlp.prune.descriptor import PruneMethodConfig
 from slimnlp.prune.methods import PRUNE_METHODS, prune_methods
 from slimnlp.prune.oneshot.config import CalibrationConfig
@@ -52,34 +52,36 @@ _MOVED_KEYS = {"importance_batches": "importance.batches"} | {
 
 
 @dataclass(frozen=True)
-class PruneSettings:
-    """The shared fields; `PruneConfig` below adds one section per method."""
+class PruneSettings(Section):
+    """The shared fields; `PruneConfig` below adds one section per method. The sparsity fields take
+    [0, 1) here; the chosen method's `check_sparsity` narrows that (most methods: (0, 1))."""
 
     MOVED_KEYS: ClassVar[dict[str, str]] = _MOVED_KEYS
 
-    method: str = _help(_method_help(), "importance")
+    method: str = _help(_method_help(), "importance", choices=prune_methods)
     target_sparsity: float = _help(
         "Fraction of attention heads and FFN neurons (block_movement: attention blocks and FFN neurons) "
         "to remove; in (0, 1), and 0 is allowed for block_movement (the same training, no pruning).",
         0.25,
+        ge=0,
+        lt=1,
     )
-    head_sparsity: float | None = _help("Fraction of heads to remove; defaults to target_sparsity.", None)
+    head_sparsity: float | None = _help(
+        "Fraction of heads to remove; defaults to target_sparsity.", None, ge=0, lt=1
+    )
     ffn_sparsity: float | None = _help(
-        "Fraction of FFN neurons to remove; defaults to target_sparsity.", None
+        "Fraction of FFN neurons to remove; defaults to target_sparsity.", None, ge=0, lt=1
     )
-    min_heads_per_layer: int = _help("Never remove the last heads of a layer below this count.", 1)
+    min_heads_per_layer: int = _help("Never remove the last heads of a layer below this count.", 1, ge=1)
     calibration: CalibrationConfig = _help(
         "Calibration texts of the one-shot pruners (magnitude ignores them).", factory=CalibrationConfig
     )
 
-    def __post_init__(self) -> None:
-        methods = prune_methods()
-        _require(self.method in methods, "method", f"must be one of {methods}, got {self.method!r}")
+    def check(self) -> None:
         for name in ("target_sparsity", "head_sparsity", "ffn_sparsity"):
             value = getattr(self, name)
             if value is not None:
                 self.section.check_sparsity(name, value)
-        _require(self.min_heads_per_layer >= 1, "min_heads_per_layer", "must be >= 1")
 
     @property
     def section(self) -> PruneMethodConfig:

@@ -69,6 +69,21 @@ class RunConfig(Section):
                 f"benchmark.runtimes {self.benchmark.runtimes} lacks 'onnx', which the promote step "
                 "compares with the teacher (registry.enabled): add onnx, or set registry.enabled: false"
             )
+        promotes = self.registry.enabled and not self.grid.enabled  # the grid's DAG has no promote step
+        if promotes and self.registry.serve_variant == "int8":
+            missing = [
+                fix
+                for broken, fix in (
+                    (not self.export.quantize_int8, "export.quantize_int8: true"),
+                    ("onnx-int8" not in self.benchmark.runtimes, "onnx-int8 in benchmark.runtimes"),
+                )
+                if broken
+            ]
+            if missing:
+                raise ConfigError(
+                    "registry.serve_variant is int8: the promote step registers, gates and serves the int8 "
+                    f"ONNX model, which needs {' and '.join(missing)}; set them, or registry.serve_variant: fp32"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

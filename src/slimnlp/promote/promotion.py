@@ -200,6 +200,10 @@ def format_decision(result: dict[str, Any]) -> str:
     verdict = "PROMOTED to champion" if result.get("promoted") else "NOT promoted (champion unchanged)"
     lines = [f"Promotion: {result['name']} version {result['version']} is challenger; {verdict}"]
     lines += [f"  {reason}" for reason in result.get("reasons", [])]
+    if (result.get("selection") or {}).get("choice_reason"):
+        lines.append(
+            f"  student chosen among the recovered NAS candidates: {result['selection']['choice_reason']}"
+        )
     if result.get("promoted") and result.get("previous"):
         lines.append(
             f"  previous champion: version {result['previous']} (alias 'previous'; `slimnlp registry rollback`)"
@@ -242,6 +246,8 @@ def promote_student(
     candidate = {**student, "served_accuracy": served["accuracy"]}
     tags = _version_tags(cfg, client, run.run_id, parent_run_id, data_dir, teacher_dir, student, served)
     tags[TAG + "teacher_accuracy"] = teacher["accuracy"]
+    selection = student_selection(onnx_dir)
+    tags |= {TAG + key: value for key, value in selection.items()}
     # From reading the champion to moving the aliases, one run at a time (another may promote now).
     with promotion_lock(client, name, holder=f"run {run.run_id}"):
         champion = champion_numbers(client, name, texts, labels)
@@ -257,6 +263,7 @@ def promote_student(
         "champion_before": champion,
         "gate": cfg.registry.gate,
         "min_ratio": cfg.registry.min_ratio,
+        "selection": selection,
     }
     run.log_dict(result, "decision.json")
     run.client.set_tag(run.run_id, TAG + "promotion", "promoted" if decision.promote else "refused")
@@ -348,6 +355,28 @@ def _version_tags(
         TAG + "params_total": student["params_total"],
         TAG + "emissions_kg_co2": _pipeline_emissions(client, run_id, parent_run_id),
     }
+
+
+# What select-student (NAS, prune.nas.recover_top_k) said of the student it chose, when it chose one.
+SELECTION_KEYS = (
+    "choice_reason",
+    "student_holds_budget",
+    "student_arch",
+    "candidates_recovered",
+    "selection_delta_vs_teacher",
+    "selection_delta_low",
+    "selection_delta_high",
+)
+
+
+def student_selection(onnx_dir: str | Path) -> dict[str, Any]:
+    """Why this student was chosen among the recovered NAS candidates (its model metrics, which
+    export-onnx keeps as model_metrics.json): registered as version tags, so a challenger that holds no
+    budget says so in the registry; {} when no choice among candidates was made."""
+    from slimnlp.export.onnx import MODEL_METRICS_FILE
+
+    metrics = _read_json(Path(onnx_dir) / MODEL_METRICS_FILE)
+    return {key: metrics[key] for key in SELECTION_KEYS if key in metrics}
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -19,12 +19,13 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from slimnlp.config.base import _require
+from slimnlp.config.base import Section, _require
 
 
-class PruneMethodConfig:
-    """What every method's config section has beside its own fields: the check of the shared
-    sparsity fields (`prune.target_sparsity`, `head_sparsity`, `ffn_sparsity`) for this method."""
+class PruneMethodConfig(Section):
+    """What every method's config section has beside its own fields: a `Section` (each field's
+    constraint declared with it, rules across fields in `check`) and the check of the shared sparsity
+    fields (`prune.target_sparsity`, `head_sparsity`, `ffn_sparsity`) for this method."""
 
     def check_sparsity(self, name: str, value: float) -> None:
         """Most methods remove something: a sparsity must be in (0, 1)."""

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import _help
 from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
 
 
 @dataclass(frozen=True)
 class ImportanceConfig(PruneMethodConfig):
-    batches: int = _help("Training batches used to estimate importance.", 16)
-    batch_size: int = _help("Texts per importance batch.", 32)
-
-    def __post_init__(self) -> None:
-        _require(self.batches >= 1, "batches", f"must be >= 1, got {self.batches}")
-        _require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+    batches: int = _help("Training batches used to estimate importance.", 16, ge=1)
+    batch_size: int = _help("Texts per importance batch.", 32, ge=1)
 
 
 METHOD = PruneMethod(

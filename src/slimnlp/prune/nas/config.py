@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import _help, _override, _require
+from slimnlp.config.training import OptimizerSection
 from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
 
 # The paper's search spaces (Klein et al. 2024, section 4), on importance-ordered units.
@@ -30,64 +31,77 @@ SEARCHERS = ("nsga2", "random")
 
 
 @dataclass(frozen=True)
-class NasConfig(PruneMethodConfig):
+class NasConfig(PruneMethodConfig, OptimizerSection):
+    """The optimiser fields (`OptimizerSection`) drive the super-network; the rest is the search."""
+
     # -- the search space
-    space: str = _help("Search space preset: " + "; ".join(f"{k}: {v}" for k, v in SPACES.items()), "large")
+    space: str = _help(
+        "Search space preset: " + "; ".join(f"{k}: {v}" for k, v in SPACES.items()),
+        "large",
+        choices=tuple(SPACES),
+    )
     ffn_step: int = _help(
-        "FFN widths are multiples of this (GEMM-friendly); the teacher's width is always a choice.", 64
+        "FFN widths are multiples of this (GEMM-friendly); the teacher's width is always a choice.", 64, ge=1
     )
-    min_ffn_units: int | None = _help("Fewest FFN units a kept layer may have; null = ffn_step.", None)
+    min_ffn_units: int | None = _help("Fewest FFN units a kept layer may have; null = ffn_step.", None, ge=1)
     min_heads: int | None = _help(
-        "Fewest heads a kept layer may have; null = prune.min_heads_per_layer.", None
+        "Fewest heads a kept layer may have; null = prune.min_heads_per_layer.", None, ge=1
     )
-    min_layers: int = _help("Fewest layers a sub-network keeps (spaces layer and large).", 1)
-    importance_batches: int = _help("Training batches of the Taylor importance that orders units.", 16)
+    min_layers: int = _help("Fewest layers a sub-network keeps (spaces layer and large).", 1, ge=1)
+    importance_batches: int = _help("Training batches of the Taylor importance that orders units.", 16, ge=1)
 
     # -- the super-network (sandwich rule + in-place distillation)
-    steps: int = _help("Super-network training steps (the time budget may end it first).", 600)
-    max_minutes: float = _help("Wall-time budget of super-network training, minutes; 0 = no limit.", 15.0)
-    batch_size: int = _help("Texts per super-network step.", 32)
-    learning_rate: float = _help("Peak learning rate (linear warm-up and decay).", 1e-4)
-    weight_decay: float = _help("AdamW weight decay.", 0.01)
-    warmup_ratio: float = _help("Fraction of steps for learning-rate warm-up.", 0.1)
+    steps: int = _help("Super-network training steps (the time budget may end it first).", 600, ge=0)
+    max_minutes: float = _help(
+        "Wall-time budget of super-network training, minutes; 0 = no limit.", 15.0, ge=0
+    )
+    batch_size: int = _override(OptimizerSection, "batch_size", 32, "Texts per super-network step.")
+    learning_rate: float = _override(OptimizerSection, "learning_rate", 1e-4)
     random_subnets: int = _help(
-        "Random sub-networks per step besides the largest and the smallest (the sandwich rule).", 2
+        "Random sub-networks per step besides the largest and the smallest (the sandwich rule).", 2, ge=0
     )
     distill_from: str = _help(
         "In-place distillation source of the sampled sub-networks: 'largest' (the full sub-network's "
         "logits in the same step) or 'teacher' (the fine-tuned teacher's logits).",
         "largest",
+        choices=("largest", "teacher"),
     )
-    alpha: float = _help("Loss of a sub-network = alpha * KD + (1 - alpha) * CE.", 0.9)
-    temperature: float = _help("KD temperature.", 2.0)
-    eval_every: int = _help("Steps between dev evaluations of the largest and smallest (MLflow).", 100)
+    alpha: float = _help("Loss of a sub-network = alpha * KD + (1 - alpha) * CE.", 0.9, ge=0, le=1)
+    temperature: float = _help("KD temperature.", 2.0, gt=0)
+    eval_every: int = _help("Steps between dev evaluations of the largest and smallest (MLflow).", 100, ge=1)
 
     # -- the latency model
     latency_runtime: str = _help(
         f"Runtime the latency table is measured in, one of {LATENCY_RUNTIMES} (the benchmark's threads "
         "and sequence length).",
         "onnx-int8",
+        choices=LATENCY_RUNTIMES,
     )
     latency_batch_size: int | None = _help(
-        "Batch size whose latency the search minimises; null = the largest of benchmark.batch_sizes.", None
+        "Batch size whose latency the search minimises; null = the largest of benchmark.batch_sizes.",
+        None,
+        ge=1,
     )
     latency_unit_probes: int = _help(
         "FFN widths below the teacher's that get a probe model (evenly spread, the narrowest included); "
         "the widths between are interpolated (an FFN's cost is linear in its width).",
         4,
+        ge=1,
     )
-    latency_rounds: int = _help("Interleaved timing rounds of the latency table and front checks.", 3)
-    latency_iterations: int = _help("Timed calls per round.", 10)
+    latency_rounds: int = _help("Interleaved timing rounds of the latency table and front checks.", 3, ge=1)
+    latency_iterations: int = _help("Timed calls per round.", 10, ge=1)
 
     # -- the search and the front
-    searcher: str = _help(f"Multi-objective search, one of {SEARCHERS} (optuna samplers).", "nsga2")
-    candidates: int = _help("Sub-networks the search evaluates (dev accuracy, shared weights).", 300)
-    population: int = _help("NSGA-II population size.", 40)
+    searcher: str = _help(
+        f"Multi-objective search, one of {SEARCHERS} (optuna samplers).", "nsga2", choices=SEARCHERS
+    )
+    candidates: int = _help("Sub-networks the search evaluates (dev accuracy, shared weights).", 300, ge=1)
+    population: int = _help("NSGA-II population size.", 40, ge=1)
     search_dev_rows: int | None = _help(
-        "Score candidates on this many dev texts (front points are re-scored on all); null = all.", None
+        "Score candidates on this many dev texts (front points are re-scored on all); null = all.", None, ge=1
     )
     front_checks: int = _help(
-        "Front points measured end to end (sliced, exported, timed); evenly spread over latency.", 12
+        "Front points measured end to end (sliced, exported, timed); evenly spread over latency.", 12, ge=1
     )
 
     save_supernet: bool = _help(
@@ -101,98 +115,51 @@ class NasConfig(PruneMethodConfig):
         "How the sub-network is chosen from the front: fastest_within (max_accuracy_drop), "
         "most_accurate_under (max_latency_ms or min_speedup), smallest_within (max_accuracy_drop).",
         "fastest_within",
+        choices=SELECTION_RULES,
     )
     max_accuracy_drop: float | None = _help(
         "Dev accuracy the student may lose against the teacher (0.01 = 1 point); null = "
         "registry.max_drop_vs_teacher, the budget the promotion gate uses.",
         None,
+        ge=0,
+        le=1,
     )
     confidence: float = _help(
         "fastest_within / smallest_within: a point is within max_accuracy_drop when the lower bound of its "
         "paired accuracy difference to the teacher on the selection rows clears it, at this one-sided "
         "confidence (slimnlp.benchmark.paired; 0.5 < confidence < 1).",
         0.9,
+        gt=0.5,
+        lt=1,
     )
     selection_fraction: float = _help(
         "Share of dev that only selects (front points, recovered candidates); the rest scores the search "
         "and stops training early. 0 = all of dev does everything (the old behaviour).",
         0.5,
+        ge=0,
+        lt=1,
     )
     recover_top_k: int = _help(
         "The fastest front points that could meet the budget (upper bound clears it) recovered by distill "
         "and finetune-amp before the student is chosen (the confident pick always among them); 1 = the "
         "selected point only.",
         3,
+        ge=1,
     )
     max_latency_ms: float | None = _help(
-        "most_accurate_under: latency target (ms per call at latency_batch_size, measured).", None
+        "most_accurate_under: latency target (ms per call at latency_batch_size, measured).", None, gt=0
     )
     min_speedup: float | None = _help(
-        "most_accurate_under: speed-up target against the teacher at latency_batch_size (measured).", None
+        "most_accurate_under: speed-up target against the teacher at latency_batch_size (measured).",
+        None,
+        gt=0,
     )
 
     def check_sparsity(self, name: str, value: float) -> None:
         """The budget decides the size; the shared sparsity fields are not used by nas."""
         _require(0 <= value < 1, name, f"must be in [0, 1), got {value} (prune.nas does not use it)")
 
-    def __post_init__(self) -> None:
-        _require(self.space in SPACES, "space", f"must be one of {tuple(SPACES)}, got {self.space!r}")
-        for name in ("ffn_step", "min_layers", "importance_batches", "batch_size", "eval_every"):
-            _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-        for name in (
-            "latency_unit_probes",
-            "latency_rounds",
-            "latency_iterations",
-            "candidates",
-            "population",
-            "front_checks",
-        ):
-            _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-        for name in ("min_ffn_units", "min_heads", "latency_batch_size", "search_dev_rows"):
-            value = getattr(self, name)
-            _require(value is None or value >= 1, name, f"must be >= 1 or null, got {value}")
-        _require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
-        _require(self.max_minutes >= 0, "max_minutes", f"must be >= 0, got {self.max_minutes}")
-        _require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
-        _require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-        _require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
-        _require(self.random_subnets >= 0, "random_subnets", f"must be >= 0, got {self.random_subnets}")
-        sources = ("largest", "teacher")
-        _require(
-            self.distill_from in sources,
-            "distill_from",
-            f"must be one of {sources}, got {self.distill_from!r}",
-        )
-        _require(0 <= self.alpha <= 1, "alpha", f"must be in [0, 1], got {self.alpha}")
-        _require(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
-        _require(
-            self.latency_runtime in LATENCY_RUNTIMES,
-            "latency_runtime",
-            f"must be one of {LATENCY_RUNTIMES}, got {self.latency_runtime!r}",
-        )
-        _require(self.searcher in SEARCHERS, "searcher", f"must be one of {SEARCHERS}, got {self.searcher!r}")
-        self._check_selection()
-
-    def _check_selection(self) -> None:
-        _require(
-            self.select in SELECTION_RULES,
-            "select",
-            f"must be one of {SELECTION_RULES}, got {self.select!r}",
-        )
-        drop = self.max_accuracy_drop
-        _require(
-            drop is None or 0 <= drop <= 1, "max_accuracy_drop", f"must be in [0, 1] or null, got {drop}"
-        )
-        _require(0.5 < self.confidence < 1, "confidence", f"must be in (0.5, 1), got {self.confidence}")
-        _require(
-            0 <= self.selection_fraction < 1,
-            "selection_fraction",
-            f"must be in [0, 1), got {self.selection_fraction}",
-        )
-        _require(self.recover_top_k >= 1, "recover_top_k", f"must be >= 1, got {self.recover_top_k}")
-        for name in ("max_latency_ms", "min_speedup"):
-            value = getattr(self, name)
-            _require(value is None or value > 0, name, f"must be > 0 or null, got {value}")
+    def check(self) -> None:
         if self.select == "most_accurate_under":
             targets = [n for n in ("max_latency_ms", "min_speedup") if getattr(self, n) is not None]
             _require(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slimnlp.config.base import _help, _require
+from slimnlp.config.base import Section, _help, _require
 from slimnlp.prune.descriptor import PruneMethod, PruneMethodConfig
 
 PATTERN_HELP = (
@@ -35,35 +35,29 @@ def parse_pattern(pattern: str) -> tuple[int, int] | None:
 
 
 @dataclass(frozen=True)
-class CalibrationConfig:
+class CalibrationConfig(Section):
     sources: list[str] = _help(
         "Where calibration texts come from, one or more of: 'train' (the task's training split, labels "
         "unused), a .txt file (one sentence a line), a .csv file (column text_column), a directory of "
         "them, an s3:// URI. Several sources share the samples equally (a mix).",
         factory=lambda: ["train"],
+        min_items=1,
+        pattern=r"[\s\S]*\S[\s\S]*",
+        means="'train', a file, a directory or an s3:// URI (not empty)",
     )
-    samples: int = _help("Calibration texts in all (drawn at random with the run's seed).", 128)
-    max_length: int | None = _help("Tokens per calibration text; null = the model's tokenizer length.", None)
+    samples: int = _help("Calibration texts in all (drawn at random with the run's seed).", 128, ge=1)
+    max_length: int | None = _help(
+        "Tokens per calibration text; null = the model's tokenizer length.", None, ge=2
+    )
     text_column: str = _help("The text column of .csv calibration files.", "text")
-    batch_size: int = _help("Texts per forward pass while collecting activations.", 32)
+    batch_size: int = _help("Texts per forward pass while collecting activations.", 32, ge=1)
     max_unknown: float = _help(
         "Fail when the tokenizer maps more than this share of the calibration tokens to [UNK] (a text "
         "the model cannot read calibrates nothing).",
         0.3,
+        gt=0,
+        le=1,
     )
-
-    def __post_init__(self) -> None:
-        _require(len(self.sources) > 0, "sources", "must name at least one source (e.g. [train])")
-        for i, source in enumerate(self.sources):
-            _require(bool(str(source).strip()), f"sources[{i}]", "is empty; name 'train', a file or s3://")
-        _require(self.samples >= 1, "samples", f"must be >= 1, got {self.samples}")
-        _require(
-            self.max_length is None or self.max_length >= 2,
-            "max_length",
-            f"must be >= 2 or null, got {self.max_length}",
-        )
-        _require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
-        _require(0 < self.max_unknown <= 1, "max_unknown", f"must be in (0, 1], got {self.max_unknown}")
 
 
 class UnstructuredSection(PruneMethodConfig):
@@ -75,7 +69,7 @@ class UnstructuredSection(PruneMethodConfig):
     def n_m(self) -> tuple[int, int] | None:
         return parse_pattern(self.pattern)
 
-    def check_pattern(self) -> None:
+    def check(self) -> None:
         try:
             parse_pattern(self.pattern)
         except ValueError as err:
@@ -90,28 +84,17 @@ class UnstructuredSection(PruneMethodConfig):
 class MagnitudeConfig(UnstructuredSection):
     pattern: str = _help(PATTERN_HELP, "unstructured")
 
-    def __post_init__(self) -> None:
-        self.check_pattern()
-
 
 @dataclass(frozen=True)
 class WandaConfig(UnstructuredSection):
     pattern: str = _help(PATTERN_HELP, "unstructured")
 
-    def __post_init__(self) -> None:
-        self.check_pattern()
-
 
 @dataclass(frozen=True)
 class SparseGPTConfig(UnstructuredSection):
     pattern: str = _help(PATTERN_HELP, "unstructured")
-    damping: float = _help("Damping added to the Hessian's diagonal, as a fraction of its mean.", 0.01)
-    block_size: int = _help("Columns pruned and compensated together (lazy batch updates).", 128)
-
-    def __post_init__(self) -> None:
-        self.check_pattern()
-        _require(self.damping > 0, "damping", f"must be > 0, got {self.damping}")
-        _require(self.block_size >= 1, "block_size", f"must be >= 1, got {self.block_size}")
+    damping: float = _help("Damping added to the Hessian's diagonal, as a fraction of its mean.", 0.01, gt=0)
+    block_size: int = _help("Columns pruned and compensated together (lazy batch updates).", 128, ge=1)
 
 
 @dataclass(frozen=True)
@@ -121,29 +104,22 @@ class StructuredOneShotConfig(PruneMethodConfig):
         "and neurons ranked together by score per FLOP) or 'units' (that fraction of heads and of FFN "
         "neurons, as prune.head_sparsity / ffn_sparsity).",
         "flops",
+        choices=("flops", "units"),
     )
     score: str = _help(
         "Unit scores: 'fisher' (squared per-text gradients of head/neuron masks on the model's own "
         "predictions; no labels) or 'activation' (variance of the unit's output over calibration tokens "
         "x squared norm of its output weights, FLAP).",
         "fisher",
+        choices=("fisher", "activation"),
     )
     reconstruct: bool = _help(
         "Refit the attention output and FFN output projections of each layer by least squares so that "
         "the pruned layer reproduces the unpruned one on the calibration tokens (bias included).",
         True,
     )
-    damping: float = _help("Ridge term of the least squares, as a fraction of the mean diagonal.", 0.01)
-    sequence_length: int = _help("Tokens per text assumed when counting FLOPs.", 48)
-
-    def __post_init__(self) -> None:
-        _require(
-            self.budget in ("flops", "units"), "budget", f"must be 'flops' or 'units', got {self.budget!r}"
-        )
-        scores = ("fisher", "activation")
-        _require(self.score in scores, "score", f"must be one of {scores}, got {self.score!r}")
-        _require(self.damping > 0, "damping", f"must be > 0, got {self.damping}")
-        _require(self.sequence_length >= 1, "sequence_length", f"must be >= 1, got {self.sequence_length}")
+    damping: float = _help("Ridge term of the least squares, as a fraction of the mean diagonal.", 0.01, gt=0)
+    sequence_length: int = _help("Tokens per text assumed when counting FLOPs.", 48, ge=1)
 
 
 # --------------------------------------------------------------------------------------------------
