@@ -72,8 +72,52 @@ def make_tokenizer(csv: Path, out: Path) -> None:
     train_wordpiece(texts, 4000, MAX_LENGTH).save_pretrained(out)
 
 
+class PeakMemory:
+    """Peak anonymous and file-backed resident memory of this process, sampled every 20 ms from
+    /proc/self/status (Linux). getrusage's peak RSS counts the pages of memory-mapped Arrow files
+    too, which the kernel can drop at will; the anonymous part is what the process itself holds."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = {"RssAnon": 0, "RssFile": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.sample()
+
+    def sample(self) -> None:
+        status = Path("/proc/self/status")
+        if not status.is_file():
+            return
+        for line in status.read_text().splitlines():
+            key = line.split(":")[0]
+            if key in self.peak:
+                self.peak[key] = max(self.peak[key], int(line.split()[1]))  # kB
+
+    def mib(self, key: str) -> float:
+        return self.peak[key] / 1024
+
+
 def worker(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
     """One measured run (in its own process): prepare-data, then one pass of the loader."""
+    with PeakMemory() as memory:
+        result = _measured(mode, csv, tokenizer_dir, out)
+    return result | {"peak_anon_mib": memory.mib("RssAnon"), "peak_file_mib": memory.mib("RssFile")}
+
+
+def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
     import torch
     from transformers import AutoTokenizer
 
@@ -102,10 +146,10 @@ def worker(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
 
         ids = split_token_ids(out, "train", tokenizer, MAX_LENGTH, progress=False)
         take, n = ids.take, len(ids)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(0)).tolist()
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))  # as the training loop holds it
     tokens = 0
     for begin in range(0, n, BATCH):
-        batch = collate(take(order[begin : begin + BATCH]), pad_id_of(tokenizer), "cpu")
+        batch = collate(take(order[begin : begin + BATCH].tolist()), pad_id_of(tokenizer), "cpu")
         tokens += int(batch["attention_mask"].sum())
     done, done_cpu = time.perf_counter(), time.process_time()
     return {
@@ -167,9 +211,10 @@ def main() -> None:
             flush=True,
         )
         print(
-            "| rows | path | prepare-data s (CPU s) | tokenise + loader pass s (CPU s) | peak RSS MiB | train rows |"
+            "| rows | path | prepare-data s (CPU s) | tokenise + loader pass s (CPU s) | peak RSS MiB "
+            "| peak anonymous MiB | peak file-backed MiB | train rows |"
         )
-        print("|---:|---|---:|---:|---:|---:|", flush=True)
+        print("|---:|---|---:|---:|---:|---:|---:|---:|", flush=True)
         for rows in sizes:
             csv = work / f"rows-{rows}.csv"
             generate(csv, rows)
@@ -181,16 +226,18 @@ def main() -> None:
                 results[mode] = run(mode, csv, tokenizer_dir, work / f"{rows}", before_src / "src")
                 r = results[mode]
                 if "error" in r:
-                    print(f"| {rows:,} | {mode} | failed: {r['error'][:80]} | | | |", flush=True)
+                    print(f"| {rows:,} | {mode} | failed: {r['error'][:80]} | | | | | |", flush=True)
                     continue
                 print(f"| {rows:,} | {mode} | {r['prepare_s']:.1f} ({r['prepare_cpu_s']:.1f}) | "
                       f"{r['loader_s']:.1f} ({r['loader_cpu_s']:.1f}) | "
-                      f"{r['peak_rss_mib']:.0f} | {r['train_rows']:,} |", flush=True)  # fmt: skip
+                      f"{r['peak_rss_mib']:.0f} | {r['peak_anon_mib']:.0f} | {r['peak_file_mib']:.0f} | "
+                      f"{r['train_rows']:,} |", flush=True)  # fmt: skip
             b, a = results.get("before", {"error": ""}), results.get("after", {"error": ""})
             if "error" not in a and "error" not in b:
                 print(f"| {rows:,} | after/before | {a['prepare_s'] / b['prepare_s']:.2f}x "
                       f"({a['prepare_cpu_s'] / b['prepare_cpu_s']:.2f}x) | {a['loader_s'] / b['loader_s']:.2f}x "
                       f"({a['loader_cpu_s'] / b['loader_cpu_s']:.2f}x) | {a['peak_rss_mib'] / b['peak_rss_mib']:.2f}x | "
+                      f"{a['peak_anon_mib'] / b['peak_anon_mib']:.2f}x | | "
                       f"{'same' if a['train_rows'] == b['train_rows'] else 'DIFFERENT'} |", flush=True)  # fmt: skip
             rows_out.append({"rows": rows, **results})
             csv.unlink()

@@ -219,7 +219,8 @@ def train_classifier(
     checkpoint, history, step = _BestCheckpoint(settings.patience), [], 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
-        order = torch.randperm(len(ids), generator=generator).tolist()
+        # A tensor, sliced per batch: a list of every row index would cost ~36 bytes a row in memory.
+        order = torch.randperm(len(ids), generator=generator)
         total_loss = 0.0
         bar = tqdm(
             range(0, len(order), settings.batch_size),
@@ -228,7 +229,7 @@ def train_classifier(
             leave=False,
         )
         for start in bar:
-            rows, weight = distributed.shard(order[start : start + settings.batch_size], job)
+            rows, weight = distributed.shard(order[start : start + settings.batch_size].tolist(), job)
             batch = collate(take(ids, rows), pad_id_of(tokenizer), device)
             t_logits = teacher_logits[rows].to(device) if teacher_logits is not None else None
             if on_step is not None:
