@@ -15,6 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kfp import dsl
+from kfp.dsl import Dataset, Input, Model
+
+from slimnlp_pipelines.tasks import configure_task
 
 if TYPE_CHECKING:
     from slimnlp.config import RunConfig
@@ -44,16 +47,65 @@ def candidate_components(kubernetes) -> dict[str, dsl.base_component.BaseCompone
     }
 
 
-def add_candidate_recovery(cfg: "RunConfig", step: Callable[..., dsl.PipelineTask], outputs: dict) -> None:
-    """After prune: one recover-candidate per candidate (ParallelFor) and select-student, whose
-    output becomes `outputs["finetune-amp"]` for the steps downstream."""
-    k = recover_top_k(cfg)
-    common = {
-        "data": outputs["prepare-data"],
-        "teacher": outputs["train-teacher"],
-        "pruned": outputs["prune"],
-    }
-    with dsl.ParallelFor(items=list(range(k)), name="nas-candidate") as candidate:
-        recovered = step("recover-candidate", candidate=candidate, **common)
-    chosen = step("select-student", recovered=dsl.Collected(recovered.outputs["model"]), **common)
-    outputs[STANDS_IN_FOR] = chosen.outputs["model"]
+def candidate_pipeline(cfg: "RunConfig", components: dict) -> Callable[..., dsl.PipelineTask]:
+    """The `nas-candidates` sub-pipeline: one recover-candidate per candidate (ParallelFor), then
+    select-student; its output is the student. Built before the compress pipeline (KFP allows no
+    pipeline definition inside another's body) and called in it by `add_candidate_recovery`.
+
+    The loop sits in a sub-pipeline so that everything it reads from other tasks (the config slices,
+    the data fingerprint, the artifacts) enters as the sub-pipeline's inputs: kfp.local (2.17) gives
+    a ParallelFor the loop item in place of every task-output parameter it reads directly, which
+    handed recover-candidate the candidate index as its config."""
+    k, k8s = recover_top_k(cfg), cfg.kubernetes
+
+    @dsl.pipeline(name="nas-candidates", description="Recover the fastest NAS candidates, keep the best.")
+    def nas_candidates(
+        recover_config: str,
+        select_config: str,
+        parent_run_id: str,
+        tracking_uri: str,
+        data_fingerprint: str,
+        data: Input[Dataset],
+        teacher: Input[Model],
+        pruned: Input[Model],
+    ) -> Model:
+        shared = {
+            "parent_run_id": parent_run_id,
+            "tracking_uri": tracking_uri,
+            "data_fingerprint": data_fingerprint,
+            "data": data,
+            "teacher": teacher,
+            "pruned": pruned,
+        }
+        with dsl.ParallelFor(items=list(range(k)), name="nas-candidate") as candidate:
+            recovered = components["recover-candidate"](
+                config_json=recover_config, candidate=candidate, **shared
+            )
+            configure_task(recovered, "recover-candidate", k8s)
+        chosen = components["select-student"](
+            config_json=select_config, recovered=dsl.Collected(recovered.outputs["model"]), **shared
+        )
+        return configure_task(chosen, "select-student", k8s).outputs["model"]
+
+    return nas_candidates
+
+
+def add_candidate_recovery(
+    nas_candidates: Callable[..., dsl.PipelineTask], common: Callable[[str], dict], outputs: dict
+) -> dsl.PipelineTask:
+    """After prune, in the compress pipeline's body: the `nas-candidates` sub-pipeline, whose output
+    becomes `outputs["finetune-amp"]` for the steps downstream."""
+    recover, select = common("recover-candidate"), common("select-student")
+    task = nas_candidates(
+        recover_config=recover["config_json"],
+        select_config=select["config_json"],
+        parent_run_id=recover["parent_run_id"],
+        tracking_uri=recover["tracking_uri"],
+        data_fingerprint=recover["data_fingerprint"],
+        data=outputs["prepare-data"],
+        teacher=outputs["train-teacher"],
+        pruned=outputs["prune"],
+    )
+    task.set_display_name("nas-candidates")
+    outputs[STANDS_IN_FOR] = task.output
+    return task

@@ -25,7 +25,13 @@ from kfp.dsl import Artifact
 from slimnlp.mlops.run_parameters import PARAMETERS, parameter_defaults
 from slimnlp.steps.spec import dag_steps
 from slimnlp_components import make_components
-from slimnlp_pipelines.candidates import REPLACED, add_candidate_recovery, candidate_components, recover_top_k
+from slimnlp_pipelines.candidates import (
+    REPLACED,
+    add_candidate_recovery,
+    candidate_components,
+    candidate_pipeline,
+    recover_top_k,
+)
 from slimnlp_pipelines.tasks import configure_task
 
 if TYPE_CHECKING:
@@ -87,6 +93,7 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
     recovery = recover_top_k(cfg) > 1  # NAS choose-after-recovery (pipelines/candidates.py)
     if recovery:
         components |= candidate_components(k8s)
+        nas_candidates = candidate_pipeline(cfg, components)
 
     def compress(*values: object) -> Artifact:
         run = dict(zip([name for name, _, _ in parameters], values, strict=True))
@@ -114,15 +121,17 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
         #    (pretrain-mlm unless pretrain.enabled) leaves its optional consumers' inputs out.
         outputs: dict[str, object] = {}
 
+        def common(name: str) -> dict[str, object]:
+            """What every step task gets besides its artifacts: its config slice, the cache key."""
+            return {
+                "config_json": resolve.outputs[name.replace("-", "_")],
+                "parent_run_id": "",
+                "tracking_uri": run["tracking_uri"],
+                "data_fingerprint": fingerprint,
+            }
+
         def step(name: str, **inputs: object) -> dsl.PipelineTask:
-            task = components[name](
-                config_json=resolve.outputs[name.replace("-", "_")],
-                parent_run_id="",
-                tracking_uri=run["tracking_uri"],
-                data_fingerprint=fingerprint,
-                **inputs,
-            )
-            return configure_task(task, name, k8s)
+            return configure_task(components[name](**common(name), **inputs), name, k8s)
 
         for spec in steps:
             if recovery and spec.name in REPLACED:
@@ -130,7 +139,7 @@ def build_pipeline(cfg: "RunConfig") -> Callable:
             inputs = {i.name: outputs[i.producer] for i in spec.inputs if i.producer in outputs}
             outputs[spec.name] = step(spec.name, **inputs).outputs[spec.output]
             if recovery and spec.name == "prune":
-                add_candidate_recovery(cfg, step, outputs)
+                add_candidate_recovery(nas_candidates, common, outputs)
         return outputs["benchmark"]
 
     # KFP reads the parameters from the signature: one typed parameter each, defaults = the config.

@@ -107,27 +107,37 @@ def test_the_compiled_pipeline_recovers_k_candidates_side_by_side(tmp_path, k):
         assert {"distill", "finetune-amp"} <= set(root) and "nas-candidate" not in root
         return
     assert "distill" not in root and "finetune-amp" not in root
-    (name,) = [name for name, task in root.items() if task["taskInfo"]["name"] == "nas-candidate"]
-    loop = root[name]
+    # the nas-candidates sub-pipeline takes its config slices, the fingerprint and the artifacts as inputs
+    outer = root["nas-candidates"]
+    assert set(outer["dependentTasks"]) == {"prepare-data", "train-teacher", "prune", "resolve-config"}
+    given = outer["inputs"]["parameters"]
+    assert given["recover_config"]["taskOutputParameter"]["outputParameterKey"] == "recover_candidate"
+    assert given["select_config"]["taskOutputParameter"]["outputParameterKey"] == "select_student"
+    assert given["data_fingerprint"]["taskOutputParameter"]["producerTask"] == "resolve-config"
+    assert outer["inputs"]["artifacts"]["pruned"]["taskOutputArtifact"]["producerTask"] == "prune"
+    sub = spec["components"][outer["componentRef"]["name"]]["dag"]
+    (name,) = [name for name, task in sub["tasks"].items() if task["taskInfo"]["name"] == "nas-candidate"]
+    loop = sub["tasks"][name]
     assert loop["parameterIterator"]["items"]["raw"] == "[0, 1, 2]"
-    # the candidates' inputs, and resolve-config for each task's config slice and the data fingerprint
-    assert set(loop["dependentTasks"]) == {"prepare-data", "train-teacher", "prune", "resolve-config"}
+    # inside, the loop reads only the sub-pipeline's inputs: no task-output parameter (kfp.local would
+    # hand it the loop item instead)
+    assert all("componentInputParameter" in value for value in loop["inputs"]["parameters"].values())
     inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     assert set(inner) == {"recover-candidate"}
     candidate = inner["recover-candidate"]["inputs"]["parameters"]["candidate"]["componentInputParameter"]
     assert candidate == loop["parameterIterator"]["itemInput"]
-    select = root["select-student"]["inputs"]["artifacts"]
+    select = sub["tasks"]["select-student"]["inputs"]["artifacts"]
     assert select["recovered"]["taskOutputArtifact"]["producerTask"] == name  # dsl.Collected over the loop
-    assert select["pruned"]["taskOutputArtifact"]["producerTask"] == "prune"
+    assert select["pruned"]["componentInputArtifact"] == "pruned"
+    assert (
+        sub["outputs"]["artifacts"]["Output"]["artifactSelectors"][0]["producerSubtask"] == "select-student"
+    )
     # export-onnx and benchmark read the student select-student chose
-    assert (
-        root["export-onnx"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"]["producerTask"]
-        == "select-student"
-    )
-    assert (
-        root["benchmark"]["inputs"]["artifacts"]["student"]["taskOutputArtifact"]["producerTask"]
-        == "select-student"
-    )
+    for step, artifact in (("export-onnx", "model"), ("benchmark", "student")):
+        assert (
+            root[step]["inputs"]["artifacts"][artifact]["taskOutputArtifact"]["producerTask"]
+            == "nas-candidates"
+        )
 
 
 def test_a_config_without_nas_compiles_the_step_list_unchanged(tmp_path):
