@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers.compare import Point, compare_all, round_spread  # noqa: E402
 from peers.report import log_to_mlflow, write_outputs  # noqa: E402
+from peers.rundirs import find_run_dirs, newest, step_wall_s  # noqa: E402
 from peers.venvs import PeerInstallError, ensure_venv, versions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "peers"
@@ -57,49 +58,6 @@ PEER_PACKAGES = {
     "fasttext": ["fasttext-wheel"],
     "textpruner": ["textpruner", "sentencepiece", "transformers"],
 }
-
-
-def _newest(pattern: str, root: Path) -> Path | None:
-    found = sorted(root.glob(pattern), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
-
-
-def find_run_dirs(run: Path) -> dict[str, Path | None]:
-    """data, teacher, pruned, distilled, student, onnx of a run made by the step verbs (<run>/<name>) or by
-    `slimnlp run` (<run>/kfp/<pipeline run>/<step>/<artifact>, the newest)."""
-    direct = {name: run / name for name in ("data", "teacher", "pruned", "distilled", "student", "onnx")}
-    if direct["teacher"].is_dir():
-        return {k: (v if v.exists() else None) for k, v in direct.items()}
-    steps = {
-        "data": "prepare-data/*",
-        "teacher": "train-teacher/*",
-        "pruned": "prune/*",
-        "distilled": "distill/*",
-        "student": "finetune-amp/*",
-        "onnx": "export-onnx/*",
-    }
-    kfp = _newest("kfp/*", run)
-    found = {}
-    for name, pattern in steps.items():
-        hits = [p for p in (kfp.glob(pattern) if kfp else []) if p.is_dir() and p.name != "metrics"]
-        found[name] = hits[0] if hits else None
-    return found
-
-
-def step_wall_s(step_dir: Path | None) -> float | None:
-    """wall_time_s of a step output (its metrics.json, or the KFP executor output beside it)."""
-    if step_dir is None:
-        return None
-    for path in (step_dir / "metrics.json", step_dir.parent / "executor_output.json"):
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            data = json.loads(text)
-            if isinstance(data, dict) and "wall_time_s" in data:
-                return float(data["wall_time_s"])
-            marker = '"wall_time_s": '
-            if marker in text:
-                return float(text.split(marker, 1)[1].split(",")[0].split("}")[0])
-    return None
 
 
 def _slimnlp() -> str:
@@ -220,7 +178,7 @@ def build_peer(name: str, args: argparse.Namespace, cfg, id2label: dict[int, str
 
 def read_front(pruned: Path | None, batch_size: int) -> tuple[list[dict[str, Any]], str | None]:
     """The NAS front written by the prune step (dev accuracy, its own measured latency), if any."""
-    path = _newest("**/front.json", pruned) if pruned else None
+    path = newest("**/front.json", pruned) if pruned else None
     if path is None:
         return [], None
     front = json.loads(path.read_text(encoding="utf-8"))
@@ -269,9 +227,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--title", help="table and plot title (default: the config's name)")
     args = p.parse_args(argv)
     args.distilled = None  # the distill output, only for its wall time (found with --run)
+    args.recovered = []  # NAS candidates recovered before the choice, only for their wall time
     if args.run:
         for name, path in find_run_dirs(args.run).items():
-            if getattr(args, name) is None:
+            if getattr(args, name) in (None, []):
                 setattr(args, name, path)
     if args.data is None or args.teacher is None:
         p.error("pass --data and --teacher, or a --run directory that holds them")
@@ -324,13 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         walls = [
-            step_wall_s(d)
-            for d in (
-                args.pruned,
-                args.distilled,
-                args.student,
-                args.onnx,
-            )
+            step_wall_s(d) for d in (args.pruned, args.distilled, *args.recovered, args.student, args.onnx)
         ]
         rows.append(
             {

@@ -188,7 +188,18 @@ def test_find_run_dirs_reads_step_outputs_and_kfp_runs(tmp_path: Path) -> None:
         (kfp / "kfp" / "slimnlp-compress-1" / step / artifact).mkdir(parents=True)
     found = script.find_run_dirs(kfp)
     assert found["teacher"].name == "model" and found["onnx"].name == "onnx" and found["student"] is None
-    assert found["distilled"] is None
+    assert found["distilled"] is None and found["recovered"] == []
+    # a NAS run that recovered two candidates: select-student is the student, both recoveries count
+    nas = tmp_path / "nas-run" / "kfp" / "slimnlp-compress-2"
+    for step in ("train-teacher/model", "for-loop-2-iteration-0/recover-candidate/model",
+                 "for-loop-2-iteration-1/recover-candidate/model", "select-student/model"):  # fmt: skip
+        (nas / step).mkdir(parents=True)
+    found = script.find_run_dirs(tmp_path / "nas-run")
+    assert found["student"] == nas / "select-student" / "model"
+    assert [p.parent.parent.name for p in found["recovered"]] == [
+        "for-loop-2-iteration-0",
+        "for-loop-2-iteration-1",
+    ]
     # The NAS front of a prune output, at the reference batch size.
     folder = tmp_path / "pruned" / "prune_artifacts"
     folder.mkdir(parents=True)
