@@ -30,14 +30,23 @@ from pathlib import Path
 from typing import Any
 
 
-def read_jsonl(path: Path) -> tuple[list[str], list[int]]:
-    texts, labels = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            texts.append(str(record["text"]))
-            labels.append(int(record["label"]))
-    return texts, labels
+def read_split(data_dir: str | Path, split: str) -> tuple[list[str], list[int]]:
+    """(texts, label ids) of a prepared split: `<split>.arrow` (an Arrow IPC stream, what prepare-data
+    writes) or `<split>.jsonl` (older outputs). Read with pyarrow, not slimnlp: a peer's venv may pin
+    other versions of what slimnlp imports."""
+    jsonl = Path(data_dir) / f"{split}.jsonl"
+    if jsonl.is_file():
+        records = [
+            json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        return [str(r["text"]) for r in records], [int(r["label"]) for r in records]
+    import pyarrow as pa
+
+    with pa.memory_map(str(Path(data_dir) / f"{split}.arrow")) as source:
+        table = pa.ipc.open_stream(source).read_all()
+    return [str(t) for t in table.column("text").to_pylist()], [
+        int(x) for x in table.column("label").to_pylist()
+    ]
 
 
 def write_peer(out: Path, info: dict[str, Any]) -> None:
@@ -104,8 +113,8 @@ def build_model2vec(args: dict[str, Any]) -> None:
     out = Path(args["out"])
     static = distill(model_name=args["teacher"])
     static.save_pretrained(str(out / "static"))
-    texts, labels = read_jsonl(Path(args["data"]) / "train.jsonl")
-    dev_texts, dev_labels = read_jsonl(Path(args["data"]) / "dev.jsonl")
+    texts, labels = read_split(args["data"], "train")
+    dev_texts, dev_labels = read_split(args["data"], "dev")
     classifier = StaticModelForClassification.from_pretrained(model_name=str(out / "static"))
     names = args["id2label"]
     # The dev split validates (early stopping), as it does for slimnlp's teacher and students.
@@ -135,7 +144,7 @@ def build_fasttext(args: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     names = args["id2label"]
     for split in ("train", "dev"):
-        texts, labels = read_jsonl(Path(args["data"]) / f"{split}.jsonl")
+        texts, labels = read_split(args["data"], split)
         lines = [f"__label__{y} {' '.join(t.split())}" for t, y in zip(texts, labels, strict=True)]
         (out / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     seconds = int(args.get("fasttext_autotune_s", 300))
@@ -181,7 +190,7 @@ def build_torch_pruning(args: dict[str, Any]) -> None:
     model, tokenizer = models.load_model_dir(args["teacher"])
     model.eval()
     head_ratio, ffn_ratio = args["head_ratio"], args["ffn_ratio"]
-    texts, _ = read_jsonl(Path(args["data"]) / "train.jsonl")
+    texts, _ = read_split(args["data"], "train")
     example = tokenizer(texts[:4], padding="max_length", truncation=True, max_length=32, return_tensors="pt")
     example = {k: v for k, v in example.items()}
     base = getattr(model, model.base_model_prefix)
@@ -238,7 +247,7 @@ def build_textpruner(args: dict[str, Any]) -> None:
     config = model.config
     heads = max(1, round(config.num_attention_heads * (1 - args["head_ratio"])))
     ffn = max(1, round(config.intermediate_size * (1 - args["ffn_ratio"])))
-    texts, labels = read_jsonl(Path(args["data"]) / "train.jsonl")
+    texts, labels = read_split(args["data"], "train")
     # The teacher's tokenizer was saved by transformers 5 (class TokenizersBackend, unknown to 4):
     # its tokenizer.json is read with `tokenizers` directly, and copied unchanged to the pruned model.
     tokenizer = Tokenizer.from_file(str(Path(args["teacher"]) / "tokenizer.json"))

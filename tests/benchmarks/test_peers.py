@@ -239,3 +239,32 @@ def test_a_peer_that_does_not_install_becomes_a_row_saying_why(tmp_path: Path, m
     ]
     table = markdown_table({"title": "t", "batch_size": 32, "rows": rows, "comparisons": []})
     assert "not run: install failed: pip install textpruner failed: ERROR: No matching distribution" in table
+
+
+def test_peer_builders_read_the_prepared_arrow_splits(tmp_path: Path) -> None:
+    """The builders run in the peers' own venvs and read prepare-data's Arrow splits with pyarrow."""
+    import importlib.util
+
+    import pandas as pd
+
+    from slimnlp.data import read_split as slimnlp_read_split
+    from slimnlp.data.artifacts import write_label_map, write_split
+
+    spec = importlib.util.spec_from_file_location("peer_builders", BENCHMARKS / "peers" / "builders.py")
+    builders = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builders)
+    label2id = write_label_map(tmp_path, ["neg", "pos"])
+    write_split(
+        tmp_path,
+        "train",
+        pd.DataFrame({"text": ["वाईट", "छान", "छान चित्रपट"], "label": ["neg", "pos", "pos"]}),
+        label2id,
+    )
+    assert (
+        builders.read_split(tmp_path, "train")
+        == slimnlp_read_split(tmp_path, "train")
+        == (
+            ["वाईट", "छान", "छान चित्रपट"],
+            [0, 1, 1],
+        )
+    )
