@@ -213,7 +213,7 @@ class LiveTable:
 
     def header(self, text: str) -> None:
         self.out.write(text + "\n")
-        self.out.write(f"  {'step':<16}{'status':<9}{'wall':>9}   figures\n")
+        self.out.write(f"  {'step':<20}{'status':<9}{'wall':>9}   figures\n")
         self.out.flush()
 
     def start(self, step: str) -> None:
@@ -232,7 +232,7 @@ class LiveTable:
             if self._running == step:
                 self._running = None
             prefix = "\r\x1b[K" if self.live else ""
-            self.out.write(f"{prefix}  {step:<16}{status:<9}{wall:8.1f} s   {figures}".rstrip() + "\n")
+            self.out.write(f"{prefix}  {step:<20}{status:<9}{wall:8.1f} s   {figures}".rstrip() + "\n")
             self.out.flush()
 
     def stop(self) -> None:
@@ -249,5 +249,5 @@ class LiveTable:
                 step = self._running
                 if step is not None:
                     wall = time.perf_counter() - self.started[step]
-                    self.out.write(f"\r\x1b[K  {step:<16}{'running':<9}{wall:8.1f} s")
+                    self.out.write(f"\r\x1b[K  {step:<20}{'running':<9}{wall:8.1f} s")
                     self.out.flush()

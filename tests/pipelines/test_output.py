@@ -64,7 +64,7 @@ def test_live_table_rows():
     table.header("run x")
     table.start("prune")
     table.end("prune", "done", "acc 0.700", wall_s=12.34)
-    assert out.getvalue().splitlines()[-1] == "  prune           done         12.3 s   acc 0.700"
+    assert out.getvalue().splitlines()[-1] == "  prune               done         12.3 s   acc 0.700"
 
 
 # --------------------------------------------------------------------------------------------------
