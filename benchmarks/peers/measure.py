@@ -70,11 +70,13 @@ class FastTextRunner:
     def run(self, texts: list[str]) -> np.ndarray:
         # The C++ call itself: fastText's Python wrapper builds its result with np.array(copy=False),
         # which NumPy 2 refuses; the scores are the same.
-        found, probs = self.model.f.multilinePredict(texts, -1, 0.0, "strict")
+        # Its probability arrays come back aliased under NumPy 2 (fasttext-wheel 0.9.2: every entry of
+        # a row equals the top one), so the scores are the labels' ranks: the names are in order.
+        found, _ = self.model.f.multilinePredict(texts, -1, 0.0, "strict")
         scores = np.zeros((len(texts), len(self.labels)), np.float32)
-        for row, (names, values) in enumerate(zip(found, probs, strict=True)):
-            for name, value in zip(names, values, strict=True):
-                scores[row, self.labels[name]] = value
+        for row, names in enumerate(found):
+            for rank, name in enumerate(names):
+                scores[row, self.labels[name]] = len(names) - rank
         return scores
 
 
