@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from slimnlp.config.base import Section, _help
 
+# The benchmark runtime that times each registry.serve_variant: what the promote step gates on.
+SERVED_RUNTIMES = {"int8": "onnx-int8", "fp32": "onnx"}
+
 
 @dataclass(frozen=True)
 class RegistryConfig(Section):

@@ -27,7 +27,7 @@ from slimnlp.config.grid import GridConfig
 from slimnlp.config.kubernetes import KubernetesConfig
 from slimnlp.config.pretrain import PretrainConfig
 from slimnlp.config.prune import PruneConfig
-from slimnlp.config.registry import RegistryConfig
+from slimnlp.config.registry import SERVED_RUNTIMES, RegistryConfig
 from slimnlp.config.teacher import TeacherConfig
 from slimnlp.config.tracking import TrackingConfig
 
@@ -75,7 +75,10 @@ class RunConfig(Section):
                 fix
                 for broken, fix in (
                     (not self.export.quantize_int8, "export.quantize_int8: true"),
-                    ("onnx-int8" not in self.benchmark.runtimes, "onnx-int8 in benchmark.runtimes"),
+                    (
+                        SERVED_RUNTIMES["int8"] not in self.benchmark.runtimes,
+                        "onnx-int8 in benchmark.runtimes",
+                    ),
                 )
                 if broken
             ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from slimnlp.config import RunConfig
+from slimnlp.config.registry import SERVED_RUNTIMES
 from slimnlp.promote.gate import Check, Decision, decide, spread_from_results  # noqa: F401 - re-exported
 from slimnlp.promote.registry import (
     CHALLENGER,
@@ -80,7 +81,6 @@ def package_model(
 
 
 SERVED_FILES = {"int8": "model.int8.onnx", "fp32": "model.onnx"}
-SERVED_RUNTIMES = {"int8": "onnx-int8", "fp32": "onnx"}  # the benchmark's runtime of each variant
 
 
 def _signature(onnx_dir: Path) -> Any:
