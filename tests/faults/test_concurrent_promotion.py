@@ -46,13 +46,22 @@ def _log(out) -> str:
     return (out.parent / f"{out.name}.log").read_text()
 
 
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
+def _wait_for_the_lock(processes: list, outs: list, timeout_s: float) -> None:
+    """Until every process printed that it waits on the lock; fail at once, with the logs, when one ends
+    before that or the time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if predicate():
+        if all("promote: waiting for the test" in _log(o) for o in outs):
             return
+        ended = [(o.name, p.returncode) for p, o in zip(processes, outs, strict=True) if p.poll() is not None]
+        if ended:
+            raise AssertionError(f"ended before reaching the lock: {ended}\n" + _logs(outs))
         time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"not both at the lock after {timeout_s:.0f} s\n" + _logs(outs))
+
+
+def _logs(outs) -> str:
+    return "\n".join(f"--- {o.name}.log (end)\n{_log(o)[-3000:]}" for o in outs)
 
 
 @pytest.mark.timeout(600)
@@ -67,14 +76,14 @@ def test_two_runs_promoting_at_once_leave_one_champion(registry_server, run_outp
         _promote_process(url, name, run_outputs, results_dir(root, latency=1.0), out) for out in outs
     ]
     try:
-        _wait_for(lambda: all("waiting for the test" in _log(o) for o in outs), 300, "both runs at the lock")
+        _wait_for_the_lock(processes, outs, 300)
         client.delete_registered_model(name + LOCK_SUFFIX)
         codes = [p.wait(timeout=300) for p in processes]
     finally:
         for p in processes:
             if p.poll() is None:
                 p.kill()
-    assert codes == [0, 0], [_log(o)[-2000:] for o in outs]
+    assert codes == [0, 0], _logs(outs)
 
     decisions = [json.loads((out / "decision.json").read_text()) for out in outs]
     versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))

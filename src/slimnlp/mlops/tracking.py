@@ -73,13 +73,20 @@ def _setup(cfg: RunConfig) -> str:
     mlflow.set_tracking_uri(tracking_uri(cfg))
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    if experiment is None:
-        experiment_id = client.create_experiment(
-            cfg.tracking.experiment, artifact_location=artifact_location(cfg)
-        )
-    else:
-        experiment_id = experiment.experiment_id
-    return experiment_id
+    if experiment is not None:
+        return experiment.experiment_id
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.create_experiment(cfg.tracking.experiment, artifact_location=artifact_location(cfg))
+    except MlflowException as err:
+        # Two runs starting at once on a fresh server both find no experiment; one creates it.
+        if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
+            raise
+        experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

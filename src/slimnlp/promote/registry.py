@@ -187,21 +187,21 @@ def promotion_lock(client: Any, name: str, holder: str, wait_s: float = 600, sta
             if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
                 raise
         other = _lock_holder(client, lock)
-        if other is not None and time.time() - other[1] > stale_s:
-            print(f"promote: taking over a stale promotion lock of {other[0]} on {name}", flush=True)
-            _drop_lock(client, lock)
-            continue
         if time.monotonic() > deadline:
             raise RegistryError(
                 f"another run ({other[0] if other else 'unknown'}) holds the promotion lock of {name!r} "
                 f"for over {wait_s:.0f} s; nothing was registered. If no run is promoting, delete the "
                 f"registered model {lock!r}"
             )
-        if not waited:
-            print(
-                f"promote: waiting for {other[0] if other else 'another run'} to finish promoting {name}",
-                flush=True,
-            )
+        if other is None:
+            time.sleep(0.1)  # released between our try and the look: try again
+            continue
+        if time.time() - other[1] > stale_s:
+            print(f"promote: taking over a stale promotion lock of {other[0]} on {name}", flush=True)
+            _drop_lock(client, lock)
+            continue
+        if not waited:  # said once, with the holder's name
+            print(f"promote: waiting for {other[0]} to finish promoting {name}", flush=True)
             waited = True
         time.sleep(0.5)
     try:
