@@ -10,8 +10,8 @@ import pytest
 from slimnlp import models
 from slimnlp.config import config_from_dict
 from slimnlp.prune import PruneContext, get_pruner
+from slimnlp.prune.nas.artifacts import slice_front_point
 from slimnlp.prune.nas.front import FRONT_FILES, NasSelectionError, select_point, spread
-from slimnlp.prune.nas.pruner import slice_front_point
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, build_tiny_model_dir
 
 TEACHER_ACCURACY = 0.80
@@ -148,13 +148,26 @@ def test_an_unreachable_target_fails_the_pruner_but_keeps_the_front(tmp_path):
     sliced, _ = models.load_model_dir(slice_front_point(artifacts, point["arch"], tmp_path / "point"))
     assert models.model_layout(sliced)["heads_per_layer"] == point["heads_per_layer"]
     assert models.model_layout(sliced)["intermediate_sizes"] == point["ffn_per_layer"]
+    # The zero-layer point (prune.nas.pooled_point) is the front's fastest, trained and saved apart.
+    zero = front["points"][0]
+    assert zero["arch"] == "-|-" and zero["encoder_params"] == 0 and zero["kept_layers"] == []
+    assert zero["measured_ms_b32"] > 0 and 0 <= zero["dev_accuracy"] <= 1
+    pooled, _ = models.load_model_dir(slice_front_point(artifacts, "-|-", tmp_path / "zero"))
+    assert models.model_layout(pooled) == {
+        "head_dim": 8,
+        "heads_per_layer": [],
+        "intermediate_sizes": [],
+        "pooling": "mean",
+    }
     table = json.loads((artifacts / "latency_table.json").read_text())
     assert table["runtime"] == "pytorch" and table["machine"]["cpu_model"]
     logged = {a.path for a in run.client.list_artifacts(run.run_id, "prune_artifacts")}
     assert {f"prune_artifacts/{name}" for name in FRONT_FILES} <= logged
     history = run.client.get_metric_history(run.run_id, "supernet_dev_accuracy_smallest")
     assert [m.step for m in history] == [2, 4]  # the curve: one point per eval_every steps
-    assert run.client.get_run(run.run_id).data.metrics["nas_seconds_search"] > 0
+    logged_metrics = run.client.get_run(run.run_id).data.metrics
+    assert logged_metrics["nas_seconds_search"] > 0 and logged_metrics["nas_seconds_pooled"] > 0
+    assert 0 <= logged_metrics["nas_pooled_search_accuracy"] <= 1
 
 
 @pytest.mark.slow  # ~1 min: the whole pruner on a tiny model
@@ -175,5 +188,8 @@ def test_the_pruner_chooses_on_selection_rows_and_writes_the_recovery_candidates
     for c in listing["candidates"]:
         sliced, _ = models.load_model_dir(tmp_path / "out" / "candidates" / c["dir"])
         assert models.model_layout(sliced)["heads_per_layer"] == c["heads_per_layer"]
+    # With a budget of 1.0 the fastest point is chosen: the zero-layer one, the model the step saves.
+    assert listing["candidates"][0]["arch"] == listing["selected"] == extras["nas_selected"] == "-|-"
+    assert models.model_layout(model).get("pooling") == "mean" and models.encoder_layers(model) == []
     front = json.loads((tmp_path / "out" / "prune_artifacts" / "front.json").read_text())
     assert all("delta_low" in p for p in front["points"])

@@ -176,6 +176,8 @@ def _fused_candidate(
     fails parity, is reported (fusion_skipped) and dropped: the plain export stands."""
     if not cfg.optimize:
         return {"fusion_skipped": "export.optimize is false"}
+    if not getattr(model.config, "num_hidden_layers", 1):
+        return {"fusion_skipped": "no encoder layer (a zero-layer model): no attention to fuse"}
     if large:
         return {"fusion_skipped": f"weights over {EXTERNAL_DATA_BYTES} bytes (external data is not fused)"}
     path = out / FUSED_FILES["fp32"]

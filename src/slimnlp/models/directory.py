@@ -108,8 +108,17 @@ def load_model_dir(path: str | Path, device: str = "cpu"):
     if not weights.is_file():
         raise ModelDirError(f"{path} has {LAYOUT_FILE} but no model.safetensors")
     config = AutoConfig.from_pretrained(path)
+    layout = json.loads(layout_file.read_text(encoding="utf-8"))
     model = AutoModelForSequenceClassification.from_config(config)
-    apply_layout(model, json.loads(layout_file.read_text(encoding="utf-8")))
+    apply_layout(model, layout)
+    if layout.get("pooling"):  # a zero-layer student: mean pooling (slimnlp.models.remote_code)
+        from slimnlp.models.remote_code import MEAN_POOLING, use_mean_pooling
+
+        if layout["pooling"] != MEAN_POOLING:
+            raise ModelDirError(
+                f"{layout_file}: pooling {layout['pooling']!r} is unknown; the one known is 'mean'"
+            )
+        use_mean_pooling(model)
     state = load_file(str(weights))
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Tied/derived buffers such as position_ids may be absent from the file; real weights may not.

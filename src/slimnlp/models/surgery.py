@@ -67,11 +67,13 @@ def head_dim(model: nn.Module) -> int:
 def model_layout(model: nn.Module) -> dict[str, Any]:
     """Per-layer head counts and FFN sizes as they are now."""
     layers = [layer_modules(layer) for layer in encoder_layers(model)]
-    return {
+    layout = {
         "head_dim": head_dim(model),
         "heads_per_layer": [m.query.out_features // head_dim(model) for m in layers],
         "intermediate_sizes": [m.ffn_in.out_features for m in layers],
     }
+    pooling = getattr(model.config, "slimnlp_pooling", None)
+    return layout | ({"pooling": pooling} if pooling else {})
 
 
 def _slice_linear(linear: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:

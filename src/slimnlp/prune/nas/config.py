@@ -28,6 +28,7 @@ SPACES = {
 SELECTION_RULES = ("fastest_within", "most_accurate_under", "smallest_within")
 LATENCY_RUNTIMES = ("onnx-int8", "onnx", "pytorch")
 SEARCHERS = ("nsga2", "random")
+POOLED_INITS = ("teacher-output", "embeddings")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,25 @@ class NasConfig(PruneMethodConfig, OptimizerSection):
     )
     min_layers: int = _help("Fewest layers a sub-network keeps (spaces layer and large).", 1, ge=1)
     importance_batches: int = _help("Training batches of the Taylor importance that orders units.", 16, ge=1)
+    pooled_point: bool = _help(
+        "Spaces layer and large: also put the zero-layer point on the front, mean-pooled token embeddings "
+        "+ the classification head (what attention-free classifiers such as Model2Vec compute), distilled "
+        "from the teacher apart from the super-network (slimnlp.prune.nas.pooled).",
+        True,
+    )
+    pooled_init: str = _help(
+        "The zero-layer point's token vectors at the start: teacher-output (the teacher's output for each "
+        "vocabulary token alone, as Model2Vec distils) or embeddings (the teacher's input embeddings).",
+        "teacher-output",
+        choices=POOLED_INITS,
+    )
+    pooled_epochs: int = _help(
+        "Training epochs of the zero-layer point (KD from the teacher's logits; the best epoch on the "
+        "search rows is kept); 0 = its initial weights.",
+        4,
+        ge=0,
+    )
+    pooled_learning_rate: float = _help("AdamW learning rate of the zero-layer point.", 2e-3, gt=0)
 
     # -- the super-network (sandwich rule + in-place distillation)
     steps: int = _help("Super-network training steps (the time budget may end it first).", 600, ge=0)
@@ -106,7 +126,7 @@ class NasConfig(PruneMethodConfig, OptimizerSection):
 
     save_supernet: bool = _help(
         "Save the trained super-network under prune_artifacts/supernet, so that any front point can be "
-        "sliced into a model directory later (slimnlp.prune.nas.pruner.slice_front_point).",
+        "sliced into a model directory later (slimnlp.prune.nas.artifacts.slice_front_point).",
         True,
     )
 

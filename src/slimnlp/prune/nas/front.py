@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from slimnlp.benchmark.paired import DEFAULT_CONFIDENCE, correct, paired_difference
@@ -27,6 +28,7 @@ from slimnlp.prune.nas.latency import LatencyTable, LatencyTarget, build_runner,
 from slimnlp.prune.nas.search import Candidate, subnetwork_predictions
 from slimnlp.prune.nas.space import SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
+from slimnlp.training.batches import predict_logits
 
 FRONT_FILES = ("front.json", "front.csv", "front.md", "front.png", "report_section.json")
 
@@ -60,10 +62,14 @@ def check_front(
     teacher_correct: Any = None,
     confidence: float = DEFAULT_CONFIDENCE,
     progress: bool = True,
+    own_models: dict[str, nn.Module] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Measure each front point (and the teacher's shape) end to end; score each on `dev` (the
     selection rows) and, given the teacher's per-row correctness there, its paired difference to
     the teacher (`delta_vs_teacher`, `delta_low`, `delta_high`: one-sided bounds at `confidence`).
+
+    A point whose arch key is in `own_models` is that model (trained apart from the super-network:
+    the zero-layer point of `slimnlp.prune.nas.pooled`) instead of a slice of `model`.
 
     Returns:
         (points, teacher): one dict per point (arch, accuracy, parameters, size, predicted and
@@ -71,9 +77,16 @@ def check_front(
     """
     from tqdm.auto import tqdm
 
+    own_models = own_models or {}
+
+    def point_model(arch: SubNetwork) -> nn.Module:
+        if arch.key in own_models:
+            return copy.deepcopy(own_models[arch.key]).cpu().eval()
+        return slice_subnetwork(copy.deepcopy(model).cpu().eval(), arch)
+
     runners, sizes = {}, {}
     for i, point in enumerate(tqdm(front, desc="nas front checks", disable=not progress)):
-        sliced = slice_subnetwork(copy.deepcopy(model).cpu().eval(), point.arch)
+        sliced = point_model(point.arch)
         runners[f"p{i}"], sizes[f"p{i}"] = build_runner(sliced, tokenizer, target, workdir, f"p{i}", texts)
     full = slice_subnetwork(copy.deepcopy(model).cpu().eval(), teacher_arch)
     runners["teacher"], sizes["teacher"] = build_runner(full, tokenizer, target, workdir, "teacher", texts)
@@ -89,7 +102,11 @@ def check_front(
             "encoder_params": point.params,
             "size_bytes": sizes[f"p{i}"],
         }
-        right = correct(subnetwork_predictions(model, tokenizer, point.arch, dev[0], max_length), dev[1])
+        if point.arch.key in own_models:
+            predictions = predict_logits(point_model(point.arch), tokenizer, dev[0], max_length).argmax(-1)
+        else:
+            predictions = subnetwork_predictions(model, tokenizer, point.arch, dev[0], max_length)
+        right = correct(np.asarray(predictions), dev[1])
         row["dev_accuracy"] = float(right.mean())
         if teacher_correct is not None:
             paired = paired_difference(right, teacher_correct, confidence=confidence)

@@ -5,7 +5,8 @@ front, select by budget, slice.
 
 Writes under `<out>/prune_artifacts/`: latency_table.json (with the machine), front.{json,csv,md,png},
 supernet_history.json and the trained super-network (supernet/, a model directory: any front point
-can be sliced from it with `slice_front_point`); all are logged to the step's MLflow run before the selection, so a target no
+can be sliced from it with `slimnlp.prune.nas.artifacts.slice_front_point`; the zero-layer point is
+saved beside it in pooled/); all are logged to the step's MLflow run before the selection, so a target no
 point meets fails the step without losing the front.
 """
 
@@ -23,9 +24,10 @@ from typing import Any
 
 from slimnlp.benchmark.paired import correct
 from slimnlp.config import PruneConfig
-from slimnlp.models import load_model_dir, save_model_dir
+from slimnlp.models import save_model_dir
 from slimnlp.prune.base import PruneContext, PruneReport, Split
 from slimnlp.prune.importance import taylor_importance
+from slimnlp.prune.nas.artifacts import ARTIFACTS, POOLED_DIR, SUPERNET_DIR
 from slimnlp.prune.nas.choose import CANDIDATES_DIR, CANDIDATES_FILE, recovery_candidates
 from slimnlp.prune.nas.config import NasConfig
 from slimnlp.prune.nas.front import (
@@ -37,6 +39,12 @@ from slimnlp.prune.nas.front import (
     write_front,
 )
 from slimnlp.prune.nas.latency import LatencyTarget, measure_latency_table
+from slimnlp.prune.nas.pooled import (
+    PooledPoint,
+    become_pooled,
+    pooled_candidate,
+    train_pooled_point,
+)
 from slimnlp.prune.nas.rows import dev_parts, take
 from slimnlp.prune.nas.search import pareto_front, search
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
@@ -44,17 +52,6 @@ from slimnlp.prune.nas.supernet import order_by_importance, slice_subnetwork
 from slimnlp.prune.nas.training import train_supernet
 from slimnlp.prune.removal import build_report, measure
 from slimnlp.training.batches import predict_logits
-
-ARTIFACTS = "prune_artifacts"
-SUPERNET_DIR = "supernet"
-
-
-def slice_front_point(artifacts: str | Path, arch: str, out_dir: str | Path) -> Path:
-    """Slice any sub-network (a front point's `arch`, e.g. '4x512|-|2x256|4x1024') out of the saved
-    super-network in `artifacts` (a prune step's prune_artifacts/) into a model directory."""
-    model, tokenizer = load_model_dir(Path(artifacts) / SUPERNET_DIR)
-    slice_subnetwork(model, SubNetwork.from_key(arch))
-    return save_model_dir(model, tokenizer, out_dir)
 
 
 def latency_target(context: PruneContext, section: NasConfig) -> tuple[LatencyTarget, int]:
@@ -121,6 +118,7 @@ class _Run:
     folder: Path
     workdir: Path
     stages: _Stages = field(default_factory=_Stages)
+    pooled: PooledPoint | None = None  # the zero-layer point (prune.nas.pooled_point)
 
     @property
     def section(self) -> NasConfig:
@@ -173,6 +171,20 @@ class _Run:
             teacher_logits = predict_logits(
                 self.model, self.tokenizer, self.train[0], self.context.max_length
             )
+        if self.section.pooled_point and self.space.drops_layers:  # from the teacher, before it changes
+            with self.stages("pooled"):
+                self.pooled = train_pooled_point(
+                    self.model,
+                    self.tokenizer,
+                    self.train,
+                    self.search_dev,
+                    self.section,
+                    max_length=self.context.max_length,
+                    seed=self.context.seed,
+                    teacher_logits=teacher_logits,
+                    progress=self.context.progress,
+                )
+            _log(self.context, {"nas_pooled_search_accuracy": self.pooled.search_accuracy})
         with self.stages("supernet"):
             self.history = train_supernet(
                 self.model,
@@ -212,6 +224,8 @@ class _Run:
                 seed=self.context.seed,
                 progress=self.context.progress,
             )
+            if self.pooled is not None:
+                self.candidates.append(pooled_candidate(self.pooled, self.table, self.batch))
             self.front = pareto_front(self.candidates)
         with self.stages("front_checks"):
             self.points, self.teacher = check_front(
@@ -228,6 +242,7 @@ class _Run:
                 teacher_correct=self.teacher_correct,
                 confidence=section.confidence,
                 progress=self.context.progress,
+                own_models={self.pooled.arch.key: self.pooled.model} if self.pooled else None,
             )
         self.teacher["dev_accuracy"] = self.teacher_accuracy
         self.errors = latency_model_error(self.points, self.target.batch_sizes)
@@ -236,6 +251,8 @@ class _Run:
         )
         if section.save_supernet:  # every front point stays sliceable: slice_front_point(folder, arch, out)
             save_model_dir(self.model, self.tokenizer, self.folder / SUPERNET_DIR)
+            if self.pooled is not None:
+                save_model_dir(self.pooled.model, self.tokenizer, self.folder / POOLED_DIR)
         counts = {"nas_candidates": len(self.candidates), "nas_front_size": len(self.front)}
         _log(self.context, {**self.errors, **self.stages.seconds, **counts})
         if self.context.mlflow_run is not None:
@@ -297,8 +314,7 @@ class _Run:
         folder = out / CANDIDATES_DIR
         listed = []
         for i, point in enumerate(picks):
-            sliced = slice_subnetwork(copy.deepcopy(self.model).cpu(), SubNetwork.from_key(point["arch"]))
-            save_model_dir(sliced, self.tokenizer, folder / str(i))
+            save_model_dir(self.point_model(point["arch"]), self.tokenizer, folder / str(i))
             listed.append({"index": i, "dir": str(i), **point})
         payload = {
             "batch_size": self.batch,
@@ -312,6 +328,12 @@ class _Run:
         }
         (folder / CANDIDATES_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
         return listed
+
+    def point_model(self, arch: str) -> Any:
+        """A front point as a model of its own: the zero-layer model, or a slice of the super-network."""
+        if self.pooled is not None and arch == self.pooled.arch.key:
+            return copy.deepcopy(self.pooled.model)
+        return slice_subnetwork(copy.deepcopy(self.model).cpu(), SubNetwork.from_key(arch))
 
     def extras(self, chosen: dict[str, Any], arch: SubNetwork) -> dict[str, Any]:
         measured = {
@@ -366,6 +388,9 @@ class NasPruner:
             if context.config.nas.recover_top_k > 1 and context.out_dir is not None:
                 recovered = run.write_candidates(chosen, context.out_dir)
         arch = SubNetwork.from_key(chosen["arch"])
-        slice_subnetwork(model, arch)
+        if run.pooled is not None and arch == run.pooled.arch:
+            become_pooled(model, run.pooled.model)
+        else:
+            slice_subnetwork(model, arch)
         extras = run.extras(chosen, arch) | {"nas_recovery_candidates": len(recovered)}
         return build_report("nas", model, run.before, run.order.kept_heads(arch), [], extras)
