@@ -64,9 +64,8 @@ def _slimnlp() -> str:
     return shutil.which("slimnlp") or str(Path(sys.executable).parent / "slimnlp")
 
 
-def export_teacher(args: argparse.Namespace, out: Path) -> Path:
-    """The teacher in slimnlp's own ORT int8 (export-onnx), once."""
-    target = out / "slimnlp-teacher-onnx"
+def export_model(args: argparse.Namespace, model_dir: Path, target: Path) -> Path:
+    """A model directory in slimnlp's own ORT int8 (export-onnx), once."""
     if not (target / "model.int8.onnx").is_file():
         command = [
             _slimnlp(),
@@ -76,13 +75,33 @@ def export_teacher(args: argparse.Namespace, out: Path) -> Path:
             "--data",
             str(args.data),
             "--model",
-            str(args.teacher),
+            str(model_dir),
             "--out",
             str(target),
             *sum((["--set", s] for s in args.set), []),
         ]
         subprocess.run(command, check=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     return target
+
+
+def zero_layer_dir(args: argparse.Namespace) -> Path | None:
+    """The zero-layer NAS point to time beside the student: --zero-layer, else the one the run's
+    prune step saved (prune_artifacts/pooled), else none."""
+    if args.zero_layer is not None:
+        return args.zero_layer.resolve()
+    found = newest("**/prune_artifacts/pooled", args.pruned) if args.pruned else None
+    return found if found is not None and (found / "config.json").is_file() else None
+
+
+def _onnx_variant(name: str, onnx_dir: Path, model_dir: Path) -> dict[str, Any]:
+    return {
+        "name": name,
+        "runtime": "onnx-int8",
+        "slimnlp_onnx": True,
+        "path": str(onnx_dir / "model.int8.onnx"),
+        "tokenizer_dir": str(onnx_dir),
+        "model_dir": str(model_dir),
+    }
 
 
 def ratios(teacher: Path, student: Path | None, fallback: float) -> tuple[float, float]:
@@ -210,6 +229,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--onnx", type=Path, help="slimnlp's student in ONNX (export-onnx output, model.int8.onnx)"
     )
     p.add_argument("--pruned", type=Path, help="prune output (its NAS front, if prune.method is nas)")
+    p.add_argument(
+        "--zero-layer",
+        type=Path,
+        help="a zero-layer NAS point (model directory) to time as its own slimnlp row; default: the "
+        "prune step's prune_artifacts/pooled when it saved one (benchmarks/zero_layer.py builds one)",
+    )
     p.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated subset of {', '.join(PEERS)}")
     p.add_argument("--out", type=Path, help="output directory (default runs/peers/<config name>)")
     p.add_argument("--venvs", type=Path, default=Path("runs/peers/venvs"), help="where the peers' venvs live")
@@ -251,17 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     args.data, args.teacher = args.data.resolve(), args.teacher.resolve()
     id2label = read_label_map(args.data)
     batch = 32 if 32 in cfg.benchmark.batch_sizes else max(cfg.benchmark.batch_sizes)
-    teacher_onnx = export_teacher(args, args.out)
-    variants = [
-        {
-            "name": "slimnlp-teacher-int8",
-            "runtime": "onnx-int8",
-            "slimnlp_onnx": True,
-            "path": str(teacher_onnx / "model.int8.onnx"),
-            "tokenizer_dir": str(teacher_onnx),
-            "model_dir": str(args.teacher),
-        }
-    ]
+    teacher_onnx = export_model(args, args.teacher, args.out / "slimnlp-teacher-onnx")
+    variants = [_onnx_variant("slimnlp-teacher-int8", teacher_onnx, args.teacher)]
     rows: list[dict[str, Any]] = [
         {
             "tool": "slimnlp",
@@ -272,16 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     ]
     if args.onnx and (args.onnx / "model.int8.onnx").is_file():
-        variants.append(
-            {
-                "name": "slimnlp-student-int8",
-                "runtime": "onnx-int8",
-                "slimnlp_onnx": True,
-                "path": str(args.onnx / "model.int8.onnx"),
-                "tokenizer_dir": str(args.onnx),
-                "model_dir": str(args.student or args.onnx),
-            }
-        )
+        variants.append(_onnx_variant("slimnlp-student-int8", args.onnx, args.student or args.onnx))
         walls = [
             step_wall_s(d) for d in (args.pruned, args.distilled, *args.recovered, args.student, args.onnx)
         ]
@@ -292,6 +299,19 @@ def main(argv: list[str] | None = None) -> int:
                 "name": "slimnlp-student-int8",
                 "runtime": "onnx-int8",
                 "compression_s": args.slimnlp_compression_s or sum(w for w in walls if w) or None,
+            }
+        )
+    zero = zero_layer_dir(args)
+    if zero is not None:  # the NAS space's zero-layer point (prune.nas.pooled_point), in its own row
+        zero_onnx = export_model(args, zero, args.out / "slimnlp-zero-layer-onnx")
+        variants.append(_onnx_variant("slimnlp-zero-layer-int8", zero_onnx, zero))
+        rows.append(
+            {
+                "tool": "slimnlp",
+                "group": "slimnlp",
+                "name": "slimnlp-zero-layer-int8",
+                "runtime": "onnx-int8",
+                "compression_s": step_wall_s(zero),
             }
         )
     for name in args.peers.split(","):
