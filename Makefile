@@ -31,10 +31,10 @@ preflight: setup  ## check data, teacher checkpoint, tracking server, S3 and dis
 	$(BIN)/slimnlp preflight --config $(CONFIG)
 
 test: setup  ## the default test suite (< 15 min on 2 cores; no slow or GPU tests)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not slow and not gpu" --timeout=900
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m "not slow and not gpu" --timeout=900 --durations=25
 
 test-slow: setup  ## slow tests: the `make run` config end to end through kfp.local
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow --timeout=3600
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -m slow --timeout=3600 --durations=30
 
 test-gpu: setup  ## tests that need a CUDA device
 	$(BIN)/python -m pytest -m gpu
