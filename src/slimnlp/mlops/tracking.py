@@ -72,21 +72,18 @@ def _setup(cfg: RunConfig) -> str:
 
     mlflow.set_tracking_uri(tracking_uri(cfg))
     client = mlflow.MlflowClient()
-    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    if experiment is not None:
-        return experiment.experiment_id
     from mlflow.exceptions import MlflowException
 
-    try:
-        return client.create_experiment(cfg.tracking.experiment, artifact_location=artifact_location(cfg))
-    except MlflowException as err:
-        # Two runs starting at once on a fresh server both find no experiment; one creates it.
-        if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
-            raise
-        experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-        if experiment is None:
-            raise
+    name = cfg.tracking.experiment
+    if (experiment := client.get_experiment_by_name(name)) is not None:
         return experiment.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location(cfg))
+    except MlflowException as err:  # two runs starting at once on a fresh server: one creates it
+        found = client.get_experiment_by_name(name) if "ALREADY_EXISTS" in str(err.error_code) else None
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
