@@ -64,6 +64,7 @@ def _logs(outs) -> str:
     return "\n".join(f"--- {o.name}.log (end)\n{_log(o)[-3000:]}" for o in outs)
 
 
+@pytest.mark.slow  # two promote processes per backend (~1 min each on 2 cores): make test-slow
 @pytest.mark.timeout(600)
 def test_two_runs_promoting_at_once_leave_one_champion(registry_server, run_outputs, tmp_path):  # noqa: F811
     url, name = registry_server.url, f"race-{uuid.uuid4().hex[:6]}"

@@ -83,6 +83,7 @@ def fake_run(monkeypatch, tmp_path):
     return [arg for setting in settings for arg in ("--set", setting)]
 
 
+@pytest.mark.slow  # a whole kfp.local run of the fake steps, twice (~30 s): make test-slow
 def test_run_prints_a_row_per_step_and_a_failure_says_log_error_and_resume(
     fake_run, tmp_path, monkeypatch, capsys
 ):

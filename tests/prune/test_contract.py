@@ -108,7 +108,11 @@ def teacher_dir(tmp_path_factory):
     return build_tiny_model_dir(tmp_path_factory.mktemp("contract") / "teacher")
 
 
-@pytest.mark.parametrize("method", prune_methods())
+# nas (its whole search, ~30 s on 2 cores) runs in make test-slow; tests/prune/test_nas_select.py runs
+# the nas pruner end to end in make test.
+@pytest.mark.parametrize(
+    "method", [pytest.param(m, marks=pytest.mark.slow) if m == "nas" else m for m in prune_methods()]
+)
 def test_pruner_contract(method, teacher_dir, tmp_path):
     config = config_from_dict(
         {"prune": {"method": method, "target_sparsity": TARGET, method: FAST.get(method, {})}}
