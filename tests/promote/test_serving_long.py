@@ -18,6 +18,8 @@ from slimnlp.runtime.onnx import OnnxRunner
 from slimnlp.runtime.torch import TorchRunner, torch_feed
 from tests.helpers_models import TINY_ID2LABEL, TINY_TEXTS, build_tiny_model_dir
 
+pytestmark = pytest.mark.slow  # a 512-position export and served pyfunc (~45 s on 2 cores): make test-slow
+
 MAX = 512
 # ~40, ~300 and ~1,400 tokens, beside short headlines: one batch pads them all to the longest
 LONG_TEXTS = [" ".join(TINY_TEXTS[:3]), " ".join(TINY_TEXTS * 3), " ".join(TINY_TEXTS * 15), TINY_TEXTS[0]]

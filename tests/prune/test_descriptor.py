@@ -106,6 +106,7 @@ def _tiny_data(folder: Path) -> None:
     (folder / "label_map.json").write_text(json.dumps({"id2label": id2label, "label2id": {}}))
 
 
+@pytest.mark.slow  # the CLI in subprocesses, ~30 s on 2 cores: make test-slow (CI runs it)
 def test_a_toy_method_is_its_folder_and_one_registration(tmp_path):
     plugins = _toy_package(tmp_path / "plugins")
     _tiny_data(tmp_path / "run" / "data")
