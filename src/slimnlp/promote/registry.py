@@ -184,7 +184,9 @@ def promotion_lock(client: Any, name: str, holder: str, wait_s: float = 600, sta
             client.create_registered_model(lock, tags={"holder": holder}, description=f"held by {holder}")
             break
         except MlflowException as err:
-            if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
+            # ALREADY_EXISTS: held. DOES_NOT_EXIST: MLflow's SQL store, on the unique-name clash, reads the
+            # holder back to word its error, and the holder released it in between: free, try again.
+            if not any(code in str(err.error_code) for code in ("ALREADY_EXISTS", "DOES_NOT_EXIST")):
                 raise
         other = _lock_holder(client, lock)
         if time.monotonic() > deadline:
