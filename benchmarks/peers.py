@@ -89,6 +89,9 @@ def zero_layer_dir(args: argparse.Namespace) -> Path | None:
     prune step saved (prune_artifacts/pooled), else none."""
     if args.zero_layer is not None:
         return args.zero_layer.resolve()
+    student_layout = Path(args.student or "", "slimnlp_layout.json")
+    if args.student and student_layout.is_file() and "pooling" in student_layout.read_text(encoding="utf-8"):
+        return None  # the student is the zero-layer point: its row is the student's
     found = newest("**/prune_artifacts/pooled", args.pruned) if args.pruned else None
     return found if found is not None and (found / "config.json").is_file() else None
 
