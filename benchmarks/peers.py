@@ -109,11 +109,14 @@ def _onnx_variant(name: str, onnx_dir: Path, model_dir: Path) -> dict[str, Any]:
 
 def ratios(teacher: Path, student: Path | None, fallback: float) -> tuple[float, float]:
     """Fractions of heads and FFN units slimnlp's student removed (dropped layers count), else the
-    config's prune.target_sparsity for both."""
+    config's prune.target_sparsity for both: also when the student is the zero-layer point (no
+    head left: a head pruner cannot match it)."""
     layout = [Path(p, "slimnlp_layout.json") for p in (teacher, student) if p is not None]
     if len(layout) < 2 or not all(p.is_file() for p in layout):
         return fallback, fallback
     t, s = (json.loads(p.read_text(encoding="utf-8")) for p in layout)
+    if not sum(s["heads_per_layer"]):
+        return fallback, fallback
     return (
         1 - sum(s["heads_per_layer"]) / sum(t["heads_per_layer"]),
         1 - sum(s["intermediate_sizes"]) / sum(t["intermediate_sizes"]),

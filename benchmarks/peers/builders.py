@@ -173,13 +173,6 @@ def build_fasttext(args: dict[str, Any]) -> None:
     )
 
 
-def _heads_ffn_ratios(teacher_layout: dict[str, Any], student_layout: dict[str, Any]) -> tuple[float, float]:
-    """Fractions of heads and FFN units the slimnlp student removed (dropped layers count as removed)."""
-    heads = 1 - sum(student_layout["heads_per_layer"]) / sum(teacher_layout["heads_per_layer"])
-    ffn = 1 - sum(student_layout["intermediate_sizes"]) / sum(teacher_layout["intermediate_sizes"])
-    return heads, ffn
-
-
 def build_torch_pruning(args: dict[str, Any]) -> None:
     import torch
     import torch_pruning as tp
