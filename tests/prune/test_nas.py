@@ -18,8 +18,9 @@ from slimnlp.prune.importance import taylor_importance
 from slimnlp.prune.nas.search import Candidate, pareto_front
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import active, order_by_importance, slice_subnetwork
-from slimnlp.prune.nas.training import _loss, sandwich_archs, sandwich_gradients
+from slimnlp.prune.nas.training import sandwich_archs, sandwich_gradients
 from slimnlp.training.batches import collate, encode, pad_id_of, predict_logits
+from slimnlp.training.losses import combined_loss
 from tests.helpers_models import TINY_LABELS, TINY_TEXTS, build_tiny_model_dir
 
 MAX_LENGTH = 32
@@ -146,7 +147,9 @@ def test_a_sandwich_step_trains_every_sampled_subnetwork(ordered):
         model.zero_grad()
         with active(model, arch):
             logits = model(**batch).logits
-        _loss(logits, labels, None if i == 0 else source, section.alpha, section.temperature).backward()
+        combined_loss(
+            logits, labels, None if i == 0 else source, section.alpha, section.temperature
+        ).backward()
         own = _grads(model)
         for j in arch.kept_layers:
             rows = own[names[id(models.layer_modules(layers[j]).ffn_in.weight)]][: arch.layers[j][1]]

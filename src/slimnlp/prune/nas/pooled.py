@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from slimnlp.models.remote_code import use_mean_pooling
@@ -34,7 +33,7 @@ from slimnlp.prune.nas.search import Candidate
 from slimnlp.prune.nas.space import SubNetwork
 from slimnlp.prune.nas.supernet import slice_subnetwork
 from slimnlp.training.batches import collate, encode, evaluate, pad_id_of
-from slimnlp.training.losses import kd_loss
+from slimnlp.training.losses import combined_loss
 
 
 @dataclass
@@ -131,10 +130,8 @@ def train_pooled_point(
             chunk = order[start : start + section.batch_size]
             batch = collate([ids[i] for i in chunk], pad_id_of(tokenizer), "cpu")
             logits = model(**batch).logits
-            loss = F.cross_entropy(logits, labels[chunk])
-            if teacher_logits is not None and section.alpha > 0:
-                kd = kd_loss(logits, teacher_logits[chunk].float(), section.temperature)
-                loss = section.alpha * kd + (1 - section.alpha) * loss
+            source = teacher_logits[chunk].float() if teacher_logits is not None else None
+            loss = combined_loss(logits, labels[chunk], source, section.alpha, section.temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from slimnlp.prune.nas.config import NasConfig
 from slimnlp.prune.nas.space import SearchSpace, SubNetwork
 from slimnlp.prune.nas.supernet import active
 from slimnlp.training.batches import collate, encode, evaluate, pad_id_of
-from slimnlp.training.losses import kd_loss
+from slimnlp.training.losses import combined_loss
 
 
 @dataclass
@@ -35,13 +34,6 @@ class SandwichStep:
 
     archs: list[SubNetwork]
     losses: list[float]
-
-
-def _loss(logits, labels, source, alpha: float, temperature: float) -> torch.Tensor:
-    ce = F.cross_entropy(logits, labels)
-    if source is None or alpha == 0:
-        return ce
-    return alpha * kd_loss(logits, source, temperature) + (1 - alpha) * ce
 
 
 def sandwich_gradients(
@@ -57,14 +49,14 @@ def sandwich_gradients(
     losses = []
     with active(model, archs[0]):
         largest = model(**batch).logits
-    loss = _loss(largest, labels, teacher_logits, section.alpha, section.temperature)
+    loss = combined_loss(largest, labels, teacher_logits, section.alpha, section.temperature)
     loss.backward()
     losses.append(float(loss.detach()))
     source = teacher_logits if section.distill_from == "teacher" else largest.detach()
     for arch in archs[1:]:
         with active(model, arch):
             logits = model(**batch).logits
-        loss = _loss(logits, labels, source, section.alpha, section.temperature)
+        loss = combined_loss(logits, labels, source, section.alpha, section.temperature)
         loss.backward()
         losses.append(float(loss.detach()))
     return SandwichStep(archs=list(archs), losses=losses)
