@@ -2,13 +2,15 @@
 
     nice -n 5 python benchmarks/data_scale.py                      # 100k, 1M, 5M (about 30 min on 2 cores)
     python benchmarks/data_scale.py --rows 100000 --rows 1000000   # fewer sizes
+    python benchmarks/data_scale.py --num-proc-study 1000000       # the map passes with num_proc 1 vs 2
 
 For each size, one generated CSV (Marathi-like words, 5 labels, ~2% repeated rows) goes through:
 - before: the pandas implementation of commit 05066f2 (its src/ extracted with `git archive`):
   prepare-data, `read_split` of train into Python lists, `encode` of every text, then one pass of
   the loop's batching (shuffled rows, `collate` to padded tensors);
-- after: this checkout: prepare-data on `datasets`/Arrow, the train split's token ids through the
-  Arrow cache (`split_token_ids`, tokenised once), then the same pass with `take` + `collate`.
+- after: this checkout: prepare-data on `datasets`/Arrow, then what a training step does:
+  `load_splits` (texts memory-mapped, label ids), `token_ids` (the Arrow token cache, tokenised
+  once), and the same pass with `take` + `collate`.
 Each runs in its own subprocess (so its peak RSS is its own, from getrusage) with the same WordPiece
 tokenizer (max_length 64, batch 32); no model. Prints a markdown table: wall seconds (and CPU
 seconds of the process, all threads: the fairer figure on a shared machine) for prepare-data and for
@@ -134,23 +136,29 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
         from slimnlp.data import read_split
         from slimnlp.training.batches import encode
 
-        texts, _ = read_split(out, "train")
+        texts, label_ids = read_split(out, "train")
         ids = encode(tokenizer, texts, MAX_LENGTH)
+        labels = torch.tensor(label_ids, dtype=torch.long)
 
         def take(rows):
             return [ids[i] for i in rows]
 
         n = len(ids)
     else:
-        from slimnlp.data.tokenise import split_token_ids
+        from slimnlp.data import load_splits
+        from slimnlp.training.batches import token_ids
 
-        ids = split_token_ids(out, "train", tokenizer, MAX_LENGTH, progress=False)
-        take, n = ids.take, len(ids)
+        train = load_splits(out)[0]  # what a training step holds: texts memory-mapped, label ids
+        ids = token_ids(tokenizer, train[0], MAX_LENGTH)  # the step's call: tokenised into the cache
+        take, n, labels = ids.take, len(ids), torch.tensor(train[1], dtype=torch.long)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(0))  # as the training loop holds it
-    tokens = 0
+    tokens = labelled = 0
     for begin in range(0, n, BATCH):
-        batch = collate(take(order[begin : begin + BATCH].tolist()), pad_id_of(tokenizer), "cpu")
+        rows = order[begin : begin + BATCH].tolist()
+        batch = collate(take(rows), pad_id_of(tokenizer), "cpu")
         tokens += int(batch["attention_mask"].sum())
+        labelled += len(labels[rows])  # the batch's label ids, as the loop takes them
+    assert labelled == n
     done, done_cpu = time.perf_counter(), time.process_time()
     return {
         "prepare_s": prepared - start,
@@ -162,6 +170,58 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
         "dropped_duplicates": report["dropped_duplicates"],
         "tokens": tokens,
     }
+
+
+def num_proc_study(rows: int, work: Path) -> list[dict]:
+    """Wall seconds of prepare-data's two `Dataset.map` passes (the per-row cleaning rules, and the
+    tokenisation into the cache) with num_proc 1 and 2 on the same data: whether `num_proc` pays
+    on this machine. Each pass writes its own cache file; the data is read once before timing."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from slimnlp.config import DataConfig
+    from slimnlp.data import load_split, prepare_data_files
+    from slimnlp.data.readers import read_dataset
+    from slimnlp.data.rows import BATCH, _clean_batch
+
+    csv, tokenizer_dir = work / f"rows-{rows}.csv", work / "tokenizer"
+    generate(csv, rows)
+    make_tokenizer(csv, tokenizer_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    datasets.disable_progress_bars()
+    raw = read_dataset([csv], "csv", "Text", "Label", str(csv), work / "read")
+    prepare_data_files(
+        DataConfig(train_file=str(csv), text_column="Text", label_column="Label"), work / "data", False
+    )
+    train = load_split(work / "data", "train")
+
+    def encode(batch):
+        ids = tokenizer(batch["text"], truncation=True, max_length=MAX_LENGTH, padding=False)["input_ids"]
+        return {"input_ids": ids, "length": [len(x) for x in ids]}
+
+    passes = {
+        "cleaning rules 1-4 (all rows)": lambda n: raw.map(
+            _clean_batch, batched=True, batch_size=BATCH, with_indices=True, num_proc=n,
+            fn_kwargs={"columns": ("Text", "Label"), "repair": True, "relabel": None, "acc": {}},
+            remove_columns=raw.column_names, cache_file_name=str(work / f"clean-{n}.arrow"),
+            load_from_cache_file=False),
+        "tokenisation (train split)": lambda n: train.map(
+            encode, batched=True, batch_size=1_000, num_proc=n, remove_columns=train.column_names,
+            cache_file_name=str(work / f"tok-{n}.arrow"), load_from_cache_file=False),
+    }  # fmt: skip
+    results = []
+    for name, run_pass in passes.items():
+        seconds = {}
+        for n in (1, 2, 1, 2):  # twice each, interleaved; the faster of the two counts
+            start = time.perf_counter()
+            run_pass(n)
+            seconds[n] = min(seconds.get(n, float("inf")), time.perf_counter() - start)
+        results.append({"pass": name, "rows": rows, "num_proc_1_s": seconds[1], "num_proc_2_s": seconds[2]})
+        print(
+            f"| {name} | {rows:,} | {seconds[1]:.1f} | {seconds[2]:.1f} | {seconds[2] / seconds[1]:.2f}x |",
+            flush=True,
+        )
+    return results
 
 
 def run(mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path) -> dict:
@@ -188,7 +248,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--paths", default="before,after", help="which to run (default: before,after)")
+    parser.add_argument(
+        "--num-proc-study", type=int, metavar="ROWS", help="time the map passes with num_proc 1 and 2"
+    )
     args = parser.parse_args()
+    if args.num_proc_study:
+        with tempfile.TemporaryDirectory(prefix="data-scale-", dir=args.work) as scratch:
+            print(f"# {os.cpu_count()} CPUs; wall seconds, the faster of two interleaved runs each")
+            print("| pass | rows | num_proc 1 s | num_proc 2 s | 2 / 1 |")
+            print("|---|---:|---:|---:|---:|", flush=True)
+            num_proc_study(args.num_proc_study, Path(scratch))
+        return
     if args.worker:
         import contextlib
         import io

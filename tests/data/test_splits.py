@@ -91,3 +91,26 @@ def test_unknown_test_labels_name_split_file_and_label() -> None:
 def test_tiny_tables_hold_out_one_row_per_label() -> None:
     rest, dev = split_off(labelled({"a": 4, "b": 4, "c": 2}), 0.1, 13, "dev", "f.csv")
     assert dev["label"].value_counts().to_dict() == {"a": 1, "b": 1, "c": 1} and len(rest) == 7
+
+
+@pytest.mark.parametrize("seed", [0, 13, 99])
+def test_stratified_holdout_holds_out_the_rows_scikit_learn_does(seed: int) -> None:
+    """The numpy hold-out draws what train_test_split(stratify=...) draws (so prepared data stays
+    bit-identical), including tied label counts, without a Python integer per row."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    from slimnlp.data.splits import stratified_holdout
+
+    rng = np.random.default_rng(seed)
+    for counts in ([600, 300, 100], [50, 50, 50, 50], [997, 2, 2], [5, 7, 5, 7, 5]):
+        codes = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+        for held_rows in (len(counts), int(0.2 * len(codes)) + 1, int(0.5 * len(codes))):
+            _, expected = train_test_split(
+                np.arange(len(codes)), test_size=held_rows, stratify=codes, random_state=seed
+            )
+            held = stratified_holdout(codes, held_rows, seed)
+            assert held.dtype == bool and held.sum() == held_rows
+            assert np.flatnonzero(held).tolist() == sorted(expected.tolist()), (counts, held_rows)
+    with pytest.raises(ValueError, match="least populated classes"):
+        stratified_holdout(np.array([0, 0, 0, 1]), 2, seed)

@@ -102,3 +102,28 @@ def test_the_cache_is_keyed_by_the_data_too(prepared: Path, tmp_path: Path, cach
     cached_token_ids(tokenizer, train[0], 16)
     assert len(cached_token_ids(tokenizer, load_splits(other)[0][0], 16)) == 100
     assert TOKENISATIONS[("tokenised", "train")] == 2
+
+
+def test_split_texts_read_the_mapped_file_on_demand(prepared: Path) -> None:
+    """load_splits holds no split's texts as Python strings: SplitTexts reads the Arrow column on
+    demand, behaves as a read-only list, and pickles by path (DDP workers reopen the file)."""
+    import pickle
+
+    from slimnlp.data import read_split
+    from slimnlp.data.tokenise import SplitTexts
+
+    train, dev, _, _ = load_splits(prepared)
+    texts, labels = read_split(prepared, "train")
+    assert isinstance(train[0], SplitTexts) and len(train[0]) == len(texts) == 356
+    assert train[1] == labels
+    assert train[0] == texts and list(train[0]) == texts and train[0] != texts[:-1]
+    assert train[0][0] == texts[0] and train[0][-1] == texts[-1] and train[0][5:9] == texts[5:9]
+    assert type(train[0][5:9]) is list and train[0][::100] == texts[::100]
+    with pytest.raises(IndexError, match="train split has 356 texts; no index 356"):
+        train[0][356]
+    assert all(isinstance(t, str) for t in train[0]) and "SplitTexts(" in repr(train[0])
+    payload = pickle.dumps(train[0])
+    assert len(payload) < 500  # the path and split, not the texts
+    again = pickle.loads(payload)
+    assert isinstance(again, SplitTexts) and again.split == "train" and again == texts
+    assert dev[0] == read_split(prepared, "dev")[0]

@@ -40,8 +40,8 @@ from slimnlp.data.sources import SPLITS, Source, resolve_sources
 from slimnlp.data.splits import (
     check_known_labels,
     check_min_examples,
+    holdout_mask,
     label_counts,
-    split_off,
     stratified_subset,
 )
 
@@ -254,8 +254,10 @@ def _complete_splits(
     for split, fraction in (("test", cfg.test_fraction), ("dev", cfg.dev_fraction)):
         if split not in splits:
             train = splits["train"]
-            rest, held = split_off(train.frame(), fraction, cfg.seed, split, train_source)
-            splits["train"], splits[split] = train.narrowed(rest), train.narrowed(held)
+            held = holdout_mask(
+                train.codes[train.kept], train.categories, fraction, cfg.seed, split, train_source
+            )
+            splits["train"], splits[split] = train.keep_mask(~held), train.keep_mask(held)
             origin[split] = f"held out of train ({split}_fraction={fraction})"
     limits = {"train": cfg.max_train_rows, "dev": cfg.max_dev_rows, "test": cfg.max_test_rows}
     report["dropped_by_row_limits"] = 0

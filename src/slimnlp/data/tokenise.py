@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +30,55 @@ import numpy as np
 from slimnlp.data.artifacts import REPORT, load_split, read_label_map, split_path
 
 TOKENISATIONS: Counter = Counter()  # ("tokenised" | "reused", split) -> count in this process
+_ITER_BATCH = 10_000  # texts turned into Python strings at a time when a split is iterated
 _LAST_PRINTED: list[str] = [""]  # dev scored after every epoch: say "reused" once, not every epoch
 
 
-class SplitTexts(list):
-    """The texts of a prepared split: a list that remembers its split, so the token-id cache can
-    find it. A slice or copy is a plain list (and is tokenised as before)."""
+class SplitTexts(Sequence):
+    """The texts of a prepared split, read on demand from its memory-mapped Arrow file: a sequence
+    (len, index, slice, iterate) that never holds the split's texts as Python strings, so a split
+    larger than memory is fine. It remembers its split, so the token-id cache can find it; a slice
+    or copy is a plain list (and is tokenised as before)."""
 
-    data_dir: Path
-    split: str
+    def __init__(self, column: Any, data_dir: Path, split: str) -> None:
+        self.column, self.data_dir, self.split = column, Path(data_dir), split
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return self.column.slice(start, max(0, stop - start)).to_pylist()
+            return [self[i] for i in range(start, stop, step)]
+        index = operator.index(index)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"{self.split} split has {len(self)} texts; no index {index}")
+        return self.column[index].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self), _ITER_BATCH):  # a batch of Python strings at a time
+            yield from self.column.slice(start, _ITER_BATCH).to_pylist()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SplitTexts | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence compared by value, like a list
+
+    def __repr__(self) -> str:
+        return f"SplitTexts({str(self.data_dir)!r}, {self.split!r}, {len(self):,} texts)"
+
+    def __reduce__(self):  # pickled (DDP, multiprocessing) by path, not by value
+        return _split_texts, (str(self.data_dir), self.split)
+
+
+def _split_texts(data_dir: str, split: str) -> SplitTexts:
+    return SplitTexts(load_split(data_dir, split).data.column("text"), Path(data_dir), split)
 
 
 class Split(tuple):
@@ -47,13 +89,13 @@ class Split(tuple):
 
 
 def load_splits(data_dir: str | Path) -> tuple[Split, Split, Split, dict[int, str]]:
-    """train, dev, test (texts, label ids) and id2label of a prepared-data directory."""
+    """train, dev, test (texts, label ids) and id2label of a prepared-data directory. The texts stay
+    in the memory-mapped split files (SplitTexts); the label ids are a list (8 bytes a row)."""
     data_dir = Path(data_dir)
     splits = []
     for split in ("train", "dev", "test"):
         table = load_split(data_dir, split).data
-        texts = SplitTexts(table.column("text").to_pylist())
-        texts.data_dir, texts.split = data_dir, split
+        texts = SplitTexts(table.column("text"), data_dir, split)
         splits.append(Split(texts, table.column("label").to_pylist()))
     return splits[0], splits[1], splits[2], read_label_map(data_dir)
 
