@@ -40,3 +40,18 @@ def test_the_gate_decides_on_the_paired_difference_and_falls_back_without_rows()
     check = decide(plain, _numbers(TEACHER, 4.0), None, RegistryConfig(max_drop_vs_teacher=0.01)).checks[0]
     assert check.passed and "paired" not in check.detail and "drop -0.2000" in check.detail
     assert paired_test_difference(plain, _numbers(TEACHER, 4.0)) is None
+
+
+def test_a_nas_student_select_student_could_not_certify_is_challenger_only():
+    """select-student's `student_holds_budget: false` refuses the champion alias even when the test
+    figures pass (README: "it can only be challenger"); true, or no selection, changes nothing."""
+    cfg = RegistryConfig(max_drop_vs_teacher=0.01)
+    student, teacher = _numbers(STUDENT, 1.0), _numbers(TEACHER, 4.0)
+    reason = "no recovered candidate is within 0.0100 of the teacher at 90% confidence: kept 1"
+    refused = decide(student, teacher, None, cfg, {"student_holds_budget": False, "choice_reason": reason})
+    assert not refused.promote
+    assert [c.name for c in refused.checks if not c.passed] == ["NAS choice held its budget"]
+    assert f"FAIL NAS choice held its budget: {reason}" in refused.reasons
+    for selection in (None, {}, {"student_holds_budget": True, "choice_reason": "fastest within"}):
+        decision = decide(student, teacher, None, cfg, selection)
+        assert decision.promote and len(decision.checks) == 2

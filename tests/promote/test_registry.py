@@ -309,7 +309,8 @@ def test_a_nas_student_that_holds_no_budget_is_challenger_with_the_reason(
     registry_server, run_outputs, capsys
 ):
     """select-student's reason (kept by export-onnx as model_metrics.json) reaches the version's tags,
-    decision.json and the printed decision (issue 29)."""
+    decision.json and the printed decision (issue 29); a student it could not certify is refused the
+    champion alias even when its test figures pass every other check."""
     name = f"nas-{uuid.uuid4().hex[:6]}"
     onnx = run_outputs["root"] / f"onnx-{uuid.uuid4().hex[:6]}"
     shutil.copytree(run_outputs["onnx"], onnx)
@@ -323,10 +324,12 @@ def test_a_nas_student_that_holds_no_budget_is_challenger_with_the_reason(
     (onnx / "model_metrics.json").write_text(json.dumps(choice))
     cfg = config(registry_server.url, name)
     decision = steps.promote(
-        cfg, run_outputs["data"], run_outputs["teacher"], onnx, results_dir(run_outputs["root"], accuracy=0.85),
+        cfg, run_outputs["data"], run_outputs["teacher"], onnx, results_dir(run_outputs["root"]),
         run_outputs["root"] / f"promote-{uuid.uuid4().hex[:6]}",
     )["decision"]  # fmt: skip
     assert not decision["promoted"]
+    failed = [c for c in decision["checks"] if not c["passed"]]
+    assert [c["name"] for c in failed] == ["NAS choice held its budget"] and failed[0]["detail"] == reason
     assert decision["selection"] == {k: v for k, v in choice.items() if k != "accuracy"}
     tags = client_for(registry_server).get_model_version(name, decision["version"]).tags
     assert (tags["slimnlp.choice_reason"], tags["slimnlp.student_holds_budget"]) == (reason, "False")

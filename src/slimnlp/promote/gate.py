@@ -8,7 +8,9 @@
    bounds (`slimnlp.benchmark.paired`, the statistic the NAS selection chose by) are printed;
 2. test accuracy within `max_drop_vs_champion` of the champion's, the champion being scored again
    on *this* run's test set through its own registered pyfunc;
-3. faster (or smaller) than the teacher, and than the champion, by a margin: the other's figure
+3. a NAS student that select-student could not certify within the budget (`student_holds_budget`
+   false: no recovered candidate's paired lower bound cleared it) is challenger only;
+4. faster (or smaller) than the teacher, and than the champion, by a margin: the other's figure
    over ours must reach the larger of `registry.min_ratio` and 1 + the spread of the benchmark's
    own rounds. A student at 5.66 ms against a teacher at 5.74 ms (1.014x) is inside the noise of
    a shared machine, not faster; the decision prints both figures, the ratio and the margin.
@@ -56,6 +58,7 @@ def decide(
     teacher: dict[str, float],
     champion: dict[str, float] | None,
     cfg: RegistryConfig,
+    selection: dict[str, Any] | None = None,
 ) -> Decision:
     """Apply the promotion gate to plain numbers.
 
@@ -67,11 +70,16 @@ def decide(
         champion: The current champion's (`accuracy` re-scored on this test set; latency, size and
             spread as registered), or None.
         cfg: The budgets, the minimum ratio and which gate (faster or smaller).
+        selection: What select-student said of a NAS student chosen among recovered candidates
+            (`student_holds_budget`, `choice_reason`), if it was: one that holds no budget at the
+            selection's confidence is registered as challenger only, whatever its test figures.
 
     Returns:
         The decision with one check per rule, passed or not.
     """
     checks = [teacher_accuracy_check(candidate, teacher, cfg.max_drop_vs_teacher)]
+    if (selection or {}).get("student_holds_budget") is False:
+        checks.append(Check("NAS choice held its budget", False, f"{selection.get('choice_reason', '')}"))
     if champion is not None:
         ours = candidate.get("served_accuracy", candidate["accuracy"])
         checks.append(_accuracy_check("champion", ours, champion, cfg.max_drop_vs_champion))

@@ -251,7 +251,7 @@ def promote_student(
     # From reading the champion to moving the aliases, one run at a time (another may promote now).
     with promotion_lock(client, name, holder=f"run {run.run_id}"):
         champion = champion_numbers(client, name, texts, labels)
-        decision = decide(candidate, teacher, champion, cfg.registry)
+        decision = decide(candidate, teacher, champion, cfg.registry, selection)
         version = register(client, name, run.run_id, model_dir, tags)
         result = apply_decision(client, name, version, decision)
     result |= {
