@@ -225,7 +225,9 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
 
 
 def run(mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path) -> dict:
-    env = dict(os.environ)
+    # A fresh token cache per run: the generated data is the same every time (seed 0), and a cache
+    # left by an earlier run would make "tokenise + loader pass" a reuse, not a tokenisation.
+    env = dict(os.environ, SLIMNLP_CACHE_DIR=str(work / f"cache-{mode}"))
     if mode == "before":
         env["PYTHONPATH"] = str(before_src)
     out = work / f"out-{mode}"
