@@ -115,6 +115,7 @@ def make_runner(variant: dict[str, Any], threads: int, id2label: dict[int, str])
     from slimnlp.runtime import load_runner
 
     runtime = variant["runtime"]
+    threads = variant.get("threads", threads)  # a variant may name its own (its fastest) thread count
     if runtime == "fasttext":
         return FastTextRunner(variant["path"], variant["labels"], threads)
     if runtime == "model2vec":
