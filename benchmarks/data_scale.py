@@ -180,7 +180,8 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     from transformers import AutoTokenizer
 
     from slimnlp.config import DataConfig
-    from slimnlp.data import load_split, prepare_data_files
+    from slimnlp.data import prepare_data_files
+    from slimnlp.data.artifacts import load_split
     from slimnlp.data.readers import read_dataset
     from slimnlp.data.rows import BATCH, _clean_batch
 
