@@ -150,3 +150,17 @@ def test_a_long_split_is_tokenised_by_two_processes_into_one_cache_file(
     TOKENISATIONS.clear()
     assert cached_token_ids(tokenizer, train[0], 16).take([0, 355]) == [direct[0], direct[355]]
     assert TOKENISATIONS[("reused", "train")] == 1
+
+
+def test_helpers_that_call_the_tokenizer_take_a_split_s_texts(prepared: Path, monkeypatch) -> None:
+    """A fast tokenizer refuses anything but a list; a split's texts (SplitTexts) reach it through
+    helpers that tokenise them directly (vocabulary transfer's token count, the uncached encode)."""
+    from slimnlp.models.vocab_transfer import average_tokens
+    from slimnlp.training import batches
+
+    train, _, test, _ = load_splits(prepared)
+    _, tokenizer = tiny(list(train[0]))
+    assert average_tokens(tokenizer, test[0]) == average_tokens(tokenizer, list(test[0])) > 0
+    direct = tokenizer(list(test[0]), truncation=True, max_length=16, padding=False)["input_ids"]
+    monkeypatch.setattr(batches, "cached_token_ids", lambda *args, **kwargs: None)  # the cache off
+    assert batches.encode(tokenizer, test[0], 16) == direct

@@ -115,7 +115,7 @@ def average_tokens(tokenizer: Any, texts: list[str]) -> float:
     """Mean tokens per text, special tokens excluded."""
     if not texts:
         return 0.0
-    ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    ids = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]  # a split's texts too
     return sum(len(x) for x in ids) / len(ids)
 
 

@@ -22,6 +22,7 @@ def encode(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]
     cached = cached_token_ids(tokenizer, texts, max_length)
     if cached is not None:
         return cached.tolist()
+    texts = texts if isinstance(texts, list) else list(texts)  # tokenizers take lists, not sequences
     return tokenizer(texts, truncation=True, max_length=max_length, padding=False)["input_ids"]
 
 
