@@ -184,6 +184,7 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     from slimnlp.data.artifacts import load_split
     from slimnlp.data.readers import read_dataset
     from slimnlp.data.rows import BATCH, _clean_batch
+    from slimnlp.data.tokenise import _tokenise
 
     csv, tokenizer_dir = work / f"rows-{rows}.csv", work / "tokenizer"
     generate(csv, rows)
@@ -196,19 +197,15 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     )
     train = load_split(work / "data", "train")
 
-    def encode(batch):
-        ids = tokenizer(batch["text"], truncation=True, max_length=MAX_LENGTH, padding=False)["input_ids"]
-        return {"input_ids": ids, "length": [len(x) for x in ids]}
-
     passes = {
         "cleaning rules 1-4 (all rows)": lambda n: raw.map(
             _clean_batch, batched=True, batch_size=BATCH, with_indices=True, num_proc=n,
             fn_kwargs={"columns": ("Text", "Label"), "repair": True, "relabel": None, "acc": {}},
             remove_columns=raw.column_names, cache_file_name=str(work / f"clean-{n}.arrow"),
             load_from_cache_file=False),
-        "tokenisation (train split)": lambda n: train.map(
-            encode, batched=True, batch_size=1_000, num_proc=n, remove_columns=train.column_names,
-            cache_file_name=str(work / f"tok-{n}.arrow"), load_from_cache_file=False),
+        # the product's own pass (slimnlp.data.tokenise), shards joined into one file when n > 1
+        "tokenisation (train split)": lambda n: _tokenise(
+            train, tokenizer, MAX_LENGTH, work / f"tok-{n}.arrow", f"study-{n}", progress=False, workers=n),
     }  # fmt: skip
     results = []
     for name, run_pass in passes.items():

@@ -191,7 +191,10 @@ def split_token_ids(
     return TokenIds(_tokenise(ds, tokenizer, max_length, path, key, progress))
 
 
-def _tokenise(ds, tokenizer: Any, max_length: int, path: Path, key: str, progress: bool):
+def _tokenise(
+    ds, tokenizer: Any, max_length: int, path: Path, key: str, progress: bool, workers: int | None = None
+):
+    """Token ids of `ds` written to `path` (one file), by `workers` processes (default: tokenise_workers)."""
     import datasets
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
@@ -212,7 +215,7 @@ def _tokenise(ds, tokenizer: Any, max_length: int, path: Path, key: str, progres
         "load_from_cache_file": False,
         "desc": f"tokenising {path.stem.split('-')[0]}",
     }
-    workers = tokenise_workers(len(ds))
+    workers = workers or tokenise_workers(len(ds))
     try:
         if workers == 1:
             return ds.map(encode, batch_size=1_000, cache_file_name=str(path), new_fingerprint=key, **common)

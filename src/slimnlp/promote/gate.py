@@ -79,7 +79,7 @@ def decide(
     """
     checks = [teacher_accuracy_check(candidate, teacher, cfg.max_drop_vs_teacher)]
     if (selection or {}).get("student_holds_budget") is False:
-        checks.append(Check("NAS choice held its budget", False, f"{selection.get('choice_reason', '')}"))
+        checks.append(Check("NAS choice held its budget", False, str(selection.get("choice_reason", ""))))
     if champion is not None:
         ours = candidate.get("served_accuracy", candidate["accuracy"])
         checks.append(_accuracy_check("champion", ours, champion, cfg.max_drop_vs_champion))
