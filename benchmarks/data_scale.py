@@ -83,6 +83,7 @@ class PeakMemory:
         import threading
 
         self.peak = {"RssAnon": 0, "RssFile": 0}
+        self.phases: dict[str, dict[str, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -94,6 +95,16 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.sample()
+
+    def end_phase(self, name: str) -> None:
+        """Keep the peaks since the last phase ended under `name`; the next phase starts from now."""
+        self.sample()
+        self.phases[name] = dict(self.peak)
+        status = Path("/proc/self/status")
+        if status.is_file():
+            now = {line.split(":")[0]: int(line.split()[1]) for line in status.read_text().splitlines()
+                   if line.split(":")[0] in self.peak}  # fmt: skip
+            self.peak.update(now)
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
@@ -115,11 +126,15 @@ class PeakMemory:
 def worker(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
     """One measured run (in its own process): prepare-data, then one pass of the loader."""
     with PeakMemory() as memory:
-        result = _measured(mode, csv, tokenizer_dir, out)
-    return result | {"peak_anon_mib": memory.mib("RssAnon"), "peak_file_mib": memory.mib("RssFile")}
+        result = _measured(mode, csv, tokenizer_dir, out, memory)
+    phases = {f"{phase}_anon_mib": peak["RssAnon"] / 1024 for phase, peak in memory.phases.items()}
+    overall = {
+        key: max([memory.peak[key]] + [p[key] for p in memory.phases.values()]) / 1024 for key in memory.peak
+    }
+    return result | phases | {"peak_anon_mib": overall["RssAnon"], "peak_file_mib": overall["RssFile"]}
 
 
-def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
+def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path, memory: PeakMemory) -> dict:
     import torch
     from transformers import AutoTokenizer
 
@@ -129,9 +144,11 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     cfg = DataConfig(train_file=str(csv), text_column="Text", label_column="Label")
+    memory.end_phase("imports")  # torch, transformers, datasets and the tokenizer: the same at any size
     start, start_cpu = time.perf_counter(), time.process_time()
     report = prepare_data_files(cfg, out, progress=False)
     prepared, prepared_cpu = time.perf_counter(), time.process_time()
+    memory.end_phase("prepare")
     if mode == "before":
         from slimnlp.data import read_split
         from slimnlp.training.batches import encode
@@ -160,6 +177,7 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path) -> dict:
         labelled += len(labels[rows])  # the batch's label ids, as the loop takes them
     assert labelled == n
     done, done_cpu = time.perf_counter(), time.process_time()
+    memory.end_phase("loader")
     return {
         "prepare_s": prepared - start,
         "loader_s": done - prepared,
@@ -222,6 +240,12 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     return results
 
 
+def _phases(result: dict) -> str:
+    return " / ".join(
+        f"{result.get(f'{phase}_anon_mib', float('nan')):.0f}" for phase in ("imports", "prepare", "loader")
+    )
+
+
 def run(mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path) -> dict:
     # A fresh token cache per run: the generated data is the same every time (seed 0), and a cache
     # left by an earlier run would make "tokenise + loader pass" a reuse, not a tokenisation.
@@ -282,7 +306,7 @@ def main() -> None:
         )
         print(
             "| rows | path | prepare-data s (CPU s) | tokenise + loader pass s (CPU s) | peak RSS MiB "
-            "| peak anonymous MiB | peak file-backed MiB | train rows |"
+            "| peak anonymous MiB (imports / prepare / loader) | peak file-backed MiB | train rows |"
         )
         print("|---:|---|---:|---:|---:|---:|---:|---:|", flush=True)
         for rows in sizes:
@@ -300,7 +324,7 @@ def main() -> None:
                     continue
                 print(f"| {rows:,} | {mode} | {r['prepare_s']:.1f} ({r['prepare_cpu_s']:.1f}) | "
                       f"{r['loader_s']:.1f} ({r['loader_cpu_s']:.1f}) | "
-                      f"{r['peak_rss_mib']:.0f} | {r['peak_anon_mib']:.0f} | {r['peak_file_mib']:.0f} | "
+                      f"{r['peak_rss_mib']:.0f} | {r['peak_anon_mib']:.0f} ({_phases(r)}) | {r['peak_file_mib']:.0f} | "
                       f"{r['train_rows']:,} |", flush=True)  # fmt: skip
             b, a = results.get("before", {"error": ""}), results.get("after", {"error": ""})
             if "error" not in a and "error" not in b:
