@@ -2,7 +2,6 @@
 
     tables, report = normalize_labels(tables)          # data.normalize_labels: true
     check_label_spellings(tables, sources)             # otherwise: stop, naming the option
-    table, dropped = drop_unseen_labels(table, known)  # data.unseen_labels: drop
 
 Two spellings are the same label when they differ only in case, in whitespace (ends, runs of
 spaces) or, for numbers, in how the number is written (`1`, `1.0`, `+1`). Normalising spells every
@@ -95,12 +94,18 @@ def canonical(labels: list[str], report: dict[str, Any] | None) -> list[str]:
     return [report["mapping"].get(label_key(label), label) for label in labels]
 
 
-def check_label_spellings(tables: dict[str, pd.DataFrame], sources: dict[str, Any]) -> None:
+def value_counts(table: pd.DataFrame | pd.Series) -> pd.Series:
+    """Rows per label of a table with a label column; a Series is taken as those counts already."""
+    return table if isinstance(table, pd.Series) else table["label"].value_counts()
+
+
+def check_label_spellings(tables: dict[str, pd.DataFrame | pd.Series], sources: dict[str, Any]) -> None:
     """Stop when two labels differ only in case, whitespace or number format: they would become
-    two classes (or a dev/test label the model never saw)."""
+    two classes (or a dev/test label the model never saw). `tables`: a table or its label counts
+    per split."""
     by_key: dict[str, dict[str, list[str]]] = {}
     for split, table in tables.items():
-        for label, rows in table["label"].value_counts().items():
+        for label, rows in value_counts(table).items():
             found = by_key.setdefault(label_key(label), {}).setdefault(label, [])
             found.append(f"{rows} in {sources[split].uri if split in sources else split}")
     clashes = {key: found for key, found in by_key.items() if len(found) > 1}
@@ -115,13 +120,6 @@ def check_label_spellings(tables: dict[str, pd.DataFrame], sources: dict[str, An
         "separate classes. Set data.normalize_labels: true to merge each group into its most "
         "frequent spelling, or fix the files"
     )
-
-
-def drop_unseen_labels(table: pd.DataFrame, known: set[str]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Remove rows whose label is not in `known` (data.unseen_labels: drop); counts per label."""
-    unseen = ~table["label"].isin(known)
-    counts = table.loc[unseen, "label"].value_counts().sort_index()
-    return table.loc[~unseen], {str(k): int(v) for k, v in counts.items()}
 
 
 def near_spellings(unknown: list[str], known: set[str]) -> dict[str, str]:

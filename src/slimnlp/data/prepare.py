@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from slimnlp.config import DataConfig
 from slimnlp.data import artifacts
 from slimnlp.data.errors import DataError
-from slimnlp.data.labels import canonical, check_label_spellings, drop_unseen_labels, normalize_label_counts
+from slimnlp.data.labels import canonical, check_label_spellings, normalize_label_counts
 from slimnlp.data.readers import read_dataset
 from slimnlp.data.rows import Rows, clean_rows, drop_label_rows, label_value_counts, overlap
 from slimnlp.data.sources import SPLITS, Source, resolve_sources
@@ -41,8 +42,7 @@ from slimnlp.data.splits import (
     check_known_labels,
     check_min_examples,
     holdout_mask,
-    label_counts,
-    stratified_subset,
+    subset_positions,
 )
 
 # Flat report keys summed over files: (metric name, cleaning rule, count in that rule's report).
@@ -105,14 +105,14 @@ def _prepare(cfg: DataConfig, out_dir: Path, progress: bool) -> dict[str, Any]:
         stages.set_postfix_str("cleaning")
         clean = _clean_all(tables, sources, cfg, report, work, relabel)
         if not cfg.normalize_labels:
-            check_label_spellings({split: rows.frame() for split, rows in clean.items()}, sources)
+            check_label_spellings({split: _counts(rows) for split, rows in clean.items()}, sources)
         _check_several_labels(clean["train"], sources["train"].uri)
         stages.update()
         stages.set_postfix_str("overlap")
-        train_labels = set(clean["train"].categories[np.unique(clean["train"].codes[clean["train"].kept])])
+        train_labels = set(clean["train"].label_counts())
         clean = _handle_overlap(clean, cfg.drop_test_overlap, report)
         check_min_examples(
-            clean["train"].frame(),
+            _counts(clean["train"]),
             cfg.min_examples_per_label,
             sources["train"].uri,
             train_labels,
@@ -129,13 +129,19 @@ def _prepare(cfg: DataConfig, out_dir: Path, progress: bool) -> dict[str, Any]:
     return report
 
 
+def _counts(rows: Rows) -> pd.Series:
+    """The kept rows' label counts, most frequent first (what `value_counts` of a label column gives)."""
+    counts = pd.Series(rows.label_counts(), dtype=np.int64)
+    return counts.sort_values(ascending=False, kind="stable")
+
+
 def _check_several_labels(train: Rows, source: str) -> None:
     """A classifier needs two labels: one label left (in the file, or after cleaning) is an error."""
-    labels = np.unique(train.codes[train.kept])
+    labels = list(train.label_counts())
     if len(labels) == 1:
         raise DataError(
             f"{source}: every training row ({len(train)} after cleaning) has the label "
-            f"{train.categories[labels[0]]!r}; a classifier needs at least two labels. Check "
+            f"{labels[0]!r}; a classifier needs at least two labels. Check "
             "data.label_column, or point data at a file with more than one label"
         )
 
@@ -199,7 +205,7 @@ def _drop_labels(
     clean: dict[str, Rows], labels: list[str], sources: dict[str, Source], report: dict[str, Any]
 ) -> dict[str, Rows]:
     """Apply data.drop_labels; a listed label that no file has is a typo worth stopping for."""
-    present = set().union(*(set(rows.labels()) for rows in clean.values()))
+    present = set().union(*(set(rows.label_counts()) for rows in clean.values()))
     unknown = sorted(set(labels) - present)
     if unknown:
         raise DataError(
@@ -224,13 +230,11 @@ def _handle_overlap(clean: dict[str, Rows], drop: bool, report: dict[str, Any]) 
     found = report["overlap"]
     found["drop_test_overlap"] = drop
     if "test" in clean:
-        test_texts = np.unique(clean["test"].h_text[clean["test"].kept])
         for split in ("train", "dev"):
             if split in clean:
-                clean[split], found[f"{split}_test"] = overlap(clean[split], test_texts, drop)
+                clean[split], found[f"{split}_test"] = overlap(clean[split], clean["test"], drop)
     if "dev" in clean:  # reported only: dev is for early stopping, a shared text there costs little
-        dev_texts = np.unique(clean["dev"].h_text[clean["dev"].kept])
-        _, found["train_dev"] = overlap(clean["train"], dev_texts, drop=False)
+        _, found["train_dev"] = overlap(clean["train"], clean["dev"], drop=False)
     for pair in ("train_test", "dev_test", "train_dev"):
         report[f"{pair}_overlap"] = found.get(pair, {}).get("rows", 0)
     report["dropped_overlap"] = sum(
@@ -255,23 +259,32 @@ def _complete_splits(
         if split not in splits:
             train = splits["train"]
             held = holdout_mask(
-                train.codes[train.kept], train.categories, fraction, cfg.seed, split, train_source
+                train.kept_codes(), train.categories, fraction, cfg.seed, split, train_source, train.disk
             )
-            splits["train"], splits[split] = train.keep_mask(~held), train.keep_mask(held)
+            splits["train"], splits[split] = train.keep_mask(held, invert=True), train.keep_mask(held)
             origin[split] = f"held out of train ({split}_fraction={fraction})"
     limits = {"train": cfg.max_train_rows, "dev": cfg.max_dev_rows, "test": cfg.max_test_rows}
     report["dropped_by_row_limits"] = 0
     for split in SPLITS:
-        before = len(splits[split])
-        kept = stratified_subset(splits[split].frame(), limits[split], cfg.seed, f"data.max_{split}_rows")
-        splits[split] = splits[split].narrowed(kept)
+        rows = splits[split]
+        before = len(rows)
+        if limits[split] is not None and before > limits[split]:
+            kept = subset_positions(
+                rows.kept_codes(),
+                rows.categories,
+                limits[split],
+                cfg.seed,
+                f"data.max_{split}_rows",
+                rows.disk,
+            )
+            splits[split] = rows.keep_positions(kept)
         report["dropped_by_row_limits"] += before - len(splits[split])
         report["splits"][split] = {
             "rows": len(splits[split]),
             "from": origin[split],
             "row_limit": limits[split],
             "rows_before_limit": before,
-            "label_counts": label_counts(kept),
+            "label_counts": splits[split].label_counts(),
         }
     return splits
 
@@ -280,32 +293,35 @@ def _check_split_labels(
     splits: dict[str, Rows], sources: dict[str, Source], unseen: str, report: dict[str, Any]
 ) -> dict[str, Rows]:
     """Dev/test labels the training split lacks: an error, or (data.unseen_labels: drop) dropped and counted."""
-    known = set(splits["train"].labels())
+    known = set(splits["train"].label_counts())
     train_source = sources["train"].uri
     report["unseen_labels"], report["dropped_unseen_labels"] = {}, 0
     for split in ("dev", "test"):
         source = sources[split].uri if split in sources else train_source
-        frame = splits[split].frame()
-        if unseen == "drop":
-            frame, dropped = drop_unseen_labels(frame, known)
-            splits[split] = splits[split].narrowed(frame)
+        if unseen == "drop":  # data.unseen_labels: drop
+            rows = splits[split]
+            unseen_rows = rows.with_labels(set(rows.label_counts()) - known)
+            dropped = rows.label_counts(unseen_rows)
+            splits[split] = rows.keep_mask(unseen_rows, invert=True)
             report["unseen_labels"][split] = dropped
             report["dropped_unseen_labels"] += sum(dropped.values())
             report["splits"][split].update(
-                rows=len(frame), label_counts=label_counts(frame), dropped_unseen_labels=dropped
+                rows=len(splits[split]),
+                label_counts=splits[split].label_counts(),
+                dropped_unseen_labels=dropped,
             )
-            if frame.empty:
+            if not len(splits[split]):
                 raise DataError(
                     f"{source}: every {split} row has a label the training data lacks "
                     f"(training labels: {sorted(known)[:20]})"
                 )
-        check_known_labels(frame, known, split, source, train_source)
+        check_known_labels(_counts(splits[split]), known, split, source, train_source)
     return splits
 
 
 def _write_outputs(out_dir: Path, splits: dict[str, Rows], report: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    label2id = artifacts.write_label_map(out_dir, sorted(set(splits["train"].labels())))
+    label2id = artifacts.write_label_map(out_dir, sorted(splits["train"].label_counts()))
     for split in SPLITS:
         artifacts.write_split(out_dir, split, splits[split].dataset(), label2id)
         report[f"{split}_rows"] = len(splits[split])

@@ -15,6 +15,7 @@ never on the texts as Python strings. Kept rows stay in file order.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slimnlp.data import spill
 from slimnlp.data.cleaning import (
     EXAMPLES,
     _short,
@@ -31,6 +33,7 @@ from slimnlp.data.cleaning import (
     fix_mojibake,
     normalize_unicode,
 )
+from slimnlp.data.spill import Disk
 
 BATCH = 10_000
 
@@ -42,46 +45,62 @@ def text_hash(text: str) -> int:
 
 
 class Rows:
-    """A cleaned file: its Arrow rows, their hashes and label codes, and which rows are kept."""
+    """A cleaned file: its Arrow rows, their hashes and label codes, and which rows are kept.
 
-    def __init__(self, ds, report: dict[str, Any]) -> None:
-        self.ds = ds
-        self.report = report
+    The per-row arrays (h_text, h_pair, codes, kept) are spill.Disk arrays: files mapped into memory
+    for a file of many rows, so they do not add to what the process holds."""
+
+    def __init__(self, ds, report: dict[str, Any], disk: Disk) -> None:
+        self.ds, self.report, self.disk = ds, report, disk
         table = ds.data
-        self.h_text = table.column("h_text").to_numpy()
-        self.h_pair = table.column("h_pair").to_numpy()
+        self.h_text, self.h_pair = (
+            disk.from_chunks((c.to_numpy() for c in table.column(name).chunks), len(ds), np.int64)
+            for name in ("h_text", "h_pair")
+        )
         labels = table.column("label")
         self.categories = np.array(sorted(pc.unique(labels).to_pylist()), dtype=object)
-        self.codes = pc.index_in(labels, value_set=pa.array(self.categories.tolist(), pa.string())).to_numpy()
-        self.kept = np.arange(len(ds))
+        value_set = pa.array(self.categories.tolist(), pa.string())
+        codes = (pc.index_in(c, value_set=value_set).to_numpy(zero_copy_only=False) for c in labels.chunks)
+        self.codes = disk.from_chunks(codes, len(ds), np.int64)
+        self.kept = disk.arange(len(ds))
 
     def __len__(self) -> int:
         return len(self.kept)
 
-    def labels(self) -> np.ndarray:
-        """The kept rows' labels (an object array sharing one string per label)."""
-        return self.categories[self.codes[self.kept]]
+    def kept_codes(self) -> np.ndarray:
+        """The kept rows' label codes (indices into `categories`)."""
+        return self.disk.take(self.codes, self.kept)
 
-    def frame(self) -> pd.DataFrame:
-        """The kept rows' labels as a DataFrame with a positional index (what splits.py takes)."""
-        return pd.DataFrame({"label": self.labels()})
+    def label_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
+        """{label: kept rows} (of the kept rows where `mask` is true), labels with rows, sorted."""
+        counts = spill.bincount(self.kept_codes(), len(self.categories), mask)
+        return {str(self.categories[c]): int(counts[c]) for c in np.flatnonzero(counts)}
 
-    def narrowed(self, frame: pd.DataFrame) -> Rows:
-        """Keep the rows of `frame`, a subset of `self.frame()` (its index: positions in it)."""
-        return self.keep_positions(frame.index.to_numpy())
+    def codes_of(self, labels: Iterable[str]) -> np.ndarray:
+        """The codes of those of `labels` this file has."""
+        return np.flatnonzero(np.isin(self.categories, np.array(list(labels), dtype=object)))
+
+    def with_labels(self, labels: Iterable[str]) -> np.ndarray:
+        """A mask over the kept rows: the label is one of `labels`."""
+        return spill.isin(self.kept_codes(), self.codes_of(labels), self.disk.array(len(self), bool))
 
     def keep_positions(self, positions: np.ndarray) -> Rows:
+        """Keep the kept rows at `positions` (ascending)."""
+        return self._with_kept(self.disk.take(self.kept, np.asarray(positions, dtype=np.int64)))
+
+    def keep_mask(self, mask: np.ndarray, invert: bool = False) -> Rows:
+        """Keep the kept rows where `mask` is true (false with `invert`)."""
+        return self._with_kept(self.disk.compress(self.kept, mask, invert))
+
+    def _with_kept(self, kept: np.ndarray) -> Rows:
         out = object.__new__(Rows)
         out.__dict__.update(self.__dict__)
-        out.kept = self.kept[np.asarray(positions, dtype=np.int64)]
+        out.kept = kept
         return out
-
-    def keep_mask(self, mask: np.ndarray) -> Rows:
-        return self.keep_positions(np.flatnonzero(mask))
 
     def examples(self, mask: np.ndarray) -> list[dict[str, Any]]:
         """Up to EXAMPLES of the kept rows where `mask` is true, as the cleaning report shows them."""
-        first = self.kept[np.flatnonzero(mask)[:EXAMPLES]]
+        first = self.kept[spill.first_true(mask, EXAMPLES)]
         rows = self.ds.select(first.tolist()) if len(first) else None
         if rows is None:
             return []
@@ -91,8 +110,28 @@ class Rows:
         ]
 
     def dataset(self):
-        """The kept rows (text, label, row), in order."""
-        return self.ds.select(self.kept) if len(self.kept) != len(self.ds) else self.ds
+        """The kept rows (text, label, row), in order: an indices mapping over the cleaned file,
+        written to disk in chunks (datasets' own `select` makes a Python list of the indices)."""
+        import datasets
+        from datasets.table import MemoryMappedTable
+
+        if len(self.kept) == len(self.ds):
+            return self.ds
+        path = self.disk.path("indices.arrow")
+        schema = pa.schema([("indices", pa.uint64())])
+        sink = pa.OSFile(str(path), "wb") if path else pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, schema) as writer:
+            for part in spill.chunks(len(self.kept)):
+                writer.write_batch(pa.record_batch([pa.array(self.kept[part], pa.uint64())], schema=schema))
+        if path:
+            sink.close()
+        indices = (
+            MemoryMappedTable.from_file(str(path))
+            if path
+            else datasets.table.InMemoryTable.from_buffer(sink.getvalue())
+        )
+        return datasets.Dataset(self.ds.data, info=self.ds.info.copy(), split=self.ds.split,
+                                indices_table=indices, fingerprint=f"kept-{len(self.kept)}-{id(indices)}")  # fmt: skip
 
 
 def clean_rows(
@@ -127,7 +166,7 @@ def clean_rows(
         load_from_cache_file=False,
         desc="cleaning",
     )
-    rows = Rows(cleaned, acc)
+    rows = Rows(cleaned, acc, Disk(work / "spill"))
     rows = _duplicates(rows, drop_repeats)
     return _conflicting(rows)
 
@@ -163,62 +202,86 @@ def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
 
 def _duplicates(rows: Rows, drop: bool) -> Rows:
     """Rule 5: the same text with the same label again (later copies)."""
-    pairs = rows.h_pair[rows.kept]
-    repeated = np.ones(len(pairs), dtype=bool)
-    repeated[np.unique(pairs, return_index=True)[1]] = False
+    repeated = rows.disk.array(len(rows), bool)
+    for positions, pairs in rows.disk.partitions(rows.disk.take(rows.h_pair, rows.kept)):
+        again = np.ones(len(pairs), dtype=bool)
+        again[np.unique(pairs, return_index=True)[1]] = False  # the first of each, in row order
+        repeated[positions[again]] = True
+    count = int(spill.bincount(repeated.view(np.uint8), 2)[1])
     rows.report["duplicates"] = {
-        "repeated": int(repeated.sum()),
-        "dropped": int(repeated.sum()) if drop else 0,
+        "repeated": count,
+        "dropped": count if drop else 0,
         "examples": rows.examples(repeated),
     }
-    return rows.keep_mask(~repeated) if drop else rows
+    return rows.keep_mask(repeated, invert=True) if drop else rows
 
 
 def _conflicting(rows: Rows) -> Rows:
     """Rule 6: every copy of a text that appears with more than one label."""
-    texts, pairs = rows.h_text[rows.kept], rows.h_pair[rows.kept]
-    _, first = np.unique(pairs, return_index=True)
-    per_text, counts = np.unique(texts[first], return_counts=True)
-    bad_texts = per_text[counts > 1]
-    conflicting = np.isin(texts, bad_texts)
+    disk = rows.disk
+    texts = disk.take(rows.h_text, rows.kept)
+    conflicting, bad_texts, firsts = disk.array(len(rows), bool), 0, []
+    for positions, text, pair in disk.partitions(texts, disk.take(rows.h_pair, rows.kept)):
+        first = np.unique(pair, return_index=True)[1]
+        per_text, counts = np.unique(text[first], return_counts=True)
+        bad = per_text[counts > 1]
+        if len(bad):
+            hit = np.isin(text, bad)
+            conflicting[positions[hit]] = True
+            bad_texts += len(bad)
+            hashes, first_row = np.unique(text[hit], return_index=True)
+            firsts.append(np.stack([positions[hit][first_row], hashes]))
     examples = []
-    for text in pd.unique(texts[conflicting])[:EXAMPLES]:
-        group = rows.kept[np.flatnonzero(texts == text)]
-        sel = rows.ds.select(group.tolist())
-        examples.append(
-            {
-                "text": _short(sel[0]["text"]),
-                "labels": sorted(sel["label"]),
-                "rows": [int(r) for r in sel["row"]],
-            }
-        )
+    if firsts:  # the first EXAMPLES such texts in row order, with every row that has them
+        found = np.concatenate(firsts, axis=1)
+        shown = found[1][np.argsort(found[0], kind="stable")[:EXAMPLES]]
+        where = spill.isin(texts, shown, disk.array(len(rows), bool))
+        positions = disk.compress(None, where)
+        for text in shown:
+            group = rows.kept[positions[texts[positions] == text]]
+            sel = rows.ds.select(group.tolist())
+            examples.append(
+                {
+                    "text": _short(sel[0]["text"]),
+                    "labels": sorted(sel["label"]),
+                    "rows": [int(r) for r in sel["row"]],
+                }
+            )
     rows.report["conflicting_labels"] = {
-        "dropped": int(conflicting.sum()),
-        "texts": len(bad_texts),
+        "dropped": int(spill.bincount(conflicting.view(np.uint8), 2)[1]),
+        "texts": bad_texts,
         "examples": examples,
     }
-    return rows.keep_mask(~conflicting)
+    return rows.keep_mask(conflicting, invert=True)
 
 
-def overlap(rows: Rows, other_texts: np.ndarray, drop: bool) -> tuple[Rows, dict[str, Any]]:
-    """Rows whose text is also one of `other_texts` (hashes); dropped when `drop` (cleaning.drop_overlap)."""
-    found = np.isin(rows.h_text[rows.kept], other_texts)
-    per_label = pd.Series(rows.labels()[found]).value_counts().sort_index()
+def overlap(rows: Rows, other: Rows, drop: bool) -> tuple[Rows, dict[str, Any]]:
+    """Rows whose text is also a kept text of `other`; dropped when `drop` (cleaning.drop_overlap)."""
+    disk = rows.disk
+    mine, theirs = disk.take(rows.h_text, rows.kept), other.disk.take(other.h_text, other.kept)
+    parts = spill.partitions_for(max(len(mine), len(theirs)))
+    found = disk.array(len(rows), bool)
+    for (positions, texts), (_, other_texts) in zip(
+        disk.partitions(mine, parts=parts), other.disk.partitions(theirs, parts=parts), strict=True
+    ):
+        found[positions[np.isin(texts, other_texts)]] = True
+    per_label = rows.label_counts(found)
+    count = sum(per_label.values())
     report = {
-        "rows": int(found.sum()),
-        "dropped": int(found.sum()) if drop else 0,
-        "dropped_per_label": {str(k): int(v) for k, v in per_label.items()} if drop else {},
+        "rows": count,
+        "dropped": count if drop else 0,
+        "dropped_per_label": per_label if drop else {},
         "examples": rows.examples(found),
     }
-    return (rows.keep_mask(~found) if drop else rows), report
+    return (rows.keep_mask(found, invert=True) if drop else rows), report
 
 
 def drop_label_rows(rows: Rows, labels: list[str]) -> tuple[Rows, dict[str, Any]]:
     """data.drop_labels (cleaning.drop_labels on codes)."""
-    excluded = np.isin(rows.labels(), np.array(labels, dtype=object))
-    counts = pd.Series(rows.labels()[excluded]).value_counts().sort_index()
-    report = {"dropped": int(excluded.sum()), "labels": {str(k): int(v) for k, v in counts.items()}}
-    return rows.keep_mask(~excluded), report
+    excluded = rows.with_labels(labels)
+    counts = rows.label_counts(excluded)
+    report = {"dropped": sum(counts.values()), "labels": counts}
+    return rows.keep_mask(excluded, invert=True), report
 
 
 def label_value_counts(ds) -> dict[str, int]:

@@ -15,22 +15,26 @@ import math
 import numpy as np
 import pandas as pd
 
+from slimnlp.data import spill
 from slimnlp.data.errors import DataError
+from slimnlp.data.labels import near_spellings, value_counts
+from slimnlp.data.spill import Disk
 
 
 def check_min_examples(
-    train: pd.DataFrame,
+    train: pd.DataFrame | pd.Series,
     min_examples: int,
     source: str,
     labels: set[str] | None = None,
     overlap_dropped: dict[str, int] | None = None,
 ) -> None:
     """Stop when a label has fewer than `min_examples` training rows (data.min_examples_per_label).
+    `train`: the training table, or its label counts.
 
     `labels` are all labels the training file had (some may have no rows left) and
     `overlap_dropped` how many rows of each were removed because the test file has the same text.
     """
-    counts = train["label"].value_counts()
+    counts = value_counts(train)
     counts = counts.reindex(sorted(set(counts.index) | (labels or set())), fill_value=0)
     rare = counts[counts < min_examples]
     if not len(rare):
@@ -55,15 +59,14 @@ def _rare_label(label: str, rows: int, overlap: int) -> str:
 
 
 def check_known_labels(
-    table: pd.DataFrame, known: set[str], split: str, source: str, train_source: str
+    table: pd.DataFrame | pd.Series, known: set[str], split: str, source: str, train_source: str
 ) -> None:
-    """Stop when a dev/test label never appears in training (the model could never predict it)."""
-    from slimnlp.data.labels import near_spellings
-
-    unknown = sorted(set(table["label"]) - known)
+    """Stop when a dev/test label never appears in training (the model could never predict it).
+    `table`: the split's table, or its label counts."""
+    counts = value_counts(table)
+    unknown = sorted(set(counts.index[counts > 0]) - known)
     if not unknown:
         return
-    counts = table["label"].value_counts()
     listed = f"{unknown} ({', '.join(f'{counts[label]} rows of {label!r}' for label in unknown)})"
     near = near_spellings(unknown, known)
     hint = ""
@@ -93,15 +96,21 @@ def split_off(
 
 
 def holdout_mask(
-    codes: np.ndarray, names: np.ndarray, fraction: float, seed: int, split: str, source: str
+    codes: np.ndarray,
+    names: np.ndarray,
+    fraction: float,
+    seed: int,
+    split: str,
+    source: str,
+    disk: Disk | None = None,
 ) -> np.ndarray:
     """Which rows (label codes `codes`, label `names[code]`) a stratified `fraction` holds out as
-    `split`: a boolean mask, at least one row per label."""
-    counts = np.bincount(codes, minlength=len(names))
+    `split`: a boolean mask (a `disk` array when given), at least one row per label."""
+    counts = spill.bincount(codes, len(names))
     present = np.flatnonzero(counts)
     held_rows = max(math.ceil(fraction * len(codes)), len(present))
     try:
-        return stratified_holdout(codes, held_rows, seed)
+        return stratified_holdout(codes, held_rows, seed, disk)
     except ValueError as err:
         rarest = present[np.argmin(counts[present])]
         raise DataError(
@@ -112,18 +121,19 @@ def holdout_mask(
         ) from None
 
 
-def stratified_holdout(codes: np.ndarray, held_rows: int, seed: int) -> np.ndarray:
+def stratified_holdout(codes: np.ndarray, held_rows: int, seed: int, disk: Disk | None = None) -> np.ndarray:
     """The rows `train_test_split(..., test_size=held_rows, stratify=codes, random_state=seed)`
     holds out, as a boolean mask: scikit-learn's StratifiedShuffleSplit with the same draws from the
-    same random state, so the same rows, but with one label's row positions in memory at a time
-    (8 bytes a row of that label) instead of every row as a Python integer (~40 bytes a row).
-    `codes` are non-negative integer label codes in the order of the sorted labels."""
+    same random state, so the same rows. It holds no Python integer per row (scikit-learn's lists:
+    ~40 bytes a row); with a `disk`, a label's row positions and their permutation are disk arrays
+    (spill.py), so memory does not grow with the rows. `codes` are non-negative integer label codes
+    in the order of the sorted labels."""
     from sklearn.model_selection._split import _approximate_mode, _validate_shuffle_split
     from sklearn.utils import check_random_state
 
-    codes = np.asarray(codes)
+    disk = disk or Disk(None)
     n_train, n_test = _validate_shuffle_split(len(codes), held_rows, None, default_test_size=0.25)
-    all_counts = np.bincount(codes)
+    all_counts = spill.bincount(codes)
     classes = np.flatnonzero(all_counts)
     class_counts = all_counts[classes]
     if class_counts.min() < 2:
@@ -140,32 +150,51 @@ def stratified_holdout(codes: np.ndarray, held_rows: int, seed: int) -> np.ndarr
     rng = check_random_state(seed)
     n_i = _approximate_mode(class_counts, n_train, rng)
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-    held = np.zeros(len(codes), dtype=bool)
+    held = disk.array(len(codes), bool)
     for i, code in enumerate(classes):
-        rows = np.flatnonzero(codes == code)  # this label's rows in file order (argsort, stable)
-        drawn = rows.take(rng.permutation(class_counts[i]), mode="clip")
-        held[drawn[n_i[i] : n_i[i] + t_i[i]]] = True
+        rows = disk.compress(None, _equal(codes, code, disk))  # this label's rows in file order
+        order = disk.arange(class_counts[i])
+        rng.shuffle(order)  # rng.permutation(class_counts[i]), in place: the same draws
+        for part in spill.chunks(int(t_i[i])):
+            held[rows[order[n_i[i] + part.start : n_i[i] + part.stop]]] = True
     return held
+
+
+def _equal(codes: np.ndarray, code: int, disk: Disk) -> np.ndarray:
+    out = disk.array(len(codes), bool)
+    for part in spill.chunks(len(codes)):
+        out[part] = codes[part] == code
+    return out
 
 
 def stratified_subset(table: pd.DataFrame, max_rows: int | None, seed: int, key: str) -> pd.DataFrame:
     """At most `max_rows` rows with the label proportions of `table` (at least one row per label)."""
     if max_rows is None or len(table) <= max_rows:
         return table
-    counts = table["label"].value_counts().sort_index()
-    if max_rows < len(counts):
+    codes, names = pd.factorize(table["label"], sort=True)
+    return table.iloc[subset_positions(codes, np.asarray(names, dtype=object), max_rows, seed, key)]
+
+
+def subset_positions(
+    codes: np.ndarray, names: np.ndarray, max_rows: int, seed: int, key: str, disk: Disk | None = None
+) -> np.ndarray:
+    """stratified_subset on label codes: the positions of the rows kept, ascending."""
+    disk = disk or Disk(None)
+    counts = spill.bincount(codes, len(names))
+    present = np.flatnonzero(counts)
+    if max_rows < len(present):
         raise DataError(
-            f"{key} = {max_rows} is smaller than the {len(counts)} labels; raise it to at "
-            f"least {len(counts)} so every label keeps a row"
+            f"{key} = {max_rows} is smaller than the {len(present)} labels; raise it to at "
+            f"least {len(present)} so every label keeps a row"
         )
-    quotas = _allocate(counts, max_rows)
+    quotas = _allocate(pd.Series(counts[present], index=names[present]), max_rows)
+    code_of = {str(names[c]): c for c in present}
     rng = np.random.default_rng(seed)
-    labels = table["label"].to_numpy()
-    keep = [
-        rng.choice(np.flatnonzero(labels == label), size=quota, replace=False)
-        for label, quota in quotas.items()
-    ]
-    return table.iloc[np.sort(np.concatenate(keep))]
+    keep = []
+    for label, quota in quotas.items():
+        rows = disk.compress(None, _equal(codes, code_of[label], disk))
+        keep.append(rows[rng.choice(len(rows), size=quota, replace=False)])  # = rng.choice(rows, ...)
+    return np.sort(np.concatenate(keep))
 
 
 def _allocate(counts: pd.Series, total: int) -> dict[str, int]:
@@ -180,7 +209,3 @@ def _allocate(counts: pd.Series, total: int) -> dict[str, int]:
                 quotas[label] += step
                 break
     return {str(label): int(quota) for label, quota in quotas.items()}
-
-
-def label_counts(table: pd.DataFrame) -> dict[str, int]:
-    return {str(label): int(n) for label, n in table["label"].value_counts().sort_index().items()}
