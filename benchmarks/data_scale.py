@@ -149,6 +149,7 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path, memory: Peak
     report = prepare_data_files(cfg, out, progress=False)
     prepared, prepared_cpu = time.perf_counter(), time.process_time()
     memory.end_phase("prepare")
+    generator = torch.Generator().manual_seed(0)
     if mode == "before":
         from slimnlp.data import read_split
         from slimnlp.training.batches import encode
@@ -161,20 +162,22 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path, memory: Peak
             return [ids[i] for i in rows]
 
         n = len(ids)
-    else:
+        order = torch.randperm(n, generator=generator)  # as the training loop held it
+        label_rows = lambda source, rows: source[rows]  # noqa: E731
+    else:  # what the training loop (training/loop.py) calls
         from slimnlp.data import load_splits
-        from slimnlp.training.batches import token_ids
+        from slimnlp.training.batches import epoch_order, label_rows, label_source, token_ids
 
-        train = load_splits(out)[0]  # what a training step holds: texts memory-mapped, label ids
+        train = load_splits(out)[0]  # texts and label ids memory-mapped
         ids = token_ids(tokenizer, train[0], MAX_LENGTH)  # the step's call: tokenised into the cache
-        take, n, labels = ids.take, len(ids), torch.tensor(train[1], dtype=torch.long)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))  # as the training loop holds it
+        take, n, labels = ids.take, len(ids), label_source(train[1])
+        order = epoch_order(n, generator)  # the same order as torch.randperm, in a mapped file
     tokens = labelled = 0
     for begin in range(0, n, BATCH):
         rows = order[begin : begin + BATCH].tolist()
         batch = collate(take(rows), pad_id_of(tokenizer), "cpu")
         tokens += int(batch["attention_mask"].sum())
-        labelled += len(labels[rows])  # the batch's label ids, as the loop takes them
+        labelled += len(label_rows(labels, rows))  # the batch's label ids, as the loop takes them
     assert labelled == n
     done, done_cpu = time.perf_counter(), time.process_time()
     memory.end_phase("loader")

@@ -1,6 +1,6 @@
 """The prepared splits as the steps use them, and their token ids cached per tokenizer and length.
 
-    train, dev, test, id2label = load_splits("runs/x/data")    # train[0] texts, train[1] label ids
+    train, dev, test, id2label = load_splits("runs/x/data")    # train[0] texts, train[1] label ids (mapped)
     ids = cached_token_ids(tokenizer, train[0], max_length=128)  # TokenIds, or None for other texts
     ids.take([3, 1, 4])                                          # token ids of those rows
     ids.lengths                                                  # tokens per row (numpy)
@@ -83,22 +83,92 @@ def _split_texts(data_dir: str, split: str) -> SplitTexts:
     return SplitTexts(load_split(data_dir, split).data.column("text"), Path(data_dir), split)
 
 
-class Split(tuple):
-    """(texts, label ids) of a prepared split, as `read_split` gives them; texts are SplitTexts."""
+class SplitLabels(Sequence):
+    """The label ids of a prepared split, read from its memory-mapped Arrow file: a sequence of ints
+    (len, index, slice, iterate, `take`) that holds no Python int per row. Compares equal to a list
+    of the same ids; np.asarray gives the ids as an array (a copy)."""
 
-    def __new__(cls, texts: SplitTexts, labels: list[int]) -> Split:
+    def __init__(self, column: Any, data_dir: Path, split: str) -> None:
+        self.data_dir, self.split = Path(data_dir), split
+        self._chunks = _Chunks(column)
+        self._parts = [c.to_numpy() for c in column.chunks]  # int64 views of the mapped file
+
+    def __len__(self) -> int:
+        return self._chunks.rows
+
+    def take(self, rows) -> np.ndarray:
+        """The ids of `rows` (int64)."""
+        chunk_of, local = self._chunks.locate(rows)
+        out = np.empty(len(local), dtype=np.int64)
+        for i, (chunk, row) in enumerate(zip(chunk_of.tolist(), local.tolist(), strict=True)):
+            out[i] = self._parts[chunk][row]
+        return out
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = operator.index(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{self.split} split has {len(self)} labels; no index {index}")
+        return int(self.take([index % len(self)])[0])
+
+    def __iter__(self) -> Iterator[int]:
+        for part in self._parts:
+            yield from part.tolist()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        ids = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.int64)
+        return ids if dtype is None else ids.astype(dtype)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SplitLabels | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SplitLabels({str(self.data_dir)!r}, {self.split!r}, {len(self):,} labels)"
+
+    def __reduce__(self):  # pickled by path, not by value
+        return _split_labels, (str(self.data_dir), self.split)
+
+
+def _split_labels(data_dir: str, split: str) -> SplitLabels:
+    return SplitLabels(load_split(data_dir, split).data.column("label"), Path(data_dir), split)
+
+
+class _Chunks:
+    """Row numbers of a chunked Arrow column to (chunk, row in chunk)."""
+
+    def __init__(self, column: Any) -> None:
+        self.starts = np.cumsum([0] + [len(c) for c in column.chunks])
+        self.rows = int(self.starts[-1])
+
+    def locate(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self.rows):
+            raise IndexError(f"rows {rows.min()}..{rows.max()} out of range for {self.rows} rows")
+        chunk_of = np.searchsorted(self.starts, rows, side="right") - 1
+        return chunk_of, rows - self.starts[chunk_of]
+
+
+class Split(tuple):
+    """(texts, label ids) of a prepared split, as `read_split` gives them: SplitTexts and SplitLabels."""
+
+    def __new__(cls, texts: SplitTexts, labels: SplitLabels | list[int]) -> Split:
         return super().__new__(cls, (texts, labels))
 
 
 def load_splits(data_dir: str | Path) -> tuple[Split, Split, Split, dict[int, str]]:
-    """train, dev, test (texts, label ids) and id2label of a prepared-data directory. The texts stay
-    in the memory-mapped split files (SplitTexts); the label ids are a list (8 bytes a row)."""
+    """train, dev, test (texts, label ids) and id2label of a prepared-data directory. Texts and label
+    ids stay in the memory-mapped split files (SplitTexts, SplitLabels)."""
     data_dir = Path(data_dir)
     splits = []
     for split in ("train", "dev", "test"):
         table = load_split(data_dir, split).data
         texts = SplitTexts(table.column("text"), data_dir, split)
-        splits.append(Split(texts, table.column("label").to_pylist()))
+        splits.append(Split(texts, SplitLabels(table.column("label"), data_dir, split)))
     return splits[0], splits[1], splits[2], read_label_map(data_dir)
 
 
@@ -110,25 +180,32 @@ class TokenIds:
 
     def __init__(self, ds) -> None:
         self.column = ds.data.column("input_ids")
-        self.lengths = ds.data.column("length").to_numpy()
-        chunks = self.column.chunks
-        self._starts = np.cumsum([0] + [len(c) for c in chunks])
-        self._parts = [(c.offsets.to_numpy(), c.values.to_numpy()) for c in chunks]
+        self._length_column = ds.data.column("length")
+        self._chunks = _Chunks(self.column)
+        self._parts = [(c.offsets.to_numpy(), c.values.to_numpy()) for c in self.column.chunks]
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return self._chunks.rows
 
     def __getitem__(self, row: int) -> list[int]:
         return self.take([row])[0]
 
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens per row (a copy: 4 bytes a row; `length_stats` needs none)."""
+        return self._length_column.to_numpy()
+
+    def length_stats(self) -> tuple[int, int]:
+        """(total tokens, longest row), chunk by chunk."""
+        parts = [c.to_numpy() for c in self._length_column.chunks if len(c)]
+        return sum(int(p.sum()) for p in parts), max((int(p.max()) for p in parts), default=0)
+
     def take(self, rows) -> list[list[int]]:
-        rows = np.asarray(rows, dtype=np.int64)
-        chunk_of = np.searchsorted(self._starts, rows, side="right") - 1
+        chunk_of, local = self._chunks.locate(rows)
         out = []
-        for row, chunk in zip(rows.tolist(), chunk_of.tolist(), strict=True):
+        for row, chunk in zip(local.tolist(), chunk_of.tolist(), strict=True):
             offsets, values = self._parts[chunk]
-            local = row - int(self._starts[chunk])
-            out.append(values[offsets[local] : offsets[local + 1]].tolist())
+            out.append(values[offsets[row] : offsets[row + 1]].tolist())
         return out
 
     def tolist(self) -> list[list[int]]:

@@ -7,13 +7,14 @@ in memory as before.
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from slimnlp.data.tokenise import TokenIds, cached_token_ids
+from slimnlp.data.tokenise import SplitLabels, TokenIds, cached_token_ids
 from slimnlp.training.metrics import classification_metrics
 
 
@@ -39,6 +40,35 @@ def take(ids: Any, rows: list[int]) -> list[list[int]]:
 
 def lengths(ids: Any) -> np.ndarray:
     return ids.lengths if isinstance(ids, TokenIds) else np.array([len(x) for x in ids], dtype=np.int64)
+
+
+def length_stats(ids: Any) -> tuple[int, int]:
+    """(total tokens, longest row) without an array of every row's length for a TokenIds."""
+    if isinstance(ids, TokenIds):
+        return ids.length_stats()
+    tokens = lengths(ids)
+    return int(tokens.sum()), int(tokens.max()) if len(tokens) else 0
+
+
+def label_source(labels: Any) -> Any:
+    """What `label_rows` reads from: a prepared split's SplitLabels as it is (memory-mapped), any
+    other list of label ids as a tensor."""
+    return labels if isinstance(labels, SplitLabels) else torch.as_tensor(list(labels), dtype=torch.long)
+
+
+def label_rows(source: Any, rows: list[int]) -> torch.Tensor:
+    """The label ids of `rows` of a `label_source`."""
+    return torch.from_numpy(source.take(rows)) if isinstance(source, SplitLabels) else source[rows]
+
+
+def epoch_order(rows: int, generator: torch.Generator) -> torch.Tensor:
+    """`torch.randperm(rows, generator=generator)`, the same order, written into a temporary file
+    mapped into memory: 8 bytes a row that the kernel can write out and drop, so a training split of
+    millions of rows adds nothing to the process's own memory. Sliced per batch."""
+    with tempfile.TemporaryFile(prefix="slimnlp-order-") as backing:  # unlinked; the mapping keeps it
+        mapped = np.memmap(backing, dtype=np.int64, mode="w+", shape=(max(rows, 1),)).view(np.ndarray)
+    order = torch.from_numpy(mapped)[:rows]
+    return torch.randperm(rows, generator=generator, out=order)
 
 
 def collate(ids: list[list[int]], pad_id: int, device: str) -> dict[str, torch.Tensor]:
@@ -69,10 +99,10 @@ def predict_logits(
     model.eval()
     ids = token_ids(tokenizer, texts, max_length)
     # Sorting by length makes dynamic padding cheap; the order is restored at the end.
-    order = np.argsort(lengths(ids), kind="stable").tolist()
+    order = np.argsort(lengths(ids), kind="stable")  # an array: a list would cost ~36 bytes a row
     out = torch.empty((len(ids), model.config.num_labels))
     for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+        chunk = order[start : start + batch_size].tolist()
         batch = collate(take(ids, chunk), pad_id_of(tokenizer), device)
         out[chunk] = model(**batch).logits.float().cpu()
     model.train(was_training)

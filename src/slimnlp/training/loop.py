@@ -20,7 +20,17 @@ import torch
 from torch import nn
 
 from slimnlp.training import distributed
-from slimnlp.training.batches import collate, evaluate, lengths, pad_id_of, take, token_ids
+from slimnlp.training.batches import (
+    collate,
+    epoch_order,
+    evaluate,
+    label_rows,
+    label_source,
+    length_stats,
+    pad_id_of,
+    take,
+    token_ids,
+)
 from slimnlp.training.device import default_device, seed_everything
 from slimnlp.training.losses import combined_loss
 
@@ -202,7 +212,7 @@ def train_classifier(
     trained = distributed.wrap(model, job)  # DDP averages gradients over processes (else the model)
     progress = progress and job.main
     ids = token_ids(tokenizer, train[0], settings.max_length)  # read from the cache for a prepared split
-    label_tensor = torch.tensor(train[1], dtype=torch.long)
+    labels = label_source(train[1])  # a prepared split's ids stay in its memory-mapped file
     _check_resources(model, ids, settings, progress)
     total_steps = max(1, math.ceil(len(ids) / settings.batch_size) * settings.epochs)
     optimizer, scheduler = _optimizer(model, settings, total_steps)
@@ -219,8 +229,8 @@ def train_classifier(
     checkpoint, history, step = _BestCheckpoint(settings.patience), [], 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
-        # A tensor, sliced per batch: a list of every row index would cost ~36 bytes a row in memory.
-        order = torch.randperm(len(ids), generator=generator)
+        # A tensor in a mapped file, sliced per batch: a list of every row index would cost ~36 bytes a row.
+        order = epoch_order(len(ids), generator)
         total_loss = 0.0
         bar = tqdm(
             range(0, len(order), settings.batch_size),
@@ -235,7 +245,7 @@ def train_classifier(
             if on_step is not None:
                 on_step(step, total_steps)
             step += 1
-            loss = optimisation.step(trained, batch, label_tensor[rows].to(device), t_logits, weight)
+            loss = optimisation.step(trained, batch, label_rows(labels, rows).to(device), t_logits, weight)
             total_loss += loss.item() * len(rows) * (weight > 0)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         train_loss = distributed.sum_over_processes(total_loss, job) / len(ids)
@@ -267,10 +277,10 @@ def _check_resources(model: nn.Module, ids: Any, settings: LoopSettings, progres
     step when it cannot fit in memory or in the section's `budget_minutes` (`slimnlp.mlops.resources`)."""
     from slimnlp.mlops import resources
 
-    tokens = lengths(ids)
-    mean_tokens = float(tokens.sum()) / max(1, len(tokens))
+    total, longest = length_stats(ids)
+    mean_tokens = float(total) / max(1, len(ids))
     estimate = resources.estimate_training(
-        model, len(tokens), mean_tokens, settings.epochs, settings.batch_size, int(tokens.max())
+        model, len(ids), mean_tokens, settings.epochs, settings.batch_size, longest
     )
     if progress:
         print(f"  estimated: {estimate.describe()}", flush=True)
