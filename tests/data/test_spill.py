@@ -38,7 +38,9 @@ def test_compress_take_and_counts_in_chunks(tmp_path: Path, monkeypatch: pytest.
     assert np.array_equal(spill.first_true(mask, 4), np.flatnonzero(mask)[:4])
 
 
-def test_partitions_hold_every_copy_of_a_key_in_row_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partitions_hold_every_copy_of_a_key_in_row_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(spill, "PART", 50)
     monkeypatch.setattr(spill, "CHUNK", 33)
     rng = np.random.default_rng(1)

@@ -129,6 +129,54 @@ def test_split_texts_read_the_mapped_file_on_demand(prepared: Path) -> None:
     assert dev[0] == read_split(prepared, "dev")[0]
 
 
+def test_split_labels_read_the_mapped_file_on_demand(prepared: Path) -> None:
+    """load_splits holds no Python int or tensor per label id: SplitLabels reads the Arrow column's
+    chunks as views of the mapped file, behaves as a read-only list, takes rows, pickles by path."""
+    import pickle
+
+    import numpy as np
+
+    from slimnlp.data import read_split
+    from slimnlp.data.tokenise import SplitLabels
+    from slimnlp.training.batches import label_rows, label_source
+
+    train, dev, _, _ = load_splits(prepared)
+    _, labels = read_split(prepared, "train")
+    ids = train[1]
+    assert isinstance(ids, SplitLabels) and len(ids) == len(labels) == 356
+    assert ids == labels and list(ids) == labels and ids != labels[:-1] and ids != [9] * 356
+    assert ids[0] == labels[0] and ids[-1] == labels[-1] and ids[3:40:7] == labels[3:40:7]
+    assert all(type(i) is int for i in ids) and np.array_equal(np.asarray(ids), labels)
+    assert np.array_equal(ids.take([355, 0, 17, 17]), [labels[355], labels[0], labels[17], labels[17]])
+    with pytest.raises(IndexError, match="train split has 356 labels; no index 356"):
+        ids[356]
+    with pytest.raises(IndexError):
+        ids.take([356])
+    assert all(part.base is not None for part in ids._parts)  # views of the file, not copies
+    again = pickle.loads(pickle.dumps(ids))
+    assert isinstance(again, SplitLabels) and again == labels and len(pickle.dumps(ids)) < 500
+    assert torch.equal(label_rows(label_source(ids), [5, 2]), torch.tensor([labels[5], labels[2]]))
+    assert torch.equal(label_rows(label_source(labels), [5, 2]), torch.tensor([labels[5], labels[2]]))
+    assert dev[1] == read_split(prepared, "dev")[1]
+
+
+def test_the_epoch_order_is_torch_s_in_a_mapped_file() -> None:
+    """The training loop's shuffled order: the rows torch.randperm gives for the seed (so training
+    runs are unchanged), held in a temporary mapped file instead of the process's memory."""
+    from slimnlp.training.batches import epoch_order
+
+    for rows in (0, 1, 1000, 70_001):
+        order = epoch_order(rows, torch.Generator().manual_seed(7))
+        assert torch.equal(order, torch.randperm(rows, generator=torch.Generator().manual_seed(7)))
+    maps = Path("/proc/self/maps")
+    if maps.is_file():  # Linux: the tensor's memory is a mapping of the (unlinked) order file
+        lines = maps.read_text().splitlines()
+        spans = [
+            line.split()[0].split("-") for line in lines if " rw-s " in line and line.endswith("(deleted)")
+        ]
+        assert any(int(lo, 16) <= order.data_ptr() < int(hi, 16) for lo, hi in spans)
+
+
 def test_a_long_split_is_tokenised_by_two_processes_into_one_cache_file(
     prepared: Path, tmp_path: Path, cache_dir: Path, monkeypatch
 ) -> None:

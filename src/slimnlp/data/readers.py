@@ -67,6 +67,7 @@ def read_dataset(
         _as_text_batch,
         batched=True,
         batch_size=10_000,
+        writer_batch_size=10_000,
         fn_kwargs={"columns": wanted},
         remove_columns=list(dict.fromkeys(wanted)),
         features=datasets.Features({"text": datasets.Value("string"), "label": datasets.Value("string")}),

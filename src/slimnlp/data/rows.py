@@ -157,6 +157,7 @@ def clean_rows(
         _clean_batch,
         batched=True,
         batch_size=BATCH,
+        writer_batch_size=BATCH,  # record batches of 10,000 rows: each costs ~3 KB once mapped
         with_indices=True,
         fn_kwargs={"columns": (text_column, label_column), "repair": repair, "relabel": relabel, "acc": acc},
         remove_columns=ds.column_names,
@@ -203,10 +204,9 @@ def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
 def _duplicates(rows: Rows, drop: bool) -> Rows:
     """Rule 5: the same text with the same label again (later copies)."""
     repeated = rows.disk.array(len(rows), bool)
-    for positions, pairs in rows.disk.partitions(rows.disk.take(rows.h_pair, rows.kept)):
-        again = np.ones(len(pairs), dtype=bool)
-        again[np.unique(pairs, return_index=True)[1]] = False  # the first of each, in row order
-        repeated[positions[again]] = True
+    for group in rows.disk.partitions(rows.disk.take(rows.h_pair, rows.kept)):
+        _repeated_in(group, repeated)
+        del group  # one partition in memory at a time (its temporaries went with the call)
     count = int(spill.bincount(repeated.view(np.uint8), 2)[1])
     rows.report["duplicates"] = {
         "repeated": count,
@@ -220,20 +220,13 @@ def _conflicting(rows: Rows) -> Rows:
     """Rule 6: every copy of a text that appears with more than one label."""
     disk = rows.disk
     texts = disk.take(rows.h_text, rows.kept)
-    conflicting, bad_texts, firsts = disk.array(len(rows), bool), 0, []
-    for positions, text, pair in disk.partitions(texts, disk.take(rows.h_pair, rows.kept)):
-        first = np.unique(pair, return_index=True)[1]
-        per_text, counts = np.unique(text[first], return_counts=True)
-        bad = per_text[counts > 1]
-        if len(bad):
-            hit = np.isin(text, bad)
-            conflicting[positions[hit]] = True
-            bad_texts += len(bad)
-            hashes, first_row = np.unique(text[hit], return_index=True)
-            firsts.append(np.stack([positions[hit][first_row], hashes]))
+    conflicting, firsts = disk.array(len(rows), bool), []
+    for group in disk.partitions(texts, disk.take(rows.h_pair, rows.kept)):
+        firsts.append(_conflicts_in(group, conflicting))
+        del group
+    found = np.concatenate(firsts, axis=1)  # (first row, text hash) of each text with two labels
     examples = []
-    if firsts:  # the first EXAMPLES such texts in row order, with every row that has them
-        found = np.concatenate(firsts, axis=1)
+    if found.shape[1]:  # the first EXAMPLES such texts in row order, with every row that has them
         shown = found[1][np.argsort(found[0], kind="stable")[:EXAMPLES]]
         where = spill.isin(texts, shown, disk.array(len(rows), bool))
         positions = disk.compress(None, where)
@@ -249,10 +242,31 @@ def _conflicting(rows: Rows) -> Rows:
             )
     rows.report["conflicting_labels"] = {
         "dropped": int(spill.bincount(conflicting.view(np.uint8), 2)[1]),
-        "texts": bad_texts,
+        "texts": int(found.shape[1]),
         "examples": examples,
     }
     return rows.keep_mask(conflicting, invert=True)
+
+
+def _repeated_in(group: tuple[np.ndarray, np.ndarray], repeated: np.ndarray) -> None:
+    """Mark every copy of a pair hash but the first (in row order) of one partition."""
+    positions, pairs = group
+    again = np.ones(len(pairs), dtype=bool)
+    again[np.unique(pairs, return_index=True)[1]] = False
+    repeated[positions[again]] = True
+
+
+def _conflicts_in(group: tuple[np.ndarray, ...], conflicting: np.ndarray) -> np.ndarray:
+    """Mark the rows of one partition whose text has two or more pair hashes (labels); returns
+    (first row, text hash) of each such text, a 2 x texts array."""
+    positions, text, pair = group
+    first = np.unique(pair, return_index=True)[1]
+    per_text, counts = np.unique(text[first], return_counts=True)
+    bad = per_text[counts > 1]
+    hit = np.isin(text, bad)
+    conflicting[positions[hit]] = True
+    hashes, first_row = np.unique(text[hit], return_index=True)
+    return np.stack([positions[hit][first_row], hashes])
 
 
 def overlap(rows: Rows, other: Rows, drop: bool) -> tuple[Rows, dict[str, Any]]:
@@ -261,10 +275,12 @@ def overlap(rows: Rows, other: Rows, drop: bool) -> tuple[Rows, dict[str, Any]]:
     mine, theirs = disk.take(rows.h_text, rows.kept), other.disk.take(other.h_text, other.kept)
     parts = spill.partitions_for(max(len(mine), len(theirs)))
     found = disk.array(len(rows), bool)
-    for (positions, texts), (_, other_texts) in zip(
+    for group, other_group in zip(
         disk.partitions(mine, parts=parts), other.disk.partitions(theirs, parts=parts), strict=True
     ):
-        found[positions[np.isin(texts, other_texts)]] = True
+        positions, texts = group
+        found[positions[np.isin(texts, other_group[1])]] = True
+        del group, other_group, positions, texts
     per_label = rows.label_counts(found)
     count = sum(per_label.values())
     report = {

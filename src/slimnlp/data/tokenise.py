@@ -295,14 +295,22 @@ def _tokenise(
     workers = workers or tokenise_workers(len(ds))
     try:
         if workers == 1:
-            return ds.map(encode, batch_size=1_000, cache_file_name=str(path), new_fingerprint=key, **common)
+            return ds.map(
+                encode,
+                batch_size=1_000,
+                writer_batch_size=10_000,
+                cache_file_name=str(path),
+                new_fingerprint=key,
+                **common,
+            )
         # Shards in worker processes, then one file (what the cache reads back).
         shards = path.parent / f".{path.stem}-shards"
-        parts = ds.map(encode, batch_size=1_000, num_proc=workers, cache_file_name=str(shards / "part.arrow"),
+        parts = ds.map(encode, batch_size=1_000, writer_batch_size=10_000, num_proc=workers, cache_file_name=str(shards / "part.arrow"),
                        new_fingerprint=f"{key}-parts", **common)  # fmt: skip
         joined = parts.map(
             batched=True,
             batch_size=10_000,
+            writer_batch_size=10_000,
             features=features,
             cache_file_name=str(path),
             new_fingerprint=key,
