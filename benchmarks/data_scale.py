@@ -221,7 +221,7 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     passes = {
         "cleaning rules 1-4 (all rows)": lambda n: raw.map(
             _clean_batch, batched=True, batch_size=BATCH, with_indices=True, num_proc=n,
-            fn_kwargs={"columns": ("Text", "Label"), "repair": True, "relabel": None, "acc": {}},
+            fn_kwargs={"columns": ("Text", "Label"), "repair": True, "relabel": None},
             remove_columns=raw.column_names, cache_file_name=str(work / f"clean-{n}.arrow"),
             load_from_cache_file=False),
         # the product's own pass (slimnlp.data.tokenise), shards joined into one file when n > 1

@@ -14,7 +14,8 @@
 6. write train/dev/test.arrow, label_map.json and data_report.json (artifacts.py)
 
 Texts stay in memory-mapped Arrow files throughout; the whole-file rules work on hashes and label
-codes, so a file of millions of rows needs little memory.
+codes kept in mapped files, one hash partition at a time (rows.py, spill.py), so the memory the step
+holds does not grow with the rows (benchmarks/data_scale.py measures it).
 
 The report says what every rule did, with examples; its flat numeric keys (`train_rows`,
 `dropped_duplicates`, ...) are the step's metrics.

@@ -2,19 +2,22 @@
 
     rows = clean_rows(ds, "Text", "Label", repair_mojibake=True, drop_repeats=True, work=Path("/tmp/x"))
     rows.report                  # {rule: report} as cleaning.clean_table gives it
-    rows.frame()                 # the kept rows' labels as a pandas column (for splits.py)
+    rows.label_counts()          # {label: kept rows}
     rows.dataset()               # the kept rows as a datasets.Dataset (memory-mapped)
 
 Rules 1-4 of cleaning.py (header rows, mojibake, unicode, empty) run on batches of 10,000 rows in
 `Dataset.map`, written to an Arrow file under `work`: memory does not grow with the file. Rules 5-6
 (duplicates, conflicting labels), the train/test overlap and the label rules work on a 64-bit hash
-of each text and of each text+label pair and on label codes (numpy arrays of a few bytes per row),
-never on the texts as Python strings. Kept rows stay in file order.
+of each text and of each text+label pair and on label codes, never on the texts as Python strings.
+Those per-row numbers are spill.Disk arrays (files mapped into memory), and the rules that compare
+rows sort one hash partition at a time (spill.Disk.partitions), so memory does not grow with the
+file either. Kept rows stay in file order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from slimnlp.data.cleaning import (
 from slimnlp.data.spill import Disk
 
 BATCH = 10_000
+REPORT_ROW = 0  # the row number of a batch's report row (data rows count from 1)
 
 
 def text_hash(text: str) -> int:
@@ -135,13 +139,23 @@ class Rows:
 
 
 def clean_rows(
-    ds, text_column: str, label_column: str, repair: bool, drop_repeats: bool, work: Path, relabel=None
+    ds,
+    text_column: str,
+    label_column: str,
+    repair: bool,
+    drop_repeats: bool,
+    work: Path,
+    relabel=None,
+    workers: int | None = None,
 ) -> Rows:
     """Apply cleaning rules 1-6 to a text/label dataset; `relabel` (raw label -> label) is label
-    normalisation, applied first."""
+    normalisation, applied first. Rules 1-4 run in `workers` processes (default: two from
+    PARALLEL_ROWS rows on, tokenise.tokenise_workers); each batch's rule report travels in the
+    mapped rows (a report row, row number 0), so the counts and examples are the same either way."""
     import datasets
 
-    acc: dict[str, dict[str, Any]] = {}
+    from slimnlp.data.tokenise import tokenise_workers
+
     features = datasets.Features(
         {
             "text": datasets.Value("string"),
@@ -152,27 +166,31 @@ def clean_rows(
         }
     )
     work.mkdir(parents=True, exist_ok=True)
-    name = f"clean-{len(list(work.glob('clean-*.arrow')))}"
+    name = f"clean-{len(list(work.glob('clean-*')))}"
     cleaned = ds.map(
         _clean_batch,
         batched=True,
         batch_size=BATCH,
         writer_batch_size=BATCH,  # record batches of 10,000 rows: each costs ~3 KB once mapped
         with_indices=True,
-        fn_kwargs={"columns": (text_column, label_column), "repair": repair, "relabel": relabel, "acc": acc},
+        num_proc=workers or tokenise_workers(len(ds)),
+        fn_kwargs={"columns": (text_column, label_column), "repair": repair, "relabel": relabel},
         remove_columns=ds.column_names,
         features=features,
-        cache_file_name=str(work / f"{name}.arrow"),
+        cache_file_name=str(work / name / "rows.arrow"),
         new_fingerprint=name,
         load_from_cache_file=False,
         desc="cleaning",
     )
-    rows = Rows(cleaned, acc, Disk(work / "spill"))
+    rows = Rows(cleaned, {}, Disk(work / "spill"))
+    rows = _batch_reports(rows)
     rows = _duplicates(rows, drop_repeats)
     return _conflicting(rows)
 
 
-def _clean_batch(batch, indices, columns, repair, relabel, acc) -> dict[str, list]:
+def _clean_batch(batch, indices, columns, repair, relabel) -> dict[str, list]:
+    """Rules 1-4 on one batch: its kept rows with their hashes, then one report row (row number 0,
+    the batch's rule reports as JSON in `text`)."""
     labels = batch["label"] if not relabel else [relabel.get(label, label) for label in batch["label"]]
     table = pd.DataFrame({"text": batch["text"], "label": labels, "row": [i + 1 for i in indices]})
     reports = {}
@@ -180,16 +198,26 @@ def _clean_batch(batch, indices, columns, repair, relabel, acc) -> dict[str, lis
     table, reports["mojibake"] = fix_mojibake(table, repair)
     table, reports["unicode"] = normalize_unicode(table)
     table, reports["empty"] = drop_empty(table)
-    for rule, report in reports.items():
-        _merge(acc.setdefault(rule, {}), report)
     texts, labels = table["text"].tolist(), table["label"].tolist()
     return {
-        "text": texts,
-        "label": labels,
-        "row": table["row"].tolist(),
-        "h_text": [text_hash(t) for t in texts],
-        "h_pair": [text_hash(f"{t}\0{label}") for t, label in zip(texts, labels, strict=True)],
+        "text": texts + [json.dumps(reports, ensure_ascii=False)],
+        "label": labels + [""],
+        "row": table["row"].tolist() + [REPORT_ROW],
+        "h_text": [text_hash(t) for t in texts] + [0],
+        "h_pair": [text_hash(f"{t}\0{label}") for t, label in zip(texts, labels, strict=True)] + [0],
     }
+
+
+def _batch_reports(rows: Rows) -> Rows:
+    """Sum the report rows' rule reports (in file order: the first examples come first) into
+    rows.report, and keep every other row."""
+    column = rows.ds.data.column("row")
+    is_report = rows.disk.from_chunks((c.to_numpy() == REPORT_ROW for c in column.chunks), len(column), bool)
+    texts = rows.ds.data.column("text")
+    for position in rows.disk.compress(None, is_report):
+        for rule, report in json.loads(texts[int(position)].as_py()).items():
+            _merge(rows.report.setdefault(rule, {}), report)
+    return rows.keep_mask(is_report, invert=True)
 
 
 def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:

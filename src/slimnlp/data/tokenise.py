@@ -31,7 +31,7 @@ import numpy as np
 from slimnlp.data.artifacts import REPORT, load_split, read_label_map, split_path
 
 TOKENISATIONS: Counter = Counter()  # ("tokenised" | "reused", split) -> count in this process
-PARALLEL_ROWS = 50_000  # splits this long are tokenised by two processes (tokenise_workers)
+PARALLEL_ROWS = 50_000  # splits this long are tokenised (and cleaned) by two processes (tokenise_workers)
 _ITER_BATCH = 10_000  # texts turned into Python strings at a time when a split is iterated
 _LAST_PRINTED: list[str] = [""]  # dev scored after every epoch: say "reused" once, not every epoch
 
@@ -326,9 +326,10 @@ def _tokenise(
 
 
 def tokenise_workers(rows: int) -> int:
-    """Processes that tokenise a split: 2 (or the CPUs, if fewer) from PARALLEL_ROWS rows on.
-    Measured on 2 cores at 1M rows (benchmarks/data_scale.py --num-proc-study): 0.52x the wall time
-    of one process; the Python side of each batch (ids to lists, the Arrow write) is one thread."""
+    """Processes for a `Dataset.map` pass over a split (tokenising; prepare-data's cleaning rules
+    1-4): 2 (or the CPUs, if fewer) from PARALLEL_ROWS rows on. Measured on 2 cores at 1M rows
+    (benchmarks/data_scale.py --num-proc-study): 0.52x the wall time of one process for tokenising,
+    0.54x for cleaning; the Python side of each batch (ids to lists, the Arrow write) is one thread."""
     return min(2, os.cpu_count() or 1) if rows >= PARALLEL_ROWS else 1
 
 
