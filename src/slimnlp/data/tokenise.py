@@ -91,7 +91,8 @@ class SplitLabels(Sequence):
     def __init__(self, column: Any, data_dir: Path, split: str) -> None:
         self.data_dir, self.split = Path(data_dir), split
         self._chunks = _Chunks(column)
-        self._parts = [c.to_numpy() for c in column.chunks]  # int64 views of the mapped file
+        # int64 views of the mapped file (a copy only for an old .jsonl split's in-memory column)
+        self._parts = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.int64) for c in column.chunks]
 
     def __len__(self) -> int:
         return self._chunks.rows
