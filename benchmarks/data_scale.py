@@ -3,14 +3,17 @@
     nice -n 5 python benchmarks/data_scale.py                      # 100k, 1M, 5M (about 30 min on 2 cores)
     python benchmarks/data_scale.py --rows 100000 --rows 1000000   # fewer sizes
     python benchmarks/data_scale.py --num-proc-study 1000000       # the map passes with num_proc 1 vs 2
+    sudo python benchmarks/data_scale.py --rows 5000000 --paths after --memory-limit 1024   # in a 1 GiB cgroup
 
 For each size, one generated CSV (Marathi-like words, 5 labels, ~2% repeated rows) goes through:
 - before: the pandas implementation of commit 05066f2 (its src/ extracted with `git archive`):
   prepare-data, `read_split` of train into Python lists, `encode` of every text, then one pass of
   the loop's batching (shuffled rows, `collate` to padded tensors);
 - after: this checkout: prepare-data on `datasets`/Arrow, then what a training step does:
-  `load_splits` (texts memory-mapped, label ids), `token_ids` (the Arrow token cache, tokenised
-  once), and the same pass with `take` + `collate`.
+  `load_splits` (texts and label ids memory-mapped), `token_ids` (the Arrow token cache, tokenised
+  once), the loop's `epoch_order` (in a mapped file), and the same pass with `take` + `collate`.
+The before path is skipped above 2M rows (it needs ~5.4 KB a row: ~27 GiB at 5M) unless
+--memory-limit is given (then the kernel stops it at the limit).
 Each runs in its own subprocess (so its peak RSS is its own, from getrusage) with the same WordPiece
 tokenizer (max_length 64, batch 32); no model. Prints a markdown table: wall seconds (and CPU
 seconds of the process, all threads: the fairer figure on a shared machine) for prepare-data and for
@@ -243,13 +246,60 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     return results
 
 
+def _charged(result: dict) -> str:
+    """With --memory-limit: the cgroup's peak charge (all processes, page cache included)."""
+    return f" cgroup peak {result['cgroup_peak_mib']:.0f} MiB |" if "cgroup_peak_mib" in result else ""
+
+
 def _phases(result: dict) -> str:
     return " / ".join(
         f"{result.get(f'{phase}_anon_mib', float('nan')):.0f}" for phase in ("imports", "prepare", "loader")
     )
 
 
-def run(mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path) -> dict:
+def own_memory_cgroup() -> tuple[bool, Path]:
+    """(cgroup v1?, folder) of the memory cgroup this process is in (/proc/self/cgroup)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return True, Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            return False, Path("/sys/fs/cgroup") / line[3:].lstrip("/")
+    raise OSError("no memory cgroup in /proc/self/cgroup")
+
+
+class MemoryLimit:
+    """A memory cgroup (v1 or v2) with a limit, as Kubernetes gives a pod: everything charged to it
+    counts (anonymous memory, page cache of the mapped files, child processes), and the kernel
+    reclaims page cache before it kills. Needs root and a writable cgroup file system."""
+
+    def __init__(self, mib: int, name: str) -> None:
+        self.v1, parent = own_memory_cgroup()
+        self.path = parent / f"slimnlp-data-scale-{os.getpid()}-{name}"  # below this process's own
+        self.path.mkdir()
+        self._write("memory.limit_in_bytes" if self.v1 else "memory.max", str(mib << 20))
+        if self.v1 and (self.path / "memory.memsw.limit_in_bytes").exists():
+            self._write("memory.memsw.limit_in_bytes", str(mib << 20))  # no swapping around the limit
+
+    def _write(self, name: str, value: str) -> None:
+        (self.path / name).write_text(value)
+
+    def enter(self) -> None:  # in the child, before exec
+        self._write("cgroup.procs", str(os.getpid()))
+
+    def close(self) -> dict:
+        peak_file = "memory.max_usage_in_bytes" if self.v1 else "memory.peak"
+        events = (self.path / ("memory.oom_control" if self.v1 else "memory.events")).read_text()
+        kills = [int(line.split()[1]) for line in events.splitlines() if line.startswith("oom_kill ")]
+        peak = int((self.path / peak_file).read_text()) if (self.path / peak_file).exists() else 0
+        self.path.rmdir()
+        return {"cgroup_peak_mib": peak / 2**20, "oom_kills": kills[0] if kills else 0}
+
+
+def run(
+    mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path, limit_mib: int | None = None
+) -> dict:
     # A fresh token cache per run: the generated data is the same every time (seed 0), and a cache
     # left by an earlier run would make "tokenise + loader pass" a reuse, not a tokenisation.
     env = dict(os.environ, SLIMNLP_CACHE_DIR=str(work / f"cache-{mode}"))
@@ -258,12 +308,19 @@ def run(mode: str, csv: Path, tokenizer_dir: Path, work: Path, before_src: Path)
     out = work / f"out-{mode}"
     command = [sys.executable, __file__, "--worker", mode, "--csv", str(csv), "--tokenizer", str(tokenizer_dir),
                "--out", str(out)]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    limit = MemoryLimit(limit_mib, mode) if limit_mib else None
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                              preexec_fn=limit.enter if limit else None)  # fmt: skip
+    finally:
+        charged = limit.close() if limit else {}
     if done.returncode != 0:
+        if charged.get("oom_kills"):
+            return {"error": f"killed by the OOM killer at the {limit_mib} MiB limit"} | charged
         return {
             "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"rc {done.returncode}"
         }
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]) | charged
 
 
 def main() -> None:
@@ -275,6 +332,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     parser.add_argument("--paths", default="before,after", help="which to run (default: before,after)")
+    parser.add_argument(
+        "--memory-limit",
+        type=int,
+        metavar="MIB",
+        help="run each path in a memory cgroup of MIB (root, Linux)",
+    )
     parser.add_argument(
         "--num-proc-study", type=int, metavar="ROWS", help="time the map passes with num_proc 1 and 2"
     )
@@ -320,7 +383,14 @@ def main() -> None:
                 make_tokenizer(csv, tokenizer_dir)
             results = {}
             for mode in args.paths.split(","):
-                results[mode] = run(mode, csv, tokenizer_dir, work / f"{rows}", before_src / "src")
+                if mode == "before" and rows > 2_000_000 and not args.memory_limit:
+                    print(
+                        f"| {rows:,} | before | skipped: ~5.4 KB a row, more memory than most machines have | | | | | |"
+                    )
+                    continue
+                results[mode] = run(
+                    mode, csv, tokenizer_dir, work / f"{rows}", before_src / "src", args.memory_limit
+                )
                 r = results[mode]
                 if "error" in r:
                     print(f"| {rows:,} | {mode} | failed: {r['error'][:80]} | | | | | |", flush=True)
@@ -328,7 +398,7 @@ def main() -> None:
                 print(f"| {rows:,} | {mode} | {r['prepare_s']:.1f} ({r['prepare_cpu_s']:.1f}) | "
                       f"{r['loader_s']:.1f} ({r['loader_cpu_s']:.1f}) | "
                       f"{r['peak_rss_mib']:.0f} | {r['peak_anon_mib']:.0f} ({_phases(r)}) | {r['peak_file_mib']:.0f} | "
-                      f"{r['train_rows']:,} |", flush=True)  # fmt: skip
+                      f"{r['train_rows']:,} |{_charged(r)}", flush=True)  # fmt: skip
             b, a = results.get("before", {"error": ""}), results.get("after", {"error": ""})
             if "error" not in a and "error" not in b:
                 print(f"| {rows:,} | after/before | {a['prepare_s'] / b['prepare_s']:.2f}x "
