@@ -246,6 +246,36 @@ def num_proc_study(rows: int, work: Path) -> list[dict]:
     return results
 
 
+def plot(results: list[dict], path: Path) -> Path:
+    """Peak anonymous and file-backed memory against rows, before and after (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for mode, colour in (("before", "tab:red"), ("after", "tab:blue")):
+        runs = sorted((r["rows"], r[mode]) for r in results if "error" not in r.get(mode, {"error": ""}))
+        if not runs:
+            continue
+        rows = [n for n, _ in runs]
+        ax.plot(rows, [m["peak_anon_mib"] for _, m in runs], "o-", color=colour, label=f"{mode}: anonymous")
+        ax.plot(rows, [m["peak_file_mib"] for _, m in runs], "s--", color=colour, alpha=0.6,
+                label=f"{mode}: file-backed (reclaimable)")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows in the file")
+    ax.set_ylabel("peak MiB (prepare-data + loader pass)")
+    ax.set_title("slimnlp data layer: peak memory against rows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _charged(result: dict) -> str:
     """With --memory-limit: the cgroup's peak charge (all processes, page cache included)."""
     return f" cgroup peak {result['cgroup_peak_mib']:.0f} MiB |" if "cgroup_peak_mib" in result else ""
@@ -341,7 +371,19 @@ def main() -> None:
     parser.add_argument(
         "--num-proc-study", type=int, metavar="ROWS", help="time the map passes with num_proc 1 and 2"
     )
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="draw peak memory against rows")
+    parser.add_argument(
+        "--plot-logs",
+        type=Path,
+        nargs="+",
+        metavar="LOG",
+        help="with --plot: draw earlier runs' printed output",
+    )
     args = parser.parse_args()
+    if args.plot and args.plot_logs:  # the last line of each log is its JSON
+        runs = [run for log in args.plot_logs for run in json.loads(log.read_text().strip().splitlines()[-1])]
+        print(plot(runs, args.plot))
+        return
     if args.num_proc_study:
         with tempfile.TemporaryDirectory(prefix="data-scale-", dir=args.work) as scratch:
             print(f"# {os.cpu_count()} CPUs; wall seconds, the faster of two interleaved runs each")
@@ -408,6 +450,8 @@ def main() -> None:
                       f"{'same' if a['train_rows'] == b['train_rows'] else 'DIFFERENT'} |", flush=True)  # fmt: skip
             rows_out.append({"rows": rows, **results})
             csv.unlink()
+        if args.plot:
+            plot(rows_out, args.plot)
         print(json.dumps(rows_out), flush=True)
 
 

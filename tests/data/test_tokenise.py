@@ -153,6 +153,10 @@ def test_split_labels_read_the_mapped_file_on_demand(prepared: Path) -> None:
     with pytest.raises(IndexError):
         ids.take([356])
     assert all(part.base is not None for part in ids._parts)  # views of the file, not copies
+    base = ids._compact  # random reads go to a compact copy in a mapped file
+    while base is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert base is not None and np.array_equal(ids._compact, labels)
     again = pickle.loads(pickle.dumps(ids))
     assert isinstance(again, SplitLabels) and again == labels and len(pickle.dumps(ids)) < 500
     assert torch.equal(label_rows(label_source(ids), [5, 2]), torch.tensor([labels[5], labels[2]]))

@@ -22,6 +22,7 @@ import functools
 import itertools
 import math
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -29,6 +30,13 @@ import numpy as np
 
 CHUNK = 1 << 18  # rows a streaming pass holds at a time (~10 MB of temporaries)
 PART = 1 << 19  # rows a hash partition holds, about (sorted in memory: ~30 MB)
+
+
+def temporary_array(n: int, dtype) -> np.ndarray:
+    """n zeros in an unnamed temporary file ($TMPDIR) mapped into memory: file-backed pages the kernel
+    can write out and drop, gone when the array is."""
+    with tempfile.TemporaryFile(prefix="slimnlp-") as backing:  # the mapping keeps the file open
+        return np.memmap(backing, dtype=dtype, mode="w+", shape=(max(n, 1),)).view(np.ndarray)[:n]
 
 
 def chunks(n: int, size: int | None = None) -> Iterator[slice]:

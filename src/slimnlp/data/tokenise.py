@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from slimnlp.data import spill
 from slimnlp.data.artifacts import REPORT, load_split, read_label_map, split_path
 
 TOKENISATIONS: Counter = Counter()  # ("tokenised" | "reused", split) -> count in this process
@@ -93,17 +94,29 @@ class SplitLabels(Sequence):
         self._chunks = _Chunks(column)
         # int64 views of the mapped file (a copy only for an old .jsonl split's in-memory column)
         self._parts = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.int64) for c in column.chunks]
+        self._compact: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._chunks.rows
 
     def take(self, rows) -> np.ndarray:
         """The ids of `rows` (int64)."""
-        chunk_of, local = self._chunks.locate(rows)
-        out = np.empty(len(local), dtype=np.int64)
-        for i, (chunk, row) in enumerate(zip(chunk_of.tolist(), local.tolist(), strict=True)):
-            out[i] = self._parts[chunk][row]
-        return out
+        self._chunks.locate(rows)  # the range check
+        return self._ids()[np.asarray(rows, dtype=np.int64)]
+
+    def _ids(self) -> np.ndarray:
+        """Every id, contiguous, in a mapped temporary file (8 bytes a row, file-backed), made on
+        first use. Random reads (a training batch's rows) then touch only these pages: read from the
+        split file, each would page in the read-ahead around its label, mostly texts. Measured at
+        3.5M rows in a 1 GiB cgroup: 400 MiB of the split file's text pages cached, and thrashing."""
+        if self._compact is None:
+            ids = spill.temporary_array(len(self), np.int64)
+            done = 0
+            for part in self._parts:
+                ids[done : done + len(part)] = part
+                done += len(part)
+            self._compact = ids
+        return self._compact
 
     def __getitem__(self, index):
         if isinstance(index, slice):

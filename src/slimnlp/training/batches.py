@@ -7,13 +7,13 @@ in memory as before.
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from slimnlp.data import spill
 from slimnlp.data.tokenise import SplitLabels, TokenIds, cached_token_ids
 from slimnlp.training.metrics import classification_metrics
 
@@ -65,9 +65,7 @@ def epoch_order(rows: int, generator: torch.Generator) -> torch.Tensor:
     """`torch.randperm(rows, generator=generator)`, the same order, written into a temporary file
     mapped into memory: 8 bytes a row that the kernel can write out and drop, so a training split of
     millions of rows adds nothing to the process's own memory. Sliced per batch."""
-    with tempfile.TemporaryFile(prefix="slimnlp-order-") as backing:  # unlinked; the mapping keeps it
-        mapped = np.memmap(backing, dtype=np.int64, mode="w+", shape=(max(rows, 1),)).view(np.ndarray)
-    order = torch.from_numpy(mapped)[:rows]
+    order = torch.from_numpy(spill.temporary_array(rows, np.int64))
     return torch.randperm(rows, generator=generator, out=order)
 
 
