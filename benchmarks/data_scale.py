@@ -308,7 +308,11 @@ class MemoryLimit:
         self.v1, parent = own_memory_cgroup()
         self.path = parent / f"slimnlp-data-scale-{os.getpid()}-{name}"  # below this process's own
         self.path.mkdir()
-        self._write("memory.limit_in_bytes" if self.v1 else "memory.max", str(mib << 20))
+        limit_file = "memory.limit_in_bytes" if self.v1 else "memory.max"
+        if not (self.path / limit_file).exists():  # cgroup v2 without the memory controller below us
+            self.path.rmdir()
+            raise OSError(f"{parent}: no memory controller for its children ({limit_file} missing)")
+        self._write(limit_file, str(mib << 20))
         if self.v1 and (self.path / "memory.memsw.limit_in_bytes").exists():
             self._write("memory.memsw.limit_in_bytes", str(mib << 20))  # no swapping around the limit
 
