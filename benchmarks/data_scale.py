@@ -166,21 +166,20 @@ def _measured(mode: str, csv: Path, tokenizer_dir: Path, out: Path, memory: Peak
 
         n = len(ids)
         order = torch.randperm(n, generator=generator)  # as the training loop held it
-        label_rows = lambda source, rows: source[rows]  # noqa: E731
     else:  # what the training loop (training/loop.py) calls
         from slimnlp.data import load_splits
-        from slimnlp.training.batches import epoch_order, label_rows, label_source, token_ids
+        from slimnlp.training.batches import epoch_order, label_tensor, token_ids
 
         train = load_splits(out)[0]  # texts and label ids memory-mapped
         ids = token_ids(tokenizer, train[0], MAX_LENGTH)  # the step's call: tokenised into the cache
-        take, n, labels = ids.take, len(ids), label_source(train[1])
+        take, n, labels = ids.take, len(ids), label_tensor(train[1])
         order = epoch_order(n, generator)  # the same order as torch.randperm, in a mapped file
     tokens = labelled = 0
     for begin in range(0, n, BATCH):
         rows = order[begin : begin + BATCH].tolist()
         batch = collate(take(rows), pad_id_of(tokenizer), "cpu")
         tokens += int(batch["attention_mask"].sum())
-        labelled += len(label_rows(labels, rows))  # the batch's label ids, as the loop takes them
+        labelled += len(labels[rows])  # the batch's label ids, as the loop takes them
     assert labelled == n
     done, done_cpu = time.perf_counter(), time.process_time()
     memory.end_phase("loader")

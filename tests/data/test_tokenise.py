@@ -138,7 +138,7 @@ def test_split_labels_read_the_mapped_file_on_demand(prepared: Path) -> None:
 
     from slimnlp.data import read_split
     from slimnlp.data.tokenise import SplitLabels
-    from slimnlp.training.batches import label_rows, label_source
+    from slimnlp.training.batches import label_tensor
 
     train, dev, _, _ = load_splits(prepared)
     _, labels = read_split(prepared, "train")
@@ -159,8 +159,8 @@ def test_split_labels_read_the_mapped_file_on_demand(prepared: Path) -> None:
     assert base is not None and np.array_equal(ids._compact, labels)
     again = pickle.loads(pickle.dumps(ids))
     assert isinstance(again, SplitLabels) and again == labels and len(pickle.dumps(ids)) < 500
-    assert torch.equal(label_rows(label_source(ids), [5, 2]), torch.tensor([labels[5], labels[2]]))
-    assert torch.equal(label_rows(label_source(labels), [5, 2]), torch.tensor([labels[5], labels[2]]))
+    assert torch.equal(label_tensor(ids)[[5, 2]], torch.tensor([labels[5], labels[2]]))
+    assert torch.equal(label_tensor(labels)[[5, 2]], torch.tensor([labels[5], labels[2]]))
     assert dev[1] == read_split(prepared, "dev")[1]
 
 

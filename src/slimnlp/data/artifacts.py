@@ -27,6 +27,9 @@ from slimnlp.data.errors import DataError
 SPLIT_FILES = {"train": "train.arrow", "dev": "dev.arrow", "test": "test.arrow"}
 JSONL_FILES = {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl"}  # before the Arrow format
 LABEL_MAP = "label_map.json"
+# Rows per record batch of every Arrow file the data layer writes (datasets writes 1,000): each
+# record batch of a mapped file costs ~3 KB of the reading process's memory.
+WRITER_BATCH = 10_000
 REPORT = "data_report.json"
 
 
@@ -53,7 +56,7 @@ def write_split(out_dir: Path, split: str, table: Any, label2id: dict[str, int])
         },
         batched=True,
         batch_size=10_000,
-        writer_batch_size=10_000,  # record batches of 10,000 rows (datasets' 1,000: ~3 KB each when mapped)
+        writer_batch_size=WRITER_BATCH,
         features=features,
         cache_file_name=str(path),
         new_fingerprint=f"prepared-{split}",

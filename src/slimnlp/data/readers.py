@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from slimnlp.data.artifacts import WRITER_BATCH
 from slimnlp.data.errors import DataError
 from slimnlp.data.tables import check_columns, sniff_text_file
 
@@ -67,7 +68,7 @@ def read_dataset(
         _as_text_batch,
         batched=True,
         batch_size=10_000,
-        writer_batch_size=10_000,
+        writer_batch_size=WRITER_BATCH,
         fn_kwargs={"columns": wanted},
         remove_columns=list(dict.fromkeys(wanted)),
         features=datasets.Features({"text": datasets.Value("string"), "label": datasets.Value("string")}),

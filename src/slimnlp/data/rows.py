@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slimnlp.data import spill
+from slimnlp.data.artifacts import WRITER_BATCH
 from slimnlp.data.cleaning import (
     EXAMPLES,
     _short,
@@ -123,17 +124,10 @@ class Rows:
             return self.ds
         path = self.disk.path("indices.arrow")
         schema = pa.schema([("indices", pa.uint64())])
-        sink = pa.OSFile(str(path), "wb") if path else pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, schema) as writer:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
             for part in spill.chunks(len(self.kept)):
                 writer.write_batch(pa.record_batch([pa.array(self.kept[part], pa.uint64())], schema=schema))
-        if path:
-            sink.close()
-        indices = (
-            MemoryMappedTable.from_file(str(path))
-            if path
-            else datasets.table.InMemoryTable.from_buffer(sink.getvalue())
-        )
+        indices = MemoryMappedTable.from_file(str(path))
         return datasets.Dataset(self.ds.data, info=self.ds.info.copy(), split=self.ds.split,
                                 indices_table=indices, fingerprint=f"kept-{len(self.kept)}-{id(indices)}")  # fmt: skip
 
@@ -171,7 +165,7 @@ def clean_rows(
         _clean_batch,
         batched=True,
         batch_size=BATCH,
-        writer_batch_size=BATCH,  # record batches of 10,000 rows: each costs ~3 KB once mapped
+        writer_batch_size=WRITER_BATCH,
         with_indices=True,
         num_proc=workers or tokenise_workers(len(ds)),
         fn_kwargs={"columns": (text_column, label_column), "repair": repair, "relabel": relabel},
@@ -235,7 +229,7 @@ def _duplicates(rows: Rows, drop: bool) -> Rows:
     for group in rows.disk.partitions(rows.disk.take(rows.h_pair, rows.kept)):
         _repeated_in(group, repeated)
         del group  # one partition in memory at a time (its temporaries went with the call)
-    count = int(spill.bincount(repeated.view(np.uint8), 2)[1])
+    count = int(np.count_nonzero(repeated))
     rows.report["duplicates"] = {
         "repeated": count,
         "dropped": count if drop else 0,
@@ -269,7 +263,7 @@ def _conflicting(rows: Rows) -> Rows:
                 }
             )
     rows.report["conflicting_labels"] = {
-        "dropped": int(spill.bincount(conflicting.view(np.uint8), 2)[1]),
+        "dropped": int(np.count_nonzero(conflicting)),
         "texts": int(found.shape[1]),
         "examples": examples,
     }

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,11 +31,12 @@ CHUNK = 1 << 18  # rows a streaming pass holds at a time (~10 MB of temporaries)
 PART = 1 << 19  # rows a hash partition holds, about (sorted in memory: ~30 MB)
 
 
-def temporary_array(n: int, dtype) -> np.ndarray:
-    """n zeros in an unnamed temporary file ($TMPDIR) mapped into memory: file-backed pages the kernel
-    can write out and drop, gone when the array is."""
-    with tempfile.TemporaryFile(prefix="slimnlp-") as backing:  # the mapping keeps the file open
-        return np.memmap(backing, dtype=dtype, mode="w+", shape=(max(n, 1),)).view(np.ndarray)[:n]
+def temporary_array(n: int, dtype, folder: Path | None = None) -> np.ndarray:
+    """n zeros in an unnamed temporary file (in `folder`, default $TMPDIR) mapped into memory:
+    file-backed pages the kernel can write out and drop, gone when the array is."""
+    with tempfile.TemporaryFile(prefix="slimnlp-", dir=folder) as backing:  # the mapping keeps the file
+        mapped = np.memmap(backing, dtype=dtype, mode="w+", shape=(max(n, 1),)).view(np.ndarray)
+    return mapped if n else mapped[:0]  # a file cannot map zero bytes
 
 
 def chunks(n: int, size: int | None = None) -> Iterator[slice]:
@@ -55,18 +55,15 @@ class Disk:
             self.root.mkdir(parents=True, exist_ok=True)
         self._names = itertools.count()
 
-    def path(self, name: str) -> Path | None:
-        """A new file name under root (None without a root)."""
-        return self.root / f"{next(self._names)}-{name}" if self.root is not None else None
+    def path(self, name: str) -> Path:
+        """A new file name under root."""
+        if self.root is None:
+            raise ValueError("an in-memory Disk has no folder")
+        return self.root / f"{next(self._names)}-{name}"
 
     def array(self, n: int, dtype, fill=None) -> np.ndarray:
         """A new array of n rows (zeros, or `fill`)."""
-        if self.root is None or n == 0:
-            out = np.zeros(n, dtype=dtype)
-        else:
-            path = self.root / f"{next(self._names)}.bin"
-            out = np.memmap(path, dtype=dtype, mode="w+", shape=(n,)).view(np.ndarray)  # zero-filled
-            os.unlink(path)  # the mapping keeps the data; the space is freed with the array
+        out = np.zeros(n, dtype=dtype) if self.root is None else temporary_array(n, dtype, self.root)
         if fill is not None and n:
             for part in chunks(n):
                 out[part] = fill
@@ -180,7 +177,7 @@ def bincount(codes: np.ndarray, minlength: int = 0, mask: np.ndarray | None = No
     return total
 
 
-def isin(values: np.ndarray, test: np.ndarray, out: np.ndarray) -> np.ndarray:
+def isin(values: np.ndarray, test, out: np.ndarray) -> np.ndarray:
     """out[:] = np.isin(values, test) in chunks (`test` small: a few label codes, hashes)."""
     for part in chunks(len(values)):
         out[part] = np.isin(values[part], test)

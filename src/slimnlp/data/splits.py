@@ -152,19 +152,14 @@ def stratified_holdout(codes: np.ndarray, held_rows: int, seed: int, disk: Disk 
     t_i = _approximate_mode(class_counts - n_i, n_test, rng)
     held = disk.array(len(codes), bool)
     for i, code in enumerate(classes):
-        rows = disk.compress(None, _equal(codes, code, disk))  # this label's rows in file order
+        rows = disk.compress(
+            None, spill.isin(codes, [code], disk.array(len(codes), bool))
+        )  # this label's rows in file order
         order = disk.arange(class_counts[i])
         rng.shuffle(order)  # rng.permutation(class_counts[i]), in place: the same draws
         for part in spill.chunks(int(t_i[i])):
             held[rows[order[n_i[i] + part.start : n_i[i] + part.stop]]] = True
     return held
-
-
-def _equal(codes: np.ndarray, code: int, disk: Disk) -> np.ndarray:
-    out = disk.array(len(codes), bool)
-    for part in spill.chunks(len(codes)):
-        out[part] = codes[part] == code
-    return out
 
 
 def stratified_subset(table: pd.DataFrame, max_rows: int | None, seed: int, key: str) -> pd.DataFrame:
@@ -192,7 +187,7 @@ def subset_positions(
     rng = np.random.default_rng(seed)
     keep = []
     for label, quota in quotas.items():
-        rows = disk.compress(None, _equal(codes, code_of[label], disk))
+        rows = disk.compress(None, spill.isin(codes, [code_of[label]], disk.array(len(codes), bool)))
         keep.append(rows[rng.choice(len(rows), size=quota, replace=False)])  # = rng.choice(rows, ...)
     return np.sort(np.concatenate(keep))
 

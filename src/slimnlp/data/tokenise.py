@@ -21,6 +21,7 @@ import json
 import operator
 import os
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from slimnlp.data import spill
-from slimnlp.data.artifacts import REPORT, load_split, read_label_map, split_path
+from slimnlp.data.artifacts import REPORT, WRITER_BATCH, load_split, read_label_map, split_path
 
 TOKENISATIONS: Counter = Counter()  # ("tokenised" | "reused", split) -> count in this process
 PARALLEL_ROWS = 50_000  # splits this long are tokenised (and cleaned) by two processes (tokenise_workers)
@@ -91,32 +92,29 @@ class SplitLabels(Sequence):
 
     def __init__(self, column: Any, data_dir: Path, split: str) -> None:
         self.data_dir, self.split = Path(data_dir), split
-        self._chunks = _Chunks(column)
         # int64 views of the mapped file (a copy only for an old .jsonl split's in-memory column)
         self._parts = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=np.int64) for c in column.chunks]
+        self._rows = sum(len(part) for part in self._parts)
         self._compact: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return self._chunks.rows
+        return self._rows
+
+    def ids(self) -> np.ndarray:
+        """Every id, contiguous, in a mapped temporary file (8 bytes a row, file-backed), made on
+        first use: what random reads (a training batch's rows) should index. Read from the split
+        file, each would page in the read-ahead around its label, mostly texts. Measured at 3.5M
+        rows in a 1 GiB cgroup: 400 MiB of the split file's text pages cached, and thrashing."""
+        if self._compact is None:
+            self._compact = spill.Disk(tempfile.gettempdir()).from_chunks(self._parts, self._rows, np.int64)
+        return self._compact
 
     def take(self, rows) -> np.ndarray:
         """The ids of `rows` (int64)."""
-        self._chunks.locate(rows)  # the range check
-        return self._ids()[np.asarray(rows, dtype=np.int64)]
-
-    def _ids(self) -> np.ndarray:
-        """Every id, contiguous, in a mapped temporary file (8 bytes a row, file-backed), made on
-        first use. Random reads (a training batch's rows) then touch only these pages: read from the
-        split file, each would page in the read-ahead around its label, mostly texts. Measured at
-        3.5M rows in a 1 GiB cgroup: 400 MiB of the split file's text pages cached, and thrashing."""
-        if self._compact is None:
-            ids = spill.temporary_array(len(self), np.int64)
-            done = 0
-            for part in self._parts:
-                ids[done : done + len(part)] = part
-                done += len(part)
-            self._compact = ids
-        return self._compact
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self._rows):
+            raise IndexError(f"{self.split} split has {self._rows} labels; rows {rows.min()}..{rows.max()}")
+        return self.ids()[rows]
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -124,7 +122,7 @@ class SplitLabels(Sequence):
         index = operator.index(index)
         if not -len(self) <= index < len(self):
             raise IndexError(f"{self.split} split has {len(self)} labels; no index {index}")
-        return int(self.take([index % len(self)])[0])
+        return int(self.ids()[index])
 
     def __iter__(self) -> Iterator[int]:
         for part in self._parts:
@@ -312,19 +310,19 @@ def _tokenise(
             return ds.map(
                 encode,
                 batch_size=1_000,
-                writer_batch_size=10_000,
+                writer_batch_size=WRITER_BATCH,
                 cache_file_name=str(path),
                 new_fingerprint=key,
                 **common,
             )
         # Shards in worker processes, then one file (what the cache reads back).
         shards = path.parent / f".{path.stem}-shards"
-        parts = ds.map(encode, batch_size=1_000, writer_batch_size=10_000, num_proc=workers, cache_file_name=str(shards / "part.arrow"),
+        parts = ds.map(encode, batch_size=1_000, writer_batch_size=WRITER_BATCH, num_proc=workers, cache_file_name=str(shards / "part.arrow"),
                        new_fingerprint=f"{key}-parts", **common)  # fmt: skip
         joined = parts.map(
             batched=True,
             batch_size=10_000,
-            writer_batch_size=10_000,
+            writer_batch_size=WRITER_BATCH,
             features=features,
             cache_file_name=str(path),
             new_fingerprint=key,

@@ -50,15 +50,12 @@ def length_stats(ids: Any) -> tuple[int, int]:
     return int(tokens.sum()), int(tokens.max()) if len(tokens) else 0
 
 
-def label_source(labels: Any) -> Any:
-    """What `label_rows` reads from: a prepared split's SplitLabels as it is (memory-mapped), any
-    other list of label ids as a tensor."""
-    return labels if isinstance(labels, SplitLabels) else torch.as_tensor(list(labels), dtype=torch.long)
-
-
-def label_rows(source: Any, rows: list[int]) -> torch.Tensor:
-    """The label ids of `rows` of a `label_source`."""
-    return torch.from_numpy(source.take(rows)) if isinstance(source, SplitLabels) else source[rows]
+def label_tensor(labels: Any) -> torch.Tensor:
+    """Label ids as a tensor to index per batch: a prepared split's SplitLabels as a view of its
+    compact mapped copy (nothing per row in the process's memory), any other list as a copy."""
+    if isinstance(labels, SplitLabels):
+        return torch.from_numpy(labels.ids())
+    return torch.as_tensor(list(labels), dtype=torch.long)
 
 
 def epoch_order(rows: int, generator: torch.Generator) -> torch.Tensor:

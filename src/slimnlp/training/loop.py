@@ -24,8 +24,7 @@ from slimnlp.training.batches import (
     collate,
     epoch_order,
     evaluate,
-    label_rows,
-    label_source,
+    label_tensor,
     length_stats,
     pad_id_of,
     take,
@@ -212,7 +211,7 @@ def train_classifier(
     trained = distributed.wrap(model, job)  # DDP averages gradients over processes (else the model)
     progress = progress and job.main
     ids = token_ids(tokenizer, train[0], settings.max_length)  # read from the cache for a prepared split
-    labels = label_source(train[1])  # a prepared split's ids stay in its memory-mapped file
+    labels = label_tensor(train[1])  # a prepared split's ids stay in a mapped file
     _check_resources(model, ids, settings, progress)
     total_steps = max(1, math.ceil(len(ids) / settings.batch_size) * settings.epochs)
     optimizer, scheduler = _optimizer(model, settings, total_steps)
@@ -245,7 +244,7 @@ def train_classifier(
             if on_step is not None:
                 on_step(step, total_steps)
             step += 1
-            loss = optimisation.step(trained, batch, label_rows(labels, rows).to(device), t_logits, weight)
+            loss = optimisation.step(trained, batch, labels[rows].to(device), t_logits, weight)
             total_loss += loss.item() * len(rows) * (weight > 0)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         train_loss = distributed.sum_over_processes(total_loss, job) / len(ids)
